@@ -1,0 +1,3 @@
+from huntlab.cli import main
+
+main()

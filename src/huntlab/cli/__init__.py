@@ -1,0 +1,70 @@
+"""The ``huntlab`` command: a thin entry point; each command group lives in its own module.
+
+Commands are imported only when run, so ``huntlab --help`` stays fast and importing the
+package does no I/O.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+# command name -> ("module:attribute", one-line help shown by `huntlab --help`)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "datasets": ("huntlab.cli.datasets:datasets", "List, show, download and import datasets."),
+    "read": ("huntlab.cli.datasets:read", "Read a dataset or file into the event table."),
+    "es": ("huntlab.cli.es:es", "Run and set up the Elasticsearch node."),
+    "load": ("huntlab.cli.es:load", "Load a dataset or file into Elasticsearch."),
+    "query": ("huntlab.cli.es:query", "Search Elasticsearch from the shell."),
+    "up": ("huntlab.cli.lab:up", "Bring the lab up (docker or native)."),
+    "down": ("huntlab.cli.lab:down", "Stop everything the lab started."),
+    "status": ("huntlab.cli.lab:status", "Show each lab service: up or down, URL, version."),
+    "token": ("huntlab.cli.lab:token", "Print (or rotate) the JupyterLab token."),
+    "logs": ("huntlab.cli.lab:logs", "Show a lab service's log."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        module_name, _, attr = entry[0].partition(":")
+        module = importlib.import_module(module_name)
+        command: click.Command = getattr(module, attr)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="huntlab")
+def cli() -> None:
+    """huntlab: a threat-hunting lab (Elasticsearch, Spark, JupyterLab, Security-Datasets)."""
+
+
+def main(argv: list[str] | None = None) -> Any:
+    from huntlab.errors import HuntlabError
+
+    try:
+        return cli.main(args=argv, prog_name="huntlab", standalone_mode=False)
+    except HuntlabError as exc:
+        click.echo(f"huntlab: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("huntlab: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)

@@ -1,0 +1,37 @@
+"""Locate the files huntlab ships beside its code (index templates, pipelines, notebooks).
+
+In a checkout (editable install) they are the repository's top-level folders; in a wheel they
+are copies under ``huntlab/_resources``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+_PACKAGE = Path(__file__).resolve().parent
+_REPO = _PACKAGE.parent.parent
+
+_LAYOUT = {
+    "elasticsearch": "elasticsearch",
+    "notebooks": "jupyter/notebooks",
+    "logstash": "logstash",
+}
+
+
+def resource_dir(name: str) -> Path:
+    """The folder of resource ``name`` (one of elasticsearch, notebooks, logstash)."""
+    packaged = _PACKAGE / "_resources" / name
+    if packaged.is_dir():
+        return packaged
+    in_repo = _REPO / _LAYOUT[name]
+    if in_repo.is_dir():
+        return in_repo
+    raise FileNotFoundError(
+        f"huntlab resource folder {name!r} not found under {packaged} or {in_repo}; "
+        "reinstall huntlab"
+    )
+
+
+def repo_root() -> Path | None:
+    """The checkout huntlab runs from, when it does (``install.sh``, ``docker/``)."""
+    return _REPO if (_REPO / "install.sh").is_file() else None

@@ -1,0 +1,116 @@
+"""Where huntlab keeps its state and how it reaches the lab's services.
+
+Precedence, as in every huntlab command: a command-line flag, then an environment variable
+(``HUNTLAB_*``), then the home's ``config.json`` (written by ``huntlab up``), then the default.
+Nothing here touches the disk at import time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+DEFAULT_BIND = "127.0.0.1"
+
+
+def _env_path(name: str, default: Path) -> Path:
+    value = os.environ.get(name)
+    return Path(value).expanduser() if value else default
+
+
+def home_dir() -> Path:
+    """The huntlab home: lab state (data, logs, token, config). ``HUNTLAB_HOME``."""
+    return _env_path("HUNTLAB_HOME", Path.home() / ".huntlab")
+
+
+def cache_dir() -> Path:
+    """Downloads shared by every home (engine zips, jars, dataset archives). ``HUNTLAB_CACHE``."""
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return _env_path("HUNTLAB_CACHE", base / "huntlab")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Endpoints and credentials of one lab (or of a cluster the user brings)."""
+
+    home: Path = field(default_factory=home_dir)
+    cache: Path = field(default_factory=cache_dir)
+    es_url: str = "http://127.0.0.1:9200"
+    es_user: str | None = None
+    es_password: str | None = None
+    es_api_key: str | None = None
+    es_ca: str | None = None
+    es_port: int = 9200
+    es_heap: str = "1g"
+    spark_master: str = "spark://127.0.0.1:7077"
+    spark_master_port: int = 7077
+    spark_master_ui_port: int = 8080
+    spark_worker_ui_port: int = 8081
+    jupyter_port: int = 8888
+    listen: str = DEFAULT_BIND
+
+    @property
+    def config_file(self) -> Path:
+        return self.home / "config.json"
+
+
+_ENV_FIELDS: dict[str, str] = {
+    "HUNTLAB_ES_URL": "es_url",
+    "HUNTLAB_ES_USER": "es_user",
+    "HUNTLAB_ES_PASSWORD": "es_password",
+    "HUNTLAB_ES_API_KEY": "es_api_key",
+    "HUNTLAB_ES_CA": "es_ca",
+    "HUNTLAB_ES_PORT": "es_port",
+    "HUNTLAB_ES_HEAP": "es_heap",
+    "HUNTLAB_SPARK_MASTER": "spark_master",
+    "HUNTLAB_SPARK_MASTER_PORT": "spark_master_port",
+    "HUNTLAB_SPARK_MASTER_UI_PORT": "spark_master_ui_port",
+    "HUNTLAB_SPARK_WORKER_UI_PORT": "spark_worker_ui_port",
+    "HUNTLAB_JUPYTER_PORT": "jupyter_port",
+    "HUNTLAB_LISTEN": "listen",
+}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    kinds = {f.name: f.type for f in fields(Settings)}
+    if kinds.get(name) in ("int", int):
+        return int(value)
+    return value
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from defaults < ``config.json`` < ``HUNTLAB_*`` variables < ``overrides``.
+
+    ``overrides`` whose value is ``None`` are ignored, so command-line options can be passed
+    through as they are.
+    """
+    settings = Settings()
+    home = overrides.get("home")
+    if home is not None:
+        settings = replace(settings, home=Path(home))
+    values: dict[str, Any] = {}
+    if settings.config_file.is_file():
+        try:
+            stored = json.loads(settings.config_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ValueError(
+                f"{settings.config_file}: not readable JSON ({exc}); fix or delete it"
+            ) from exc
+        values.update({k: v for k, v in stored.items() if k in _FIELD_NAMES})
+    for env_name, field_name in _ENV_FIELDS.items():
+        if os.environ.get(env_name):
+            values[field_name] = os.environ[env_name]
+    values.update({k: v for k, v in overrides.items() if v is not None and k != "home"})
+    # A port given alone implies the local URL on that port.
+    if "es_port" in values and "es_url" not in values:
+        values["es_url"] = f"http://127.0.0.1:{int(values['es_port'])}"
+    if "spark_master_port" in values and "spark_master" not in values:
+        values["spark_master"] = f"spark://127.0.0.1:{int(values['spark_master_port'])}"
+    return replace(settings, **{k: _coerce(k, v) for k, v in values.items()})
+
+
+_FIELD_NAMES = {f.name for f in fields(Settings)} - {"home", "cache"}
