@@ -15,7 +15,7 @@ import click
 # command name -> ("module:attribute", one-line help shown by `huntlab --help`)
 COMMANDS: dict[str, tuple[str, str]] = {
     "datasets": ("huntlab.cli.datasets:datasets", "List, show, download and import datasets."),
-    "read": ("huntlab.cli.datasets:read", "Read a dataset or file into the event table."),
+    "read": ("huntlab.cli.read:read", "Read a dataset or file into the event table."),
     "es": ("huntlab.cli.es:es", "Run and set up the Elasticsearch node."),
     "load": ("huntlab.cli.es:load", "Load a dataset or file into Elasticsearch."),
     "query": ("huntlab.cli.es:query", "Search Elasticsearch from the shell."),
