@@ -12,6 +12,7 @@ REPO = Path(__file__).resolve().parent.parent
 pytest_plugins = [
     "tests.fixtures.spark",
     "tests.fixtures.elasticsearch",
+    "tests.fixtures.lab",
 ]
 
 

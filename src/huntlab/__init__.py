@@ -39,5 +39,6 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'huntlab' has no attribute {name!r}")
     module_name, _, attr = target.partition(":")
     value = getattr(importlib.import_module(module_name), attr)
-    globals()[name] = value
+    # setdefault: `huntlab.catalog` is also a (callable) submodule that the import just bound.
+    globals().setdefault(name, value)
     return value

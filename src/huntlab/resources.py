@@ -14,12 +14,13 @@ _REPO = _PACKAGE.parent.parent
 _LAYOUT = {
     "elasticsearch": "elasticsearch",
     "notebooks": "jupyter/notebooks",
+    "jupyter": "jupyter",
     "logstash": "logstash",
 }
 
 
 def resource_dir(name: str) -> Path:
-    """The folder of resource ``name`` (one of elasticsearch, notebooks, logstash)."""
+    """The folder of resource ``name`` (one of elasticsearch, notebooks, jupyter, logstash)."""
     packaged = _PACKAGE / "_resources" / name
     if packaged.is_dir():
         return packaged

@@ -1,0 +1,85 @@
+"""Elasticsearch to pandas: huntlab.es.search vs. helpers.scan + pandas.json_normalize.
+
+One run, one node: at least --events documents (the two Empire WMI datasets copied under
+distinct dataset names, loaded by huntlab's loader, not timed), then the whole index read
+into a DataFrame both ways. Goal: at least 3x.
+
+    python benchmarks/bench_es_search.py                  # starts its own node
+    python benchmarks/bench_es_search.py --es-url URL     # a disposable cluster you run
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_es_load import events, fresh_indexes, node, refresh_and_count
+
+
+def scan_normalize(settings: Any, index: str) -> Any:
+    import pandas as pd
+    from elasticsearch import Elasticsearch, helpers
+
+    es = Elasticsearch(settings.es_url, request_timeout=120)
+    hits = helpers.scan(es, index=index, query={"query": {"match_all": {}}})
+    return pd.json_normalize([hit["_source"] for hit in hits])
+
+
+def ours(settings: Any, index: str) -> Any:
+    from huntlab.es import search
+
+    return search(None, index=index, settings=settings)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--es-url", help="measure against this (disposable) cluster")
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=2)
+    args = parser.parse_args()
+    from huntlab.es import indices
+    from huntlab.es.loader import load_events
+
+    docs = events(args.events)
+    with node(args.es_url, heap="2g") as settings:
+        fresh_indexes(settings)
+        print(f"loading {len(docs)} events (not timed) ...", file=sys.stderr)
+        load_events(docs, settings, progress=False)
+        total = refresh_and_count(settings)
+        del docs
+        print(f"{total} documents", file=sys.stderr)
+        # The machine is shared: each method runs --repeat times, alternating; best time kept.
+        timings: dict[str, float] = {}
+        ours(settings, indices.ALIAS)  # warm-up: JIT, caches
+        for _ in range(args.repeat):
+            for name, run in (
+                ("helpers.scan + json_normalize", scan_normalize),
+                ("huntlab.es.search", ours),
+            ):
+                started = time.perf_counter()
+                frame = run(settings, indices.ALIAS)
+                seconds = time.perf_counter() - started
+                timings[name] = min(seconds, timings.get(name, seconds))
+                if len(frame) != total:
+                    raise RuntimeError(f"{name}: {len(frame)} rows, expected {total}")
+                print(
+                    f"{name:<32} {seconds:7.2f} s  {total / seconds:9.0f} docs/s "
+                    f"({frame.shape[1]} columns)"
+                )
+                del frame
+    ratio = timings["helpers.scan + json_normalize"] / timings["huntlab.es.search"]
+    print(
+        f"best of {args.repeat}: huntlab.es.search vs helpers.scan + json_normalize: "
+        f"{ratio:5.2f}x  (goal >= 3x)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+    raise SystemExit(main())

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Build the stand-in for the official Elasticsearch image from Elastic's distribution zip on
+# Maven Central (fetched and verified once by huntlab.es.engine into the download cache).
+# Usage: docker/local-images/elasticsearch-image.sh [IMAGE] [BASE_IMAGE]
+#   IMAGE defaults to huntlab-local/elasticsearch:<ELASTIC_VERSION>,
+#   BASE_IMAGE to huntlab-local/debian:bookworm (docker/local-images/base-image.sh).
+# Cached: does nothing when the image is up to date. Run with the huntlab virtualenv active.
+set -euo pipefail
+
+log() { echo "elasticsearch-image.sh: $*" >&2; }
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+version=$(python3 -c 'from huntlab import versions; print(versions.elastic_version())')
+image=${1:-huntlab-local/elasticsearch:$version}
+base=${2:-huntlab-local/debian:bookworm}
+
+dist=$(python3 -c 'from huntlab.es import engine; print(engine.install(progress=False))')
+if [[ ! -x $dist/bin/elasticsearch ]]; then
+  log "no Elasticsearch distribution at $dist; run huntlab es start once to fetch it"
+  exit 1
+fi
+# Rebuild when what goes into the image changed (these files, the engine's plugins).
+stamp=$(cat "$here"/elasticsearch/* "$dist"/plugins/*/.source-sha256 2>/dev/null | sha256sum | cut -c1-16)
+if [[ $(docker image inspect --format '{{index .Config.Labels "huntlab.stamp"}}' "$image" 2>/dev/null) == "$stamp" ]]; then
+  log "$image is up to date; nothing to do"
+  exit 0
+fi
+
+context=$(mktemp -d "${TMPDIR:-/tmp}/huntlab-es-image.XXXXXX")
+trap 'rm -rf "$context"' EXIT
+# Hard links when the cache is on the same file system: no 200 MB copy.
+cp -al "$dist" "$context/distribution" 2>/dev/null || cp -a "$dist" "$context/distribution"
+# The engine adds its huntlab-root plugin to the cached distribution (GET /, which this build
+# lacks and the Spark connector needs): install() above made sure it is there.
+cp "$here/elasticsearch/Dockerfile" "$here/elasticsearch/entrypoint.sh" \
+  "$here/elasticsearch/elasticsearch.yml" "$context/"
+
+log "building $image from $dist on $base"
+DOCKER_BUILDKIT=0 docker build -q --build-arg "BASE_IMAGE=$base" --label "huntlab.stamp=$stamp" \
+  -t "$image" "$context" >/dev/null
+log "built $image"

@@ -1,0 +1,205 @@
+"""``huntlab es start|stop|status|setup``, ``huntlab load`` and ``huntlab query``."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from huntlab.cli.options import es_options
+from huntlab.settings import Settings, load_settings
+
+
+@click.group()
+def es() -> None:
+    """Run the native Elasticsearch node and set up its templates and pipeline."""
+
+
+def _node_settings(port: int | None, heap: str | None) -> Settings:
+    return load_settings(es_port=port, es_heap=heap)
+
+
+@es.command()
+@click.option("--port", type=int, help="HTTP port [env HUNTLAB_ES_PORT; default 9200]")
+@click.option("--heap", help="JVM heap, e.g. 1g or 512m [env HUNTLAB_ES_HEAP; default 1g]")
+@click.option("--timeout", type=float, default=180.0, show_default=True, help="seconds to wait")
+@click.option("--no-setup", is_flag=True, help="do not apply templates and pipeline")
+def start(port: int | None, heap: str | None, timeout: float, no_setup: bool) -> None:
+    """Start the native node (downloading it once) and wait until it is healthy."""
+    from huntlab.es import engine
+
+    settings = _node_settings(port, heap)
+    pid = engine.start(settings, timeout=timeout)
+    click.echo(f"elasticsearch: running, pid {pid}, {engine.status(settings).url}")
+    if not no_setup:
+        _run_setup(load_settings(es_url=f"http://127.0.0.1:{settings.es_port}"))
+
+
+@es.command()
+@click.option("--port", type=int, help="HTTP port of the node [env HUNTLAB_ES_PORT]")
+@click.option("--timeout", type=float, default=60.0, show_default=True)
+def stop(port: int | None, timeout: float) -> None:
+    """Stop the native node (SIGTERM, then SIGKILL after --timeout seconds)."""
+    from huntlab.es import engine
+
+    stopped = engine.stop(_node_settings(port, None), timeout=timeout)
+    click.echo("elasticsearch: stopped" if stopped else "elasticsearch: was not running")
+
+
+@es.command()
+@click.option("--port", type=int, help="HTTP port of the node [env HUNTLAB_ES_PORT]")
+def status(port: int | None) -> None:
+    """Show the native node: pid, URL, version, health, log file. Exit 3 when down."""
+    from huntlab.es import engine
+
+    state = engine.status(_node_settings(port, None))
+    if state.running:
+        click.echo(
+            f"elasticsearch: running, pid {state.pid}, {state.url}, version {state.version}, "
+            f"health {state.health}, log {state.log}"
+        )
+    else:
+        click.echo(f"elasticsearch: not running ({state.url}); log {state.log}")
+        sys.exit(3)
+
+
+def _run_setup(settings: Settings) -> None:
+    from huntlab.es.setup import setup as apply
+
+    report = apply(settings)
+    click.echo(
+        "setup: component templates "
+        + ", ".join(report.component_templates)
+        + "; index templates "
+        + ", ".join(report.index_templates)
+        + "; pipelines "
+        + (", ".join(report.pipelines) or "none")
+        + (f"; created {', '.join(report.created_indexes)}" if report.created_indexes else "")
+    )
+    for warning in report.warnings:
+        click.echo(f"setup: warning: {warning}", err=True)
+
+
+@es.command()
+@es_options
+def setup(settings: Settings) -> None:
+    """Apply index templates, the ingest pipeline and the indexes (idempotent)."""
+    _run_setup(settings)
+
+
+@click.command()
+@click.argument("source")
+@click.option("--dataset", help="dataset name to record (default: from the source)")
+@click.option(
+    "--errors",
+    type=click.Choice(["raise", "skip"]),
+    default="raise",
+    show_default=True,
+    help="skip: set unreadable lines aside and go on",
+)
+@click.option("--threads", type=int, default=2, show_default=True, help="bulk requests in flight")
+@click.option("--chunk-docs", type=int, default=1000, show_default=True)
+@click.option("--no-progress", is_flag=True, help="no progress bar")
+@es_options
+def load(
+    source: str,
+    dataset: str | None,
+    errors: str,
+    threads: int,
+    chunk_docs: int,
+    no_progress: bool,
+    settings: Settings,
+) -> None:
+    """Load SOURCE (dataset id or name, archive, JSON-lines file or folder) into Elasticsearch.
+
+    Loading the same source again changes nothing (document ids are deterministic).
+    """
+    from huntlab.es.loader import load as run_load
+
+    report = run_load(
+        source,
+        settings,
+        dataset=dataset,
+        errors=errors,
+        threads=threads,
+        chunk_docs=chunk_docs,
+        progress=not no_progress and sys.stderr.isatty(),
+    )
+    for index, count in sorted(report.by_index.items()):
+        click.echo(f"  {index}: {count}", err=True)
+    for rejected in report.rejects[:10]:
+        click.echo(f"  rejected {rejected.id} ({rejected.index}): {rejected.reason}", err=True)
+    if report.reader_rejects_path is not None:
+        click.echo(f"  unreadable lines in {report.reader_rejects_path}", err=True)
+    click.echo(report.summary())
+
+
+TABLE_WIDTH = 60
+
+
+def _emit(frame: Any, fmt: str) -> None:
+    if fmt == "csv":
+        click.echo(frame.to_csv(index=False), nl=False)
+    elif fmt == "json":
+        click.echo(frame.to_json(orient="records", lines=True, date_format="iso"), nl=False)
+        if len(frame):
+            click.echo("")
+    elif not len(frame):
+        click.echo("(no events)")
+    else:
+        # Command lines and messages run to kilobytes: cut them for the terminal.
+        def cut(value: Any) -> str:
+            text = "" if value is None or value != value else str(value)
+            text = text.replace("\r", " ").replace("\n", " ")
+            return text if len(text) <= TABLE_WIDTH else text[: TABLE_WIDTH - 1] + "…"
+
+        click.echo(frame.to_string(index=False, formatters={c: cut for c in frame.columns}))
+
+
+@click.command()
+@click.argument("query", required=False, default="*")
+@click.option("--index", default="huntlab", show_default=True, help="index, alias or pattern")
+@click.option(
+    "--fields", help="comma-separated columns (default: all; a few core ones for --format table)"
+)
+@click.option("--start", help="from this @timestamp (inclusive), e.g. 2019-03-19T19:30:00Z")
+@click.option("--end", help="up to this @timestamp (exclusive)")
+@click.option("--limit", type=int, default=100, show_default=True, help="0: no limit")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+)
+@click.option("--all-fields", is_flag=True, help="every column, not only the core ones")
+@es_options
+def query(
+    query: str,
+    index: str,
+    fields: str | None,
+    start: str | None,
+    end: str | None,
+    limit: int,
+    fmt: str,
+    all_fields: bool,
+    settings: Settings,
+) -> None:
+    """Search with a Lucene QUERY, e.g. "EventID:1 AND ParentImage:*WmiPrvSE.exe"."""
+    from huntlab.es.search import search as run_search
+
+    wanted = [f.strip() for f in fields.split(",") if f.strip()] if fields else None
+    frame = run_search(
+        query,
+        index=index,
+        fields=wanted,
+        start=start,
+        end=end,
+        limit=limit or None,
+        settings=settings,
+    )
+    if wanted is None and not all_fields and fmt == "table":
+        core = ["@timestamp", "Hostname", "EventID", "Dataset", "Image", "CommandLine"]
+        frame = frame[[c for c in core if c in frame.columns]]
+    _emit(frame, fmt)

@@ -1,0 +1,61 @@
+"""The shared Elasticsearch options of every command that talks to a cluster.
+
+``@es_options`` adds ``--es-url``, ``--es-user``, ``--es-password``, ``--es-api-key`` and
+``--es-ca`` and hands the command a ready ``settings`` (flag > ``HUNTLAB_ES_*`` > the home's
+config.json > default).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_OPTIONS = [
+    click.option("--es-url", help="Elasticsearch URL [env HUNTLAB_ES_URL; default the lab's]"),
+    click.option("--es-user", help="user for basic auth [env HUNTLAB_ES_USER]"),
+    click.option("--es-password", help="password for basic auth [env HUNTLAB_ES_PASSWORD]"),
+    click.option(
+        "--es-api-key", help="API key (instead of user/password) [env HUNTLAB_ES_API_KEY]"
+    ),
+    click.option(
+        "--es-ca",
+        type=click.Path(exists=True, dir_okay=False),
+        help="CA certificate (PEM) to trust for https [env HUNTLAB_ES_CA]",
+    ),
+]
+
+
+def es_options(command: F) -> F:
+    """Add the Elasticsearch options; the command receives ``settings`` instead of them."""
+
+    @functools.wraps(command)
+    def wrapper(
+        *args: Any,
+        es_url: str | None,
+        es_user: str | None,
+        es_password: str | None,
+        es_api_key: str | None,
+        es_ca: str | None,
+        **kwargs: Any,
+    ) -> Any:
+        from huntlab.settings import load_settings
+
+        kwargs["settings"] = load_settings(
+            es_url=es_url,
+            es_user=es_user,
+            es_password=es_password,
+            es_api_key=es_api_key,
+            es_ca=es_ca,
+        )
+        return command(*args, **kwargs)
+
+    decorated: Any = wrapper
+    for option in reversed(_OPTIONS):
+        decorated = option(decorated)
+    result: F = decorated
+    return result

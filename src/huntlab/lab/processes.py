@@ -1,0 +1,237 @@
+"""Supervision of the lab's local processes: pid files, logs, bounded waits, clean stops.
+
+Each service runs in its own session (process group) with its output appended to
+``$HUNTLAB_HOME/logs/<name>.log``; its pid and start time go to ``$HUNTLAB_HOME/run/<name>.pid``
+so a recycled pid is never mistaken for the service.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import ssl
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from huntlab.errors import ServiceError
+
+POLL_SECONDS = 0.5
+
+
+def run_dir(home: Path) -> Path:
+    return home / "run"
+
+
+def logs_dir(home: Path) -> Path:
+    return home / "logs"
+
+
+def log_path(home: Path, name: str) -> Path:
+    return logs_dir(home) / f"{name}.log"
+
+
+def pid_path(home: Path, name: str) -> Path:
+    return run_dir(home) / f"{name}.pid"
+
+
+def _psutil() -> Any:
+    try:
+        import psutil
+    except ImportError as exc:
+        raise ServiceError(
+            "the native lab needs the 'psutil' package: pip install 'huntlab[lab]'"
+        ) from exc
+    return psutil
+
+
+@dataclass(frozen=True)
+class Running:
+    name: str
+    pid: int
+    log: Path
+    # What the service was started with (address, port, certificate), to notice a change.
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def running(home: Path, name: str) -> Running | None:
+    """The service's process if its pid file names a live process started at that time."""
+    path = pid_path(home, name)
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        pid, started = int(record["pid"]), float(record["started"])
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError):
+        path.unlink(missing_ok=True)  # unreadable: it cannot tell us anything
+        return None
+    psutil = _psutil()
+    try:
+        proc = psutil.Process(pid)
+        alive = proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+        same = abs(proc.create_time() - started) < 1.0
+    except psutil.Error:
+        alive = same = False
+    if not (alive and same):
+        path.unlink(missing_ok=True)
+        return None
+    meta = record.get("meta")
+    return Running(name, pid, log_path(home, name), meta if isinstance(meta, dict) else {})
+
+
+def start(
+    home: Path,
+    name: str,
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    meta: dict[str, Any] | None = None,
+) -> Running:
+    """Start ``argv`` detached, its output appended to the service's log; record its pid."""
+    log = log_path(home, name)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    pid_path(home, name).parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        out.write(f"\n--- huntlab: starting {name}: {' '.join(argv)}\n".encode())
+        out.flush()
+        try:
+            proc = subprocess.Popen(
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=dict(env) if env is not None else None,
+                cwd=cwd,
+                # Own session: the service survives the command that started it, and `down`
+                # can signal its whole process group.
+                start_new_session=True,
+                close_fds=True,
+            )
+        except OSError as exc:
+            raise ServiceError(f"{name}: cannot run {argv[0]} ({exc})") from exc
+    started = _psutil().Process(proc.pid).create_time()
+    tmp = pid_path(home, name).with_suffix(".tmp")
+    record = {"pid": proc.pid, "started": started, "argv": list(argv), "meta": meta or {}}
+    tmp.write_text(json.dumps(record))
+    os.replace(tmp, pid_path(home, name))
+    return Running(name, proc.pid, log, meta or {})
+
+
+def family(pid: int) -> list[int]:
+    """``pid`` and all its descendants (kernels and executors run in their own sessions)."""
+    psutil = _psutil()
+    try:
+        proc = psutil.Process(pid)
+        return [pid, *(child.pid for child in proc.children(recursive=True))]
+    except psutil.Error:
+        return []
+
+
+def stop(home: Path, name: str, *, timeout: float = 30.0) -> bool:
+    """Stop the service and every process it started; True if something was running."""
+    current = running(home, name)
+    if current is None:
+        pid_path(home, name).unlink(missing_ok=True)
+        return False
+    psutil = _psutil()
+    procs = []
+    for pid in family(current.pid):
+        with contextlib.suppress(psutil.Error):
+            procs.append(psutil.Process(pid))
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(current.pid, signal.SIGTERM)
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            proc.terminate()
+    _, alive = psutil.wait_procs(procs, timeout=timeout)
+    for proc in alive:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    _, still = psutil.wait_procs(alive, timeout=10)
+    if still:
+        pids = ", ".join(str(p.pid) for p in still)
+        raise ServiceError(f"{name}: processes {pids} did not stop; see {current.log}")
+    pid_path(home, name).unlink(missing_ok=True)
+    return True
+
+
+def log_tail(path: Path, lines: int = 20) -> str:
+    try:
+        with path.open("rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - 16384))
+            text = fh.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def wait_until(
+    check: Callable[[], bool],
+    *,
+    what: str,
+    log: Path,
+    timeout: float,
+    alive: Callable[[], bool] | None = None,
+) -> None:
+    """Poll ``check`` until true; fail after ``timeout`` seconds (or when the process died)
+    with a message naming the log to read."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if check():
+            return
+        if alive is not None and not alive():
+            raise ServiceError(
+                f"{what}: the process exited; read {log}\n--- last lines of {log}:\n{log_tail(log)}"
+            )
+        if time.monotonic() >= deadline:
+            raise ServiceError(
+                f"{what}: not ready after {timeout:.0f} s; read {log}\n"
+                f"--- last lines of {log}:\n{log_tail(log)}"
+            )
+        time.sleep(POLL_SECONDS)
+
+
+def _insecure_local_context() -> ssl.SSLContext:
+    # Health probes talk to our own process on loopback; the certificate (possibly made out
+    # to a public host name) is checked by the people who connect from elsewhere.
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def http_get(
+    url: str, *, headers: Mapping[str, str] | None = None, timeout: float = 3.0
+) -> tuple[int, bytes] | None:
+    """(status, body) of a GET, or None when nothing answers."""
+    request = urllib.request.Request(url, headers=dict(headers or {}))
+    context = _insecure_local_context() if url.startswith("https:") else None
+    try:
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+
+
+def http_json(
+    url: str, *, headers: Mapping[str, str] | None = None, timeout: float = 3.0
+) -> Any | None:
+    answer = http_get(url, headers=headers, timeout=timeout)
+    if answer is None or answer[0] != 200:
+        return None
+    try:
+        return json.loads(answer[1])
+    except ValueError:
+        return None

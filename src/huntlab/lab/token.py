@@ -1,0 +1,71 @@
+"""The JupyterLab token: made once from a CSPRNG, kept mode 600 in the home, stable.
+
+Reruns and restarts read the same file, so a bookmarked URL keeps working; only
+``huntlab token --rotate`` replaces it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from huntlab.errors import HuntlabError
+
+TOKEN_FILE = "jupyter_token"
+# 32 random bytes -> 64 hex characters; Jupyter compares tokens in constant time.
+TOKEN_BYTES = 32
+
+
+def token_path(home: Path) -> Path:
+    return home / TOKEN_FILE
+
+
+def _write(path: Path, value: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    # Created with mode 600 from the start: the token is never readable by others, not even
+    # for the instant between write and chmod.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(value + "\n")
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+def read_token(home: Path) -> str | None:
+    """The stored token, or None when the home has none yet."""
+    path = token_path(home)
+    try:
+        value = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise HuntlabError(f"{path}: cannot read the Jupyter token ({exc})") from exc
+    if not value:
+        raise HuntlabError(
+            f"{path} is empty; delete it and run `huntlab up` (a new token is made) "
+            "or `huntlab token --rotate`"
+        )
+    return value
+
+
+def ensure_token(home: Path) -> str:
+    """The home's token, created on first use; an existing one is never replaced."""
+    existing = read_token(home)
+    if existing is not None:
+        # Repair a mode loosened by a copy or a restore: the token is a password.
+        path = token_path(home)
+        if path.stat().st_mode & 0o077:
+            os.chmod(path, 0o600)
+        return existing
+    value = secrets.token_hex(TOKEN_BYTES)
+    _write(token_path(home), value)
+    return value
+
+
+def rotate_token(home: Path) -> str:
+    """Replace the token with a new random one and return it."""
+    value = secrets.token_hex(TOKEN_BYTES)
+    _write(token_path(home), value)
+    return value

@@ -1,0 +1,58 @@
+"""The notebook workspace a user owns: shipped notebooks copied in, user edits never replaced.
+
+A manifest (``.huntlab-shipped.json``) records the digest of each notebook as shipped. On a
+rerun a notebook is refreshed only when the user has not changed it since it was copied;
+an edited or deleted one is left as the user left it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+MANIFEST = ".huntlab-shipped.json"
+
+
+def workspace_dir(home: Path) -> Path:
+    return home / "workspace"
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def sync_notebooks(source: Path | None, home: Path) -> tuple[Path, list[str]]:
+    """Copy shipped notebooks into the workspace; return it and the names kept as edited."""
+    target = workspace_dir(home)
+    target.mkdir(parents=True, exist_ok=True)
+    if source is None or not source.is_dir():
+        return target, []
+    manifest_path = target / MANIFEST
+    try:
+        shipped: dict[str, str] = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        shipped = {}
+    kept: list[str] = []
+    for src in sorted(source.rglob("*")):
+        if not src.is_file() or ".ipynb_checkpoints" in src.parts or src.name.startswith("."):
+            continue
+        rel = src.relative_to(source).as_posix()
+        dest = target / rel
+        new_digest = _digest(src)
+        if dest.is_file():
+            current = _digest(dest)
+            if current == new_digest:
+                shipped[rel] = new_digest
+                continue
+            if shipped.get(rel) != current:
+                kept.append(rel)  # the user's version wins
+                continue
+        elif rel in shipped:
+            continue  # deleted by the user after we copied it: respect that
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dest)
+        shipped[rel] = new_digest
+    manifest_path.write_text(json.dumps(shipped, indent=2, sort_keys=True) + "\n", "utf-8")
+    return target, kept

@@ -1,0 +1,69 @@
+"""Readers: Security-Datasets (Mordor) recordings into one canonical event table.
+
+- ``iter_events(source, ...)``: canonical events as flat dicts, streamed;
+- ``iter_raw(source, ...)``: the parsed JSON objects untouched (ingest-pipeline path);
+- ``read_events(source, ...)``: a pandas DataFrame;
+- ``read_table(source)`` / ``read_tables(source)``: Azure exports, Zeek and auditd logs as
+  tables of their own.
+
+The mapping is ``huntlab/mapping.json``, explained in docs/event-mapping.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from huntlab.readers.events import RawRecord, iter_events, iter_raw, iter_records
+from huntlab.readers.report import Errors, ReadReport
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "RawRecord",
+    "ReadReport",
+    "iter_events",
+    "iter_raw",
+    "iter_records",
+    "read_events",
+    "read_table",
+    "read_tables",
+]
+
+
+def read_events(
+    source: str | Path,
+    *,
+    errors: Errors = "raise",
+    rejects: str | Path | None = None,
+    report: ReadReport | None = None,
+    dataset: str | None = None,
+    categorical: bool = True,
+    progress: bool | None = None,
+) -> pd.DataFrame:
+    """The canonical event table of ``source`` as a pandas DataFrame.
+
+    ``source``: a dataset name or id, an archive (.zip/.tar.gz), a JSON-lines file or a folder.
+    ``errors="skip"`` sets bad lines aside in ``rejects`` (a JSON-lines file) instead of
+    raising; ``report`` receives the counts. String columns whose values repeat are
+    ``category`` columns unless ``categorical=False``.
+    """
+    from huntlab.readers.frame import build_frame
+
+    events = iter_events(source, errors=errors, rejects=rejects, report=report, dataset=dataset)
+    return build_frame(events, categorical=categorical, progress=progress)
+
+
+def read_table(source: str | Path, name: str | None = None) -> pd.DataFrame:
+    """One non-event table (Azure export, Zeek or auditd log) of ``source``."""
+    from huntlab.readers.tables import read_table as _read_table
+
+    return _read_table(source, name)
+
+
+def read_tables(source: str | Path) -> dict[str, pd.DataFrame]:
+    """Every non-event table of ``source``, keyed by file."""
+    from huntlab.readers.tables import read_tables as _read_tables
+
+    return _read_tables(source)

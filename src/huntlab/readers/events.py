@@ -1,0 +1,256 @@
+"""Stream records out of a source: detect each file's format, parse, normalise, count, reject.
+
+``iter_records`` is the one loop every reader shares; ``iter_events`` yields canonical event
+dicts and ``iter_raw`` the parsed objects untouched (the Elasticsearch ingest-pipeline path).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from huntlab.errors import DataFormatError
+from huntlab.readers import mapping as m
+from huntlab.readers.report import Errors, ReadReport, RejectsWriter, default_rejects_path
+from huntlab.readers.sources import (
+    ArchiveError,
+    Member,
+    iter_lines,
+    iter_members,
+    list_files,
+    resolve_source,
+)
+
+_PCAP_MAGIC = (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x0a\x0d\x0d\x0a")
+_UNKNOWN = "unknown"
+_SKIP_HINT = "pass errors='skip' (huntlab read --errors skip) to set such lines aside and go on"
+
+
+@dataclass(slots=True)
+class RawRecord:
+    """One parsed record and where it came from."""
+
+    file: str
+    line: int
+    format: str
+    dataset: str
+    data: dict[str, Any]
+    raw: bytes  # the line as read (the Spark reader hands it to Spark's own JSON parser)
+
+
+def _check_errors(errors: str) -> None:
+    if errors not in ("raise", "skip"):
+        raise ValueError(f"errors must be 'raise' or 'skip', not {errors!r}")
+
+
+def _classify_first(line: bytes) -> tuple[str, dict[str, Any] | None]:
+    """(kind, parsed record): kind is an event format, a table format, 'capture', 'not-json'
+    or 'unknown'."""
+    if line.startswith(_PCAP_MAGIC):
+        return "capture", None
+    if line.startswith(b"#separator"):
+        return "zeek-tsv", None
+    if line.startswith(b"type=") and b"msg=audit(" in line:
+        return "auditd", None
+    try:
+        parsed = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return "not-json", None
+    if not isinstance(parsed, dict):
+        return "not-json", None
+    return m.detect_event_format(parsed) or m.detect_table_format(parsed) or _UNKNOWN, parsed
+
+
+class Run:
+    """State of one read: the report, the rejects file, the error policy."""
+
+    def __init__(
+        self, source: str, errors: Errors, rejects: str | Path | None, report: ReadReport | None
+    ) -> None:
+        _check_errors(errors)
+        self.errors = errors
+        self.report = report if report is not None else ReadReport()
+        path = Path(rejects) if rejects is not None else default_rejects_path(source)
+        self.rejects = RejectsWriter(path, self.report) if errors == "skip" else None
+
+    def reject(self, file: str, line: int | None, reason: str, raw: bytes, hint: str = "") -> None:
+        if self.rejects is None:
+            raise DataFormatError(file, line, reason, hint or _SKIP_HINT)
+        self.report.read += 1
+        self.report.rejected += 1
+        self.rejects.write(file, line, reason, raw)
+
+    def close(self) -> None:
+        if self.rejects is not None:
+            self.rejects.close()
+
+
+def _member_records(run: Run, member: Member, dataset: str) -> Iterator[RawRecord]:
+    report = run.report
+    fmt: str | None = None
+    number = 0
+    loads = orjson.loads
+    decode_error = orjson.JSONDecodeError
+    for line in iter_lines(member):
+        number += 1
+        if fmt is None:
+            if not line.strip():
+                continue
+            kind, parsed = _classify_first(line)
+            if kind in ("capture", "zeek-tsv") or kind in m.mapping()["tables"]:
+                report.skipped[member.name] = (
+                    "packet capture"
+                    if kind == "capture"
+                    else f"{kind} table: read it with huntlab.readers.read_table"
+                )
+                return
+            if kind == "not-json":
+                run.reject(member.name, number, "not a JSON object", line)
+                continue
+            if kind == _UNKNOWN:
+                keys = ", ".join(sorted(parsed or {})[:12])
+                report.files[member.name] = _UNKNOWN
+                fmt = _UNKNOWN
+                run.reject(
+                    member.name,
+                    number,
+                    f"unknown format (keys: {keys})",
+                    line,
+                    "huntlab reads the 2019 Winlogbeat, 2020 NXLog and reduced Security-Datasets "
+                    "formats; see docs/event-mapping.md",
+                )
+                continue
+            fmt = kind
+            report.files[member.name] = fmt
+            report.read += 1
+            yield RawRecord(member.name, number, fmt, dataset, parsed or {}, line)
+            continue
+        if fmt == _UNKNOWN:
+            if line.strip():
+                run.reject(member.name, number, "unknown format (file's first record)", line)
+            continue
+        try:
+            parsed = loads(line)
+        except decode_error as exc:
+            if not line.strip():
+                continue
+            run.reject(member.name, number, f"not JSON ({exc})", line)
+            continue
+        if type(parsed) is not dict:
+            run.reject(member.name, number, "not a JSON object", line)
+            continue
+        report.read += 1
+        yield RawRecord(member.name, number, fmt, dataset, parsed, line)
+
+
+def _records(run: Run, source: str | Path, dataset: str | None) -> Iterator[RawRecord]:
+    path, name = resolve_source(source)
+    yield from records_of_files(run, list_files(path), dataset or name, str(path))
+
+
+def records_of_files(
+    run: Run, files: list[Path], dataset: str | None, where: str
+) -> Iterator[RawRecord]:
+    """The records of ``files`` (``where`` names them all in errors)."""
+    found = False
+    for file in files:
+        try:
+            for member in iter_members(file):
+                found = True
+                member_dataset = dataset or m.dataset_name_from_file(member.archive)
+                yield from _member_records(run, member, member_dataset)
+        except ArchiveError as exc:
+            run.reject(
+                exc.name,
+                exc.line + 1,
+                exc.problem,
+                b"",
+                "the archive is damaged: download it again (huntlab datasets get) "
+                "or check it against its published checksum",
+            )
+    if found and not run.report.files and run.report.skipped:
+        what = "; ".join(f"{k}: {v}" for k, v in run.report.skipped.items())
+        raise DataFormatError(
+            where,
+            None,
+            f"no Windows event file here ({what})",
+            "read such files with huntlab.readers.read_table (huntlab read --table)",
+        )
+
+
+def iter_records(
+    source: str | Path,
+    *,
+    errors: Errors = "raise",
+    rejects: str | Path | None = None,
+    report: ReadReport | None = None,
+    dataset: str | None = None,
+) -> Iterator[RawRecord]:
+    """Every JSON record of the event files in ``source``, with file, line, format and dataset.
+
+    Counts ``read`` as records are handed out; the caller counts ``kept``. Table files (Azure
+    exports, Zeek logs) and packet captures are skipped and named in ``report.skipped``.
+    """
+    run = Run(str(source), errors, rejects, report)
+    try:
+        yield from _records(run, source, dataset)
+    finally:
+        run.close()
+
+
+def iter_events(
+    source: str | Path,
+    *,
+    errors: Errors = "raise",
+    rejects: str | Path | None = None,
+    report: ReadReport | None = None,
+    dataset: str | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Canonical events of ``source`` as flat dicts, streamed (docs/event-mapping.md).
+
+    ``@timestamp`` is ISO-8601 UTC text (``2019-03-19T19:31:15.524Z``), ``EventID`` an int,
+    every other value a string. ``report`` (a ReadReport) is filled as it goes.
+    """
+    run = Run(str(source), errors, rejects, report)
+    counts = run.report
+    dataset_key = m.dataset_field()
+    normalisers: dict[str, m.Normaliser] = {}
+    try:
+        for record in _records(run, source, dataset):
+            normalise = normalisers.get(record.format)
+            if normalise is None:
+                normalise = normalisers[record.format] = m.normaliser(record.format)
+            try:
+                event = normalise(record.data)
+            except m.RecordError as exc:
+                counts.read -= 1  # counted when handed out; reject() counts it again
+                run.reject(record.file, record.line, str(exc), orjson.dumps(record.data))
+                continue
+            event[dataset_key] = record.dataset
+            counts.kept += 1
+            yield event
+    finally:
+        run.close()
+
+
+def iter_raw(
+    source: str | Path,
+    *,
+    errors: Errors = "raise",
+    rejects: str | Path | None = None,
+    report: ReadReport | None = None,
+    dataset: str | None = None,
+) -> Iterator[dict[str, Any]]:
+    """The parsed JSON objects of the event files in ``source``, untouched (the ingest
+    pipeline normalises them); same error handling and report as ``iter_events``."""
+    run = Run(str(source), errors, rejects, report)
+    try:
+        for record in _records(run, source, dataset):
+            run.report.kept += 1
+            yield record.data
+    finally:
+        run.close()

@@ -1,0 +1,275 @@
+"""The canonical mapping (``huntlab/mapping.json``) and the record normalisers built from it.
+
+The mapping is data so that the Elasticsearch ingest pipeline and the Spark reader can be
+generated from the same file; here it becomes one plain Python function per format, built
+once, because this is the hot loop of every reader.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import orjson
+
+Record = dict[str, Any]
+Normaliser = Callable[[Mapping[str, Any]], Record]
+
+
+@cache
+def mapping() -> dict[str, Any]:
+    """The parsed ``huntlab/mapping.json``."""
+    text = resources.files("huntlab").joinpath("mapping.json").read_text(encoding="utf-8")
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+def timestamp_field() -> str:
+    return str(mapping()["fields"]["timestamp"])
+
+
+def dataset_field() -> str:
+    return str(mapping()["fields"]["dataset"])
+
+
+def integer_fields() -> tuple[str, ...]:
+    return tuple(mapping()["fields"]["integers"])
+
+
+def core_fields() -> tuple[str, ...]:
+    return tuple(mapping()["fields"]["core"])
+
+
+def event_formats() -> tuple[str, ...]:
+    return tuple(mapping()["detect_order"])
+
+
+@cache
+def channel_spellings() -> dict[str, str]:
+    """Lower-cased channel -> canonical spelling."""
+    return {name.lower(): name for name in mapping()["channels"]}
+
+
+@cache
+def aliases() -> dict[str, str]:
+    return {k: v for k, v in mapping()["aliases"].items() if not k.startswith("$")}
+
+
+def _matches(rule: Mapping[str, Any], keys: Mapping[str, Any]) -> bool:
+    if any(k not in keys for k in rule.get("all_of", ())):
+        return False
+    if any(k in keys for k in rule.get("none_of", ())):
+        return False
+    any_of = rule.get("any_of")
+    return not any_of or any(k in keys for k in any_of)
+
+
+def detect_event_format(record: Mapping[str, Any]) -> str | None:
+    """The name of the event format ``record`` is in, or None."""
+    formats = mapping()["formats"]
+    for name in event_formats():
+        if _matches(formats[name]["detect"], record):
+            return name
+    return None
+
+
+def detect_table_format(record: Mapping[str, Any]) -> str | None:
+    """The table format (Azure exports) of a JSON ``record``, or None."""
+    for name, spec in mapping()["tables"].items():
+        if name.startswith("$") or "first_line_prefix" in spec["detect"]:
+            continue
+        if _matches(spec["detect"], record):
+            return name
+    return None
+
+
+def dataset_name_from_file(name: str) -> str:
+    """``empire_invoke_wmi_2019-03-19152813.json`` -> ``empire_invoke_wmi``."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    lowered = base.lower()
+    for ext in (
+        ".tar.gz",
+        ".tgz",
+        ".jsonl.gz",
+        ".json.gz",
+        ".zip",
+        ".json",
+        ".jsonl",
+        ".ndjson",
+        ".gz",
+        ".tar",
+        ".log",
+    ):
+        if lowered.endswith(ext):
+            base = base[: -len(ext)]
+            break
+    return re.sub(mapping()["dataset"]["strip_suffix_regex"], "", base) or base
+
+
+class RecordError(ValueError):
+    """A record that cannot be normalised (the reason goes to the error or rejects file)."""
+
+
+def to_text(value: Any) -> str:
+    """The canonical text of a non-string JSON value (see ``types`` in mapping.json)."""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return orjson.dumps(value).decode("utf-8")
+
+
+def _iso_utc(value: Any, fmt: str) -> str:
+    """Canonical ``yyyy-MM-ddTHH:mm:ss.SSSZ`` text of a timestamp in ``fmt``."""
+    if not isinstance(value, str):
+        raise RecordError(f"timestamp {value!r} is not text")
+    # The common case, already canonical: 2019-03-19T19:31:15.524Z
+    if len(value) == 24 and value[10] == "T" and value[23] == "Z" and value[19] == ".":
+        return value
+    try:
+        if fmt == "iso8601":
+            parsed = datetime.fromisoformat(value)
+        else:  # "yyyy-MM-dd HH:mm:ss.SSS" (Sysmon UtcTime), UTC
+            parsed = datetime.fromisoformat(value.replace(" ", "T"))
+    except ValueError as exc:
+        raise RecordError(f"timestamp {value!r} is not {fmt}") from exc
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    parsed = parsed.astimezone(UTC)
+    return parsed.strftime("%Y-%m-%dT%H:%M:%S.") + f"{parsed.microsecond // 1000:03d}Z"
+
+
+@dataclass(frozen=True)
+class _Plan:
+    drop: frozenset[str]
+    rename: dict[str, str]
+    nested_rename: dict[str, dict[str, str]]
+    flatten: frozenset[str]
+    time_sources: tuple[tuple[str, str], ...]
+
+
+def _plan(fmt: str) -> _Plan:
+    spec = mapping()["formats"][fmt]
+    rename: dict[str, str] = {}
+    nested: dict[str, dict[str, str]] = {}
+    for source, target in spec["rename"].items():
+        parent, dot, child = source.partition(".")
+        if dot:
+            nested.setdefault(parent, {})[child] = target
+        else:
+            rename[source] = target
+    return _Plan(
+        drop=frozenset(spec["drop"]),
+        rename=rename,
+        nested_rename=nested,
+        flatten=frozenset(spec["flatten"]),
+        time_sources=tuple((t["field"], t["format"]) for t in spec["timestamp"]),
+    )
+
+
+@cache
+def normaliser(fmt: str) -> Normaliser:
+    """A function turning one raw record of format ``fmt`` into a canonical event dict.
+
+    ``Dataset`` is not set here (the caller knows it). Raises RecordError for a record that
+    breaks the type rules (an EventID that is not an integer, an unreadable timestamp).
+    """
+    plan = _plan(fmt)
+    drop, rename, nested, flatten = plan.drop, plan.rename, plan.nested_rename, plan.flatten
+    alias = aliases()
+    channels = channel_spellings()
+    ts_name = timestamp_field()
+    ints = frozenset(integer_fields())
+    time_sources = plan.time_sources
+    str_ = str
+
+    def put(out: Record, key: str, value: Any) -> None:
+        if value is None:
+            return
+        if type(value) is not str_:
+            value = to_text(value)
+        out[key] = value
+
+    flat = not (rename or nested or flatten)
+
+    def normalise(raw: Mapping[str, Any]) -> Record:
+        objects: list[dict[str, Any]] = []
+        if flat:  # the 2020 formats: nothing to rename or flatten, one pass in C
+            out: Record = {
+                k: v if type(v) is str_ else to_text(v)
+                for k, v in raw.items()
+                if v is not None and k not in drop
+            }
+        else:
+            out = _restructure(raw, objects)
+        for obj in objects:
+            for key, value in obj.items():
+                if value is not None and key not in out:
+                    out[key] = value if type(value) is str_ else to_text(value)
+        return _finish(out, raw)
+
+    def _restructure(raw: Mapping[str, Any], objects: list[dict[str, Any]]) -> Record:
+        out: Record = {}
+        for key, value in raw.items():
+            if value is None or key in drop:
+                continue
+            if key in flatten and type(value) is dict:
+                objects.append(value)
+                continue
+            sub = nested.get(key)
+            if sub is not None and type(value) is dict:
+                rest = {}
+                for k2, v2 in value.items():
+                    target = sub.get(k2)
+                    if target is None:
+                        if v2 is not None:
+                            rest[k2] = v2
+                    else:
+                        put(out, target, v2)
+                if rest:
+                    put(out, key, rest)
+                continue
+            name = rename.get(key, key)
+            if type(value) is str_:
+                out[name] = value
+            else:
+                put(out, name, value)
+        return out
+
+    def _finish(out: Record, raw: Mapping[str, Any]) -> Record:
+        for other, canonical in alias.items():
+            if other in out:
+                value = out.pop(other)
+                if canonical not in out:
+                    out[canonical] = value
+        channel = out.get("Channel")
+        if channel is not None:
+            out["Channel"] = channels.get(channel.lower(), channel)
+        stamp = None
+        for field_name, fmt_name in time_sources:
+            value = raw.get(field_name) if field_name == ts_name else out.get(field_name)
+            if value is not None:
+                stamp = _iso_utc(value, fmt_name)
+                break
+        if stamp is None:
+            out.pop(ts_name, None)
+        else:
+            out[ts_name] = stamp
+        for name in ints:
+            value = out.get(name)
+            if value is not None:
+                try:
+                    out[name] = int(value)
+                except ValueError as exc:
+                    raise RecordError(f"{name} {value!r} is not an integer") from exc
+        return out
+
+    return normalise

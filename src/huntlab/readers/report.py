@@ -1,0 +1,62 @@
+"""What a read did (counts, files, what was skipped) and where rejected lines went."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Literal
+
+import orjson
+
+from huntlab.settings import home_dir
+
+Errors = Literal["raise", "skip"]
+
+
+@dataclass
+class ReadReport:
+    """Counts of one read, filled as it goes: ``read == kept + rejected`` at every moment
+    a record has been handed out."""
+
+    read: int = 0
+    kept: int = 0
+    rejected: int = 0
+    rejects_path: Path | None = None
+    files: dict[str, str] = field(default_factory=dict)  # member -> format read
+    skipped: dict[str, str] = field(default_factory=dict)  # member -> why it was not read
+
+    def summary(self) -> str:
+        text = f"read {self.read:,}, kept {self.kept:,}, rejected {self.rejected:,}"
+        if self.rejected and self.rejects_path is not None:
+            text += f" (rejects in {self.rejects_path})"
+        return text
+
+
+def default_rejects_path(source: str) -> Path:
+    stem = Path(source).name.split(".")[0] or "source"
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return home_dir() / "rejects" / f"{stem}-{stamp}.jsonl"
+
+
+class RejectsWriter:
+    """Appends rejected lines as JSON lines; the file is created at the first reject only."""
+
+    def __init__(self, path: Path, report: ReadReport) -> None:
+        self.path = path
+        self.report = report
+        self._out: IO[bytes] | None = None
+
+    def write(self, file: str, line: int | None, reason: str, raw: bytes | str) -> None:
+        if self._out is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._out = self.path.open("wb")
+            self.report.rejects_path = self.path
+        text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+        entry = {"file": file, "line": line, "reason": reason, "raw": text.rstrip("\r\n")}
+        self._out.write(orjson.dumps(entry) + b"\n")
+
+    def close(self) -> None:
+        if self._out is not None:
+            self._out.close()
+            self._out = None

@@ -1,0 +1,93 @@
+"""A real headless Chromium logs in to the native lab's JupyterLab with the token and opens
+notebook 04; the screenshot is kept under test-artifacts/."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.lab import NativeLab
+
+pytestmark = [pytest.mark.lab, pytest.mark.browser]
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+WAIT = 120
+
+
+def _notebook_04() -> Path:
+    from huntlab.resources import resource_dir
+
+    found = sorted(resource_dir("notebooks").glob("04*.ipynb"))
+    assert found, "notebook 04 is missing from jupyter/notebooks/"
+    return found[0]
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[object]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    for path in (CHROMIUM, CHROMEDRIVER):
+        if not Path(path).is_file():
+            pytest.fail(f"{path} missing: install Debian's chromium and chromium-driver")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1400,1000",
+        f"--user-data-dir={tmp_path / 'chromium'}",
+    ):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def test_browser_logs_in_with_the_token_and_opens_notebook_04(
+    native_lab: NativeLab, browser: object, artifacts_dir: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.remote.webdriver import WebDriver
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    assert native_lab.install.returncode == 0, native_lab.install.stderr[-4000:]
+    driver: WebDriver = browser  # type: ignore[assignment]
+    wait = WebDriverWait(driver, WAIT)
+    notebook = _notebook_04()
+
+    # Without the token JupyterLab shows its login page and nothing else.
+    driver.get(f"{native_lab.jupyter}/lab/tree/{notebook.name}")
+    wait.until(ec.presence_of_element_located((By.ID, "password_input")))
+    assert "/login" in driver.current_url
+
+    field = driver.find_element(By.ID, "password_input")
+    field.send_keys(native_lab.token)
+    driver.find_element(By.ID, "login_submit").click()
+
+    # After login we land on the notebook (the `next` parameter), rendered by JupyterLab.
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".jp-LabShell")))
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".jp-Notebook .jp-Cell")))
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    first_markdown = next(c for c in cells if c["cell_type"] == "markdown")
+    heading = "".join(first_markdown["source"]).splitlines()[0].lstrip("# ").strip()
+    wait.until(lambda d: heading in d.find_element(By.CSS_SELECTOR, ".jp-Notebook").text)
+    tabs = [e.text for e in driver.find_elements(By.CSS_SELECTOR, ".lm-TabBar-tabLabel")]
+    assert notebook.name in tabs
+    shot = artifacts_dir / "jupyterlab-notebook-04.png"
+    assert driver.save_screenshot(str(shot))
+    assert shot.stat().st_size > 10_000

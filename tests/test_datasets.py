@@ -1,0 +1,272 @@
+"""The local dataset store: get from the mirror, import, resolve (no network involved)."""
+
+from __future__ import annotations
+
+import functools
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from huntlab import datasets
+from huntlab.catalog import archive_stem, catalog
+from huntlab.errors import DatasetNotFound, HuntlabError
+
+ENV = (
+    "HUNTLAB_DATASETS_MIRROR",
+    "HUNTLAB_DATASETS_METADATA",
+    "HUNTLAB_DATASETS_BASE_URL",
+    "HUNTLAB_DATASETS_METADATA_URL",
+)
+WMI_2020 = "empire_wmi_dcerpc_wmi_IWbemServices_ExecMethod"
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in ENV:
+        monkeypatch.delenv(name, raising=False)
+    path = tmp_path / "cache"
+    monkeypatch.setenv("HUNTLAB_CACHE", str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def metadata_dir(datasets_dir: Path) -> Path:
+    return datasets_dir.parent / "security-datasets-metadata"
+
+
+@pytest.fixture(scope="session")
+def readme_sha256(datasets_dir: Path) -> dict[str, str]:
+    """The SHA-256 the shared README lists for each archive, by path under datasets_dir."""
+    text = (datasets_dir / "README.md").read_text(encoding="utf-8")
+    pairs = re.findall(r"^([0-9a-f]{64}) (\S+)$", text, flags=re.M)
+    assert len(pairs) >= 10
+    return {path: sha for sha, path in pairs}
+
+
+@functools.cache
+def _ids_by_stem(metadata_dir: Path) -> dict[str, str]:
+    out = {}
+    for path in metadata_dir.rglob("*.yaml"):
+        doc: dict[str, Any] = yaml.safe_load(path.read_text("utf-8"))
+        for f in doc["files"] or []:
+            out[archive_stem(f["link"].rsplit("/", 1)[1])] = str(doc["id"])
+    return out
+
+
+def _dataset_id_for(metadata_dir: Path, stem: str) -> str:
+    """The id of the metadata document one of whose links is the archive ``stem``."""
+    return _ids_by_stem(metadata_dir)[stem]
+
+
+def test_get_from_the_mirror_records_the_checksum(
+    cache: Path, monkeypatch: pytest.MonkeyPatch, datasets_dir: Path, metadata_dir: Path,
+    readme_sha256: dict[str, str],
+) -> None:
+    monkeypatch.setenv("HUNTLAB_DATASETS_MIRROR", str(datasets_dir))
+    monkeypatch.setenv("HUNTLAB_DATASETS_METADATA", str(metadata_dir))
+    ident = _dataset_id_for(metadata_dir, WMI_2020)
+    got = {f.relpath: f for f in datasets.get(ident)}
+    assert set(got) == {f"host/{WMI_2020}.zip", f"network/{WMI_2020}.zip"}
+    manifest = datasets.read_manifest(WMI_2020)
+    assert manifest["id"] == ident
+    for rel, stored in got.items():
+        expected = readme_sha256[f"windows/{WMI_2020}/{rel}"]
+        assert stored.origin == "mirror"
+        assert stored.sha256 == expected
+        assert datasets.sha256_file(stored.path) == expected
+        assert manifest["files"][rel]["sha256"] == expected
+        assert manifest["files"][rel]["size"] == stored.path.stat().st_size
+
+    again = datasets.get(WMI_2020, verify=True)
+    assert {f.origin for f in again} == {"store"}
+    assert sum(f.fetched for f in again) == 0
+    # Reading resolves to the host archive (the network captures are not events).
+    monkeypatch.delenv("HUNTLAB_DATASETS_MIRROR")
+    assert datasets.resolve(WMI_2020) == cache / "datasets" / WMI_2020 / f"host/{WMI_2020}.zip"
+
+
+def test_get_a_host_file_kept_beside_its_folder_in_the_mirror(
+    cache: Path, monkeypatch: pytest.MonkeyPatch, datasets_dir: Path, metadata_dir: Path,
+    readme_sha256: dict[str, str],
+) -> None:
+    # The mirror keeps empire_launcher_vbs.zip without a host/ level; the store adds it.
+    monkeypatch.setenv("HUNTLAB_DATASETS_MIRROR", str(datasets_dir))
+    monkeypatch.setenv("HUNTLAB_DATASETS_METADATA", str(metadata_dir))
+    ds = catalog().get("empire_launcher_vbs")
+    assert datasets.local_state(ds) == "no"
+    [stored] = datasets.get(ds.id)
+    assert stored.path == cache / "datasets/empire_launcher_vbs/host/empire_launcher_vbs.zip"
+    assert stored.sha256 == readme_sha256["windows/empire_launcher_vbs/empire_launcher_vbs.zip"]
+    assert datasets.local_state(ds) == "yes"
+
+
+def test_get_a_name_only_the_mirror_knows(
+    cache: Path, monkeypatch: pytest.MonkeyPatch, datasets_dir: Path, metadata_dir: Path,
+    readme_sha256: dict[str, str],
+) -> None:
+    # The 2019 empire_invoke_wmi tarball is in no current metadata, but in the mirror.
+    monkeypatch.setenv("HUNTLAB_DATASETS_MIRROR", str(datasets_dir))
+    monkeypatch.setenv("HUNTLAB_DATASETS_METADATA", str(metadata_dir))
+    assert catalog().find("empire_invoke_wmi") is None
+    rel = "windows/empire_invoke_wmi/empire_invoke_wmi.tar.gz"
+    [stored] = datasets.get("empire_invoke_wmi")
+    assert (stored.origin, stored.sha256) == ("mirror", readme_sha256[rel])
+    assert stored.path == cache / "datasets/empire_invoke_wmi/empire_invoke_wmi.tar.gz"
+    [again] = datasets.get("empire_invoke_wmi")
+    assert again.origin == "store"
+    monkeypatch.delenv("HUNTLAB_DATASETS_MIRROR")
+    assert datasets.resolve("empire_invoke_wmi") == stored.path
+
+
+def test_get_only_some_kinds(
+    cache: Path, monkeypatch: pytest.MonkeyPatch, datasets_dir: Path, metadata_dir: Path
+) -> None:
+    monkeypatch.setenv("HUNTLAB_DATASETS_MIRROR", str(datasets_dir))
+    monkeypatch.setenv("HUNTLAB_DATASETS_METADATA", str(metadata_dir))
+    got = datasets.get(WMI_2020, kinds=["host"])
+    assert [f.relpath for f in got] == [f"host/{WMI_2020}.zip"]
+    assert not (cache / "datasets" / WMI_2020 / "network").exists()
+    assert datasets.local_state(catalog().get(WMI_2020)) == "partial"
+
+
+def test_resolve_defaults_from_the_mirror_without_a_catalog(
+    cache: Path, monkeypatch: pytest.MonkeyPatch, datasets_dir: Path
+) -> None:
+    monkeypatch.setenv("HUNTLAB_DATASETS_MIRROR", str(datasets_dir))
+    assert datasets.DEFAULT_DATASETS == ("empire_invoke_wmi", WMI_2020)
+    resolved = [datasets.resolve(name) for name in datasets.DEFAULT_DATASETS]
+    assert resolved == [
+        datasets_dir / "windows/empire_invoke_wmi/empire_invoke_wmi.tar.gz",
+        datasets_dir / f"windows/{WMI_2020}/host/{WMI_2020}.zip",
+    ]
+    # A compound dataset with several event files resolves to its folder.
+    assert datasets.resolve("GoldenSAMLADFSMailAccess") == (
+        datasets_dir / "windows/GoldenSAMLADFSMailAccess"
+    )
+    # No catalog was needed, none was downloaded.
+    assert not (cache / "catalog.json").exists()
+    assert not (cache / "security-datasets-metadata").exists()
+
+
+def test_resolve_paths_ids_and_unknown_names(
+    cache: Path, monkeypatch: pytest.MonkeyPatch, datasets_dir: Path, metadata_dir: Path,
+    tmp_path: Path,
+) -> None:
+    a_file = datasets_dir / "linux/sh_arp_cache/sh_arp_cache.zip"
+    assert datasets.resolve(a_file) == a_file
+    assert datasets.resolve(str(datasets_dir)) == datasets_dir
+
+    monkeypatch.setenv("HUNTLAB_DATASETS_MIRROR", str(datasets_dir))
+    monkeypatch.setenv("HUNTLAB_DATASETS_METADATA", str(metadata_dir))
+    ident = _dataset_id_for(metadata_dir, WMI_2020)
+    assert datasets.resolve(ident) == datasets_dir / f"windows/{WMI_2020}/host/{WMI_2020}.zip"
+
+    with pytest.raises(DatasetNotFound) as err:
+        datasets.resolve("empire_invoke_wm")
+    assert "empire_invoke_wmi" in str(err.value)
+    with pytest.raises(DatasetNotFound) as err:
+        datasets.resolve(str(tmp_path / "missing.zip"))
+    assert "missing.zip" in str(err.value)
+
+
+def test_import_a_file_then_resolve_it(
+    cache: Path, monkeypatch: pytest.MonkeyPatch, datasets_dir: Path, metadata_dir: Path,
+    readme_sha256: dict[str, str],
+) -> None:
+    rel = "windows/empire_invoke_wmi/empire_invoke_wmi.tar.gz"
+    [stored] = datasets.import_path(datasets_dir / rel)
+    assert stored.dataset == "empire_invoke_wmi"
+    assert stored.path == cache / "datasets/empire_invoke_wmi/empire_invoke_wmi.tar.gz"
+    assert stored.sha256 == readme_sha256[rel] == datasets.sha256_file(stored.path)
+    manifest = datasets.read_manifest("empire_invoke_wmi")
+    entry = manifest["files"]["empire_invoke_wmi.tar.gz"]
+    assert entry["origin"] == "import"
+    assert entry["sha256"] == readme_sha256[rel]
+    # No mirror, no catalog: the store answers.
+    assert datasets.resolve("empire_invoke_wmi") == stored.path
+    # Importing the same file again changes nothing.
+    [again] = datasets.import_path(datasets_dir / rel)
+    assert again.sha256 == stored.sha256
+
+    # With the catalog at hand the file lands where its links put it, under its dataset id.
+    monkeypatch.setenv("HUNTLAB_DATASETS_METADATA", str(metadata_dir))
+    rel = "windows/empire_launcher_vbs/empire_launcher_vbs.zip"
+    [vbs] = datasets.import_path(datasets_dir / rel)
+    assert vbs.path == cache / "datasets/empire_launcher_vbs/host/empire_launcher_vbs.zip"
+    manifest = datasets.read_manifest("empire_launcher_vbs")
+    assert manifest["id"] == _dataset_id_for(metadata_dir, "empire_launcher_vbs")
+    assert manifest["files"]["host/empire_launcher_vbs.zip"]["sha256"] == readme_sha256[rel]
+
+
+def test_import_refuses_to_overwrite_a_different_file(
+    cache: Path, datasets_dir: Path, tmp_path: Path
+) -> None:
+    datasets.import_path(datasets_dir / "linux/sh_arp_cache/sh_arp_cache.zip")
+    other = tmp_path / "elsewhere" / "sh_arp_cache.zip"
+    other.parent.mkdir()
+    other.write_bytes((datasets_dir / "linux/Log4Shell").joinpath(
+        "syslog_auoms_auditd_log4shell_cve2021_44228_jndi_reference.zip").read_bytes())
+    with pytest.raises(HuntlabError, match="--force"):
+        datasets.import_path(other)
+    [replaced] = datasets.import_path(other, force=True)
+    assert replaced.sha256 == datasets.sha256_file(other)
+
+
+def test_import_a_mirror_folder(
+    cache: Path, datasets_dir: Path, readme_sha256: dict[str, str]
+) -> None:
+    data_files = sorted(
+        p for p in datasets_dir.rglob("*")
+        if p.is_file() and p.name.lower().endswith((".zip", ".tar.gz", ".json", ".jsonl"))
+    )
+    stored = datasets.import_path(datasets_dir)
+    assert len(stored) == len(data_files)
+    by_source = {}
+    for item in stored:
+        manifest = datasets.read_manifest(item.dataset)
+        by_source[manifest["files"][item.relpath]["source"]] = item
+    assert sorted(by_source) == [str(p) for p in data_files]
+    for rel, sha in readme_sha256.items():
+        item = by_source[str(datasets_dir / rel)]
+        assert item.sha256 == sha == datasets.sha256_file(item.path)
+        # Each file sits in the store under the folder that names its dataset.
+        parts = Path(rel).parts
+        assert item.dataset == parts[1]
+        assert item.relpath == "/".join(parts[2:])
+    assert set(datasets.stored_names()) == {Path(rel).parts[1] for rel in readme_sha256}
+    assert datasets.resolve(WMI_2020).name == f"{WMI_2020}.zip"
+    assert datasets.resolve(WMI_2020).parent.name == "host"
+    assert datasets.resolve("GoldenSAMLADFSMailAccess") == (
+        cache / "datasets/GoldenSAMLADFSMailAccess"
+    )
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_cli_error_has_no_traceback(cache: Path, tmp_path: Path) -> None:
+    # Nothing local and the metadata download refused: the user gets one actionable line.
+    env = {
+        "HUNTLAB_CACHE": str(cache),
+        "HUNTLAB_DATASETS_METADATA_URL": f"http://127.0.0.1:{_closed_port()}/sd.tar.gz",
+        "PATH": "/usr/bin:/bin",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "huntlab", "datasets", "path", "no_such_dataset_here"],
+        capture_output=True, text=True, env=env, timeout=120,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("huntlab: error: ")
+    assert "Traceback" not in result.stderr
+    assert "no_such_dataset_here" in result.stderr
+    assert "HUNTLAB_DATASETS_METADATA" in result.stderr

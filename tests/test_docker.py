@@ -1,0 +1,406 @@
+"""The containerised lab, for real: a Docker engine, images built here, the stack brought up by
+``./install.sh --docker`` with the test substitutions (docker/compose.test.yaml: local base
+and Elasticsearch images, security off, Logstash left out), then checked from outside and
+from inside the containers.
+
+Runs as root on a machine where tests/docker-engine.sh can start dockerd. Containers and
+volumes are removed at the end; images stay as the build cache for the next run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+DOCKER = REPO / "docker"
+
+pytestmark = pytest.mark.docker
+
+# Scripts and Dockerfiles of the containerised lab, linted here as well as by test.sh.
+SHELL_SCRIPTS = [
+    "tests/docker-engine.sh",
+    "docker/local-images/base-image.sh",
+    "docker/local-images/elasticsearch-image.sh",
+    "docker/local-images/elasticsearch/entrypoint.sh",
+    "docker/setup/setup.sh",
+]
+DOCKERFILES = [
+    "spark/Dockerfile",
+    "jupyter/Dockerfile",
+    "docker/local-images/elasticsearch/Dockerfile",
+]
+
+
+def _free_ports(count: int) -> list[int]:
+    sockets = []
+    for _ in range(count):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        sockets.append(s)
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def _run(cmd: list[str], *, env: dict[str, str] | None = None, timeout: float = 900) -> str:
+    result = subprocess.run(
+        cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if result.returncode != 0:
+        pytest.fail(
+            f"{' '.join(cmd)} exited {result.returncode}\n--- stdout\n{result.stdout[-4000:]}"
+            f"\n--- stderr\n{result.stderr[-6000:]}"
+        )
+    return result.stdout + result.stderr
+
+
+def _venv_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+# --------------------------------------------------------------------------- static checks
+
+
+def test_scripts_pass_shellcheck() -> None:
+    _run(["shellcheck", *SHELL_SCRIPTS], env=_venv_env(), timeout=120)
+
+
+def test_dockerfiles_pass_hadolint() -> None:
+    _run(["hadolint", *DOCKERFILES], env=_venv_env(), timeout=120)
+
+
+def test_logstash_pipeline_targets_the_lab_pipeline_and_indexes() -> None:
+    """What can be checked without Logstash: its output names the ingest pipeline that
+    setup installs, a fallback index that the templates cover and the setup creates, and the
+    user whose role may write there; its inputs are the ports compose publishes."""
+    from huntlab.es import indices
+    from huntlab.es import setup as es_setup
+
+    conf = (REPO / "logstash/pipeline/huntlab.conf").read_text(encoding="utf-8")
+    code = "\n".join(line.split("#", 1)[0] for line in conf.splitlines())
+    assert code.count("{") == code.count("}"), "unbalanced braces in the pipeline"
+    settings = dict(re.findall(r'^\s*(\w+)\s*=>\s*"?([^"\n]+?)"?\s*$', code, re.M))
+    assert settings["pipeline"] == es_setup.PIPELINE
+    pipeline = json.loads(
+        (REPO / "elasticsearch/ingest-pipelines" / f"{es_setup.PIPELINE}.json").read_text()
+    )
+    # The pipeline appends the family to an index named by the prefix: Logstash sends to it.
+    assert settings["index"] == indices.PREFIX
+    params = next(
+        proc["script"]["params"]
+        for proc in pipeline["processors"]
+        if "family_names" in proc.get("script", {}).get("params", {})
+    )
+    assert params["family_names"] == list(indices.FAMILIES)
+    routed = [f"{settings['index']}-{family}" for family in params["family_names"]]
+    assert sorted(routed) == sorted(indices.ALL_INDEXES)
+    template = json.loads((REPO / "elasticsearch/index-templates/huntlab.json").read_text())
+    patterns = template["index_patterns"]
+    for index in routed:
+        assert any(re.fullmatch(p.replace("*", ".*"), index) for p in patterns), index
+
+    users = json.loads((DOCKER / "setup/users.json").read_text())
+    role_name = users[settings["user"]]["roles"][0]
+    role = json.loads((DOCKER / "setup/roles" / f"{role_name}.json").read_text())
+    writable = [
+        name
+        for entry in role["indices"]
+        if {"write", "create_index"} <= set(entry["privileges"])
+        for name in entry["names"]
+    ]
+    for index in [settings["index"], *routed]:
+        assert any(re.fullmatch(n.replace("*", ".*"), index) for n in writable), index
+
+    compose = yaml.safe_load((DOCKER / "compose.yaml").read_text())
+    published = {p.rsplit(":", 1)[1] for p in compose["services"]["logstash"]["ports"]}
+    inputs = set(re.findall(r"port\s*=>\s*(\d+)", code))
+    assert inputs == published == {"5044", "5000", "8090"}
+    ls_yaml = yaml.safe_load((REPO / "logstash/config/logstash.yml").read_text())
+    health = " ".join(compose["services"]["logstash"]["healthcheck"]["test"])
+    assert f":{ls_yaml['api.http.port']}/_node/pipelines/{ls_yaml['pipeline.id']}" in health
+
+
+# --------------------------------------------------------------------------- the stack
+
+
+@pytest.fixture(scope="module")
+def engine() -> None:
+    _run(["bash", "tests/docker-engine.sh"], env=_venv_env(), timeout=300)
+
+
+@pytest.fixture(scope="module")
+def local_images(engine: None) -> dict[str, str]:
+    """Stand-ins for the registry images: a debootstrap base and Elasticsearch from Maven."""
+    from huntlab import versions
+
+    env = _venv_env()
+    _run(["bash", "docker/local-images/base-image.sh"], env=env, timeout=900)
+    _run(["bash", "docker/local-images/elasticsearch-image.sh"], env=env, timeout=900)
+    return {
+        "BASE_IMAGE": "huntlab-local/debian:bookworm",
+        "ELASTICSEARCH_IMAGE": "huntlab-local/elasticsearch",
+        "version": versions.elastic_version(),
+    }
+
+
+class Stack:
+    def __init__(self, env: dict[str, str], ports: dict[str, int]) -> None:
+        self.env = env
+        self.ports = ports
+
+    def install(self) -> str:
+        """./install.sh --docker, as a user runs it (with the test substitutions)."""
+        return _run(["bash", "install.sh", "--docker"], env=self.env, timeout=1500)
+
+    def compose(self, *args: str, timeout: float = 300) -> str:
+        code = (
+            "import sys; from huntlab.lab import docker; "
+            "r = docker.compose(*sys.argv[1:], capture=True); print(r.stdout)"
+        )
+        return _run([sys.executable, "-c", code, *args], env=self.env, timeout=timeout)
+
+    def python_in(self, service: str, code: str, timeout: float = 600) -> str:
+        return self.compose(
+            "exec", "-T", service, "python", "-c", textwrap.dedent(code), timeout=timeout
+        )
+
+    @property
+    def es(self) -> str:
+        return f"http://127.0.0.1:{self.ports['ES_PORT']}"
+
+
+@pytest.fixture(scope="module")
+def stack(
+    local_images: dict[str, str], tmp_path_factory: pytest.TempPathFactory, datasets_dir: Path
+) -> Iterator[Stack]:
+    tmp = tmp_path_factory.mktemp("docker-lab")
+    names = [
+        "ES_PORT",
+        "SPARK_MASTER_PORT",
+        "SPARK_MASTER_UI_PORT",
+        "SPARK_WORKER_UI_PORT",
+        "JUPYTER_PORT",
+    ]
+    ports = dict(zip(names, _free_ports(len(names)), strict=True))
+    env = _venv_env()
+    env.update(
+        {
+            "HUNTLAB_HOME": str(tmp / "home"),
+            "HUNTLAB_DOCKER_ENV_FILE": str(tmp / "lab.env"),
+            "HUNTLAB_COMPOSE_PROJECT": f"huntlab-test-{secrets.token_hex(3)}",
+            "HUNTLAB_COMPOSE_FILES": str(DOCKER / "compose.test.yaml"),
+            "HUNTLAB_DATASETS_MIRROR": str(datasets_dir),
+            "BASE_IMAGE": local_images["BASE_IMAGE"],
+            "ELASTICSEARCH_IMAGE": local_images["ELASTICSEARCH_IMAGE"],
+            # Small heaps: the machine is shared; each stays below its container's limit.
+            "ES_HEAP": "512m",
+            "ES_MEM_LIMIT": "1536m",
+            "SPARK_WORKER_MEMORY": "1g",
+            "SPARK_WORKER_MEM_LIMIT": "2g",
+            "JUPYTER_MEM_LIMIT": "3g",
+            "HUNTLAB_ES_PORT": str(ports["ES_PORT"]),
+            "HUNTLAB_SPARK_MASTER_PORT": str(ports["SPARK_MASTER_PORT"]),
+            "HUNTLAB_SPARK_MASTER_UI_PORT": str(ports["SPARK_MASTER_UI_PORT"]),
+            "HUNTLAB_SPARK_WORKER_UI_PORT": str(ports["SPARK_WORKER_UI_PORT"]),
+            "HUNTLAB_JUPYTER_PORT": str(ports["JUPYTER_PORT"]),
+        }
+    )
+    # The engine-wide settings a developer may have exported must not leak in.
+    for key in ("COMPOSE_PROFILES", "COMPOSE_FILE", "COMPOSE_PROJECT_NAME", "HUNTLAB_ES_URL"):
+        env.pop(key, None)
+    lab = Stack(env, ports)
+    try:
+        lab.first_install_output = lab.install()  # type: ignore[attr-defined]
+        yield lab
+    finally:
+        subprocess.run(
+            [sys.executable, "-c", "from huntlab.lab import docker; docker.down(purge=True)"],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            timeout=300,
+            check=False,
+        )
+        # Keep the tagged images as the next run's cache; drop the ones rebuilds left untagged.
+        for title in ("huntlab-spark", "huntlab-jupyter"):
+            subprocess.run(
+                [
+                    "docker",
+                    "image",
+                    "prune",
+                    "--force",
+                    "--filter",
+                    f"label=org.opencontainers.image.title={title}",
+                ],
+                capture_output=True,
+                timeout=300,
+                check=False,
+            )
+
+
+def _service_rows(lab: Stack) -> dict[str, dict[str, object]]:
+    out = lab.compose("ps", "--all", "--format", "json")
+    rows = [json.loads(line) for line in out.splitlines() if line.strip().startswith("{")]
+    return {str(r["Service"]): r for r in rows}
+
+
+def test_compose_config_validates(stack: Stack) -> None:
+    config = yaml.safe_load(stack.compose("config"))
+    services = config["services"]
+    assert "logstash" not in services  # left out: its profile is not enabled
+    assert set(services) == {"elasticsearch", "setup", "spark-master", "spark-worker", "jupyter"}
+    for name in ("elasticsearch", "spark-master", "spark-worker", "jupyter"):
+        assert services[name]["mem_limit"], name
+    # The file users get, alone and with Logstash's profile, validates too: official images,
+    # security on, no test secrets.
+    plain = Stack({**stack.env, "HUNTLAB_COMPOSE_FILES": ""}, stack.ports)
+    full = yaml.safe_load(plain.compose("--profile", "logstash", "config"))
+    assert "logstash" in full["services"]
+    es = full["services"]["elasticsearch"]
+    assert es["environment"]["xpack.security.enabled"] == "true"
+    assert "secrets" not in full
+    assert (
+        full["services"]["spark-master"]["build"]["args"]["SPARK_VERSION"]
+        == (full["services"]["jupyter"]["build"]["args"]["BASE_IMAGE"].rsplit(":", 1)[1])
+    )
+
+
+def test_every_service_is_healthy(stack: Stack) -> None:
+    rows = _service_rows(stack)
+    for name in ("elasticsearch", "spark-master", "spark-worker", "jupyter"):
+        assert rows[name]["State"] == "running", rows[name]
+        assert rows[name]["Health"] == "healthy", rows[name]
+    assert rows["setup"]["State"] == "exited" and rows["setup"]["ExitCode"] == 0
+    # huntlab status says the same.
+    out = _run([sys.executable, "-m", "huntlab", "status"], env=stack.env, timeout=120)
+    for name in ("elasticsearch", "spark-master", "spark-worker", "jupyter"):
+        assert re.search(rf"^{name}\s+up\b", out, re.M), out
+
+
+def test_env_file_is_private_and_has_secrets(stack: Stack) -> None:
+    path = Path(stack.env["HUNTLAB_DOCKER_ENV_FILE"])
+    assert path.stat().st_mode & 0o777 == 0o600
+    from huntlab.lab.docker import SECRET_KEYS, read_env_file
+
+    values = read_env_file(path)
+    for key in SECRET_KEYS:
+        assert len(values[key]) >= 32, key
+    assert len({values[k] for k in SECRET_KEYS}) == len(SECRET_KEYS)
+
+
+def test_jupyter_requires_the_token(stack: Stack) -> None:
+    from huntlab.lab.docker import read_env_file
+
+    token = read_env_file(Path(stack.env["HUNTLAB_DOCKER_ENV_FILE"]))["JUPYTER_TOKEN"]
+    base = f"http://127.0.0.1:{stack.ports['JUPYTER_PORT']}"
+    ok = requests.get(
+        f"{base}/api/contents", headers={"Authorization": f"token {token}"}, timeout=30
+    )
+    assert ok.status_code == 200
+    names = {item["name"] for item in ok.json()["content"]}
+    assert any(name.startswith("04-") for name in names), names  # the notebooks volume
+    assert requests.get(f"{base}/api/contents", timeout=30).status_code == 403
+    wrong = requests.get(
+        f"{base}/api/contents", headers={"Authorization": "token nope"}, timeout=30
+    )
+    assert wrong.status_code == 403
+    printed = _run([sys.executable, "-m", "huntlab", "token"], env=stack.env, timeout=60)
+    assert token in printed
+
+
+def _dataset_counts(es_url: str) -> dict[str, int]:
+    requests.post(f"{es_url}/huntlab/_refresh", timeout=60)
+    body = {"size": 0, "aggs": {"d": {"terms": {"field": "Dataset", "size": 100}}}}
+    answer = requests.post(f"{es_url}/huntlab/_search", json=body, timeout=60)
+    answer.raise_for_status()
+    return {b["key"]: b["doc_count"] for b in answer.json()["aggregations"]["d"]["buckets"]}
+
+
+def test_default_datasets_loaded_with_exact_counts(stack: Stack, datasets_dir: Path) -> None:
+    import huntlab
+    from huntlab.datasets import DEFAULT_DATASETS
+
+    counts = _dataset_counts(stack.es)
+    os.environ["HUNTLAB_DATASETS_MIRROR"] = str(datasets_dir)
+    for name in DEFAULT_DATASETS:
+        expected = len(huntlab.read_events(name))
+        assert counts.get(name) == expected, (name, counts)
+
+
+def test_code_in_jupyter_reads_es_and_runs_spark_on_the_worker(stack: Stack) -> None:
+    """A kernel's code in the jupyter container: ES through huntlab.es.search, then a Spark
+    job on the master, whose executor runs in the spark-worker container."""
+    out = stack.python_in(
+        "jupyter",
+        """
+        import json, urllib.request
+        import huntlab.es, huntlab.spark
+        hits = huntlab.es.search("EventID:1 AND ParentImage:*WmiPrvSE.exe", index="huntlab-sysmon")
+        spark = huntlab.spark.session(app_name="huntlab-docker-test")
+        sc = spark.sparkContext
+        n = huntlab.spark.read_es(spark, "huntlab-sysmon").count()
+        ui = sc.uiWebUrl
+        ex = json.load(urllib.request.urlopen(f"{ui}/api/v1/applications/{sc.applicationId}/executors"))
+        print("RESULT " + json.dumps({
+            "hits": len(hits), "count": n, "app": sc.applicationId, "master": sc.master,
+            "executors": [
+                {"id": e["id"], "host": e["hostPort"].split(":")[0], "tasks": e["totalTasks"]}
+                for e in ex if e["id"] != "driver"
+            ],
+        }))
+        spark.stop()
+        """,
+    )
+    line = next(ln for ln in out.splitlines() if ln.startswith("RESULT "))
+    result = json.loads(line[len("RESULT ") :])
+    assert result["master"] == "spark://spark-master:7077"
+    assert result["hits"] == 2  # one WmiPrvSE child per default dataset
+    sysmon = requests.get(f"{stack.es}/huntlab-sysmon/_count", timeout=30).json()["count"]
+    assert result["count"] == sysmon > 0
+    worker_ip = stack.compose("exec", "-T", "spark-worker", "hostname", "-i").split()[0]
+    assert result["executors"], result
+    assert all(e["host"] in (worker_ip, "spark-worker") for e in result["executors"]), (
+        result,
+        worker_ip,
+    )
+    assert sum(e["tasks"] for e in result["executors"]) > 0
+    # The master's JSON API knows the application and its worker.
+    master = requests.get(
+        f"http://127.0.0.1:{stack.ports['SPARK_MASTER_UI_PORT']}/json/", timeout=30
+    ).json()
+    apps = {a["id"]: a for a in master["activeapps"] + master["completedapps"]}
+    assert apps[result["app"]]["name"] == "huntlab-docker-test"
+    assert [w["state"] for w in master["workers"]] == ["ALIVE"]
+
+
+def test_rerun_keeps_env_and_data(stack: Stack) -> None:
+    path = Path(stack.env["HUNTLAB_DOCKER_ENV_FILE"])
+    before_env = path.read_bytes()
+    before_counts = _dataset_counts(stack.es)
+    stack.install()
+    assert path.read_bytes() == before_env
+    assert _dataset_counts(stack.es) == before_counts
+    rows = _service_rows(stack)
+    assert all(rows[n]["Health"] == "healthy" for n in ("elasticsearch", "jupyter"))
+
+
+def test_down_stops_everything(stack: Stack) -> None:
+    _run([sys.executable, "-m", "huntlab", "down"], env=stack.env, timeout=300)
+    rows = _service_rows(stack)
+    assert not [r for r in rows.values() if r.get("State") == "running"], rows

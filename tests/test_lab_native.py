@@ -1,0 +1,268 @@
+"""End to end: ``./install.sh --native`` from a fresh home brings up the whole lab.
+
+Real Elasticsearch, Spark master and worker, JupyterLab; data from ../shared/datasets through
+HUNTLAB_DATASETS_MIRROR; every port picked free by the fixture (tests/fixtures/lab.py).
+The tests run in file order against one lab: install, check, rerun, down, up again with TLS.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+import ssl
+import subprocess
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.fixtures.lab import NativeLab, alive, run_in_kernel
+
+pytestmark = [pytest.mark.lab, pytest.mark.es, pytest.mark.spark]
+
+SERVICES = ("elasticsearch", "spark-master", "spark-worker", "jupyter")
+
+
+def _es_dataset_count(es_url: str, name: str) -> int:
+    answer = requests.post(
+        f"{es_url}/huntlab-*/_count",
+        json={"query": {"term": {"Dataset": name}}},
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    return int(answer.json()["count"])
+
+
+def _loopback(address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    mapped = getattr(ip, "ipv4_mapped", None)  # a Java socket shows ::ffff:127.0.0.1
+    return ip.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
+def _status_rows(lab: NativeLab) -> dict[str, str]:
+    done = lab.huntlab("status")
+    rows = {}
+    for line in done.stdout.splitlines():
+        parts = line.split()
+        if parts and parts[0] in SERVICES:
+            rows[parts[0]] = parts[1]
+    return rows
+
+
+@pytest.fixture(scope="module")
+def lab(native_lab: NativeLab) -> NativeLab:
+    assert native_lab.install.returncode == 0, (
+        f"./install.sh --native failed:\n{native_lab.install.stderr[-4000:]}"
+    )
+    return native_lab
+
+
+@pytest.fixture(scope="module")
+def file_counts(native_lab: NativeLab) -> dict[str, int]:
+    """Events per default dataset as the pandas reader counts them from the mirror."""
+    import huntlab
+    from huntlab import datasets
+
+    mirror = Path(native_lab.env["HUNTLAB_DATASETS_MIRROR"])
+    counts = {}
+    for name in datasets.DEFAULT_DATASETS:
+        path = datasets.find_in_mirror(name, mirror)
+        assert path is not None, f"{name} not in {mirror}"
+        counts[name] = len(huntlab.read_events(path))
+    return counts
+
+
+def test_install_native_exits_zero_and_prints_url_and_token(lab: NativeLab) -> None:
+    assert lab.install.returncode == 0
+    assert "runtime: native" in lab.install.stderr
+    assert f"127.0.0.1:{lab.ports['jupyter']}/lab?token={lab.token}" in lab.install.stdout
+
+
+def test_token_is_random_private_and_long(lab: NativeLab) -> None:
+    path = lab.home / "jupyter_token"
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert re.fullmatch(r"[0-9a-f]{64}", lab.token)
+    assert lab.huntlab("token").stdout.strip() == lab.token
+
+
+def test_jupyter_requires_the_token(lab: NativeLab) -> None:
+    url = f"{lab.jupyter}/api/contents"
+    ok = requests.get(url, headers={"Authorization": f"token {lab.token}"}, timeout=30)
+    assert ok.status_code == 200
+    assert requests.get(url, timeout=30).status_code in (401, 403)
+    wrong = requests.get(url, headers={"Authorization": "token " + "0" * 64}, timeout=30)
+    assert wrong.status_code in (401, 403)
+    assert requests.get(url, params={"token": lab.token[:-1]}, timeout=30).status_code in (
+        401,
+        403,
+    )
+
+
+def test_status_shows_every_service_up(lab: NativeLab) -> None:
+    done = lab.huntlab("status")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert _status_rows(lab) == dict.fromkeys(SERVICES, "up")
+    assert f"http://127.0.0.1:{lab.ports['es']}" in done.stdout
+    assert "8.19." in done.stdout  # the Elasticsearch version it reports
+
+
+def test_notebooks_are_in_the_users_workspace(lab: NativeLab) -> None:
+    from huntlab.resources import resource_dir
+
+    shipped = sorted(p.name for p in resource_dir("notebooks").glob("*.ipynb"))
+    workspace = sorted(p.name for p in (lab.home / "workspace").glob("*.ipynb"))
+    assert shipped, "no notebook shipped in jupyter/notebooks"
+    assert workspace == shipped
+    listed = requests.get(
+        f"{lab.jupyter}/api/contents",
+        headers={"Authorization": f"token {lab.token}"},
+        timeout=30,
+    ).json()
+    assert set(shipped) <= {item["name"] for item in listed["content"]}
+
+
+def test_elasticsearch_holds_the_default_datasets(
+    lab: NativeLab, file_counts: dict[str, int]
+) -> None:
+    for name, expected in file_counts.items():
+        assert _es_dataset_count(lab.es_url, name) == expected, name
+
+
+def test_kernel_reads_elasticsearch_and_runs_a_spark_job_on_the_master(lab: NativeLab) -> None:
+    code = """
+import json, sys
+from huntlab.settings import load_settings
+from huntlab.es.client import client
+import huntlab.spark
+
+settings = load_settings()
+es_count = client(settings).count(index="huntlab")["count"]
+spark = huntlab.spark.session(app_name="huntlab-lab-e2e")
+sysmon = huntlab.spark.read_es(spark, "huntlab-sysmon")
+spark_count = sysmon.count()
+by_id = sysmon.groupBy("EventID").count().count()
+print(json.dumps({"python": sys.executable, "master": spark.sparkContext.master, "app": spark.sparkContext.applicationId,
+                  "es_count": es_count, "spark_count": spark_count, "event_ids": by_id}))
+spark.stop()
+"""
+    out = run_in_kernel(lab.jupyter, lab.token, code)
+    result = json.loads(out.strip().splitlines()[-1])
+    # The kernel is the lab's own interpreter (the venv with huntlab, pandas and pyspark).
+    assert Path(result["python"]).parent == Path(lab.huntlab_bin).parent
+    assert result["master"] == f"spark://127.0.0.1:{lab.ports['spark_master']}"
+    sysmon = requests.post(f"{lab.es_url}/huntlab-sysmon/_count", timeout=30).json()["count"]
+    assert result["spark_count"] == sysmon > 0
+    assert result["es_count"] >= sysmon
+    assert result["event_ids"] > 1
+    master = requests.get(f"{lab.spark_master_ui}/json/", timeout=30).json()
+    apps = {app["id"]: app for app in master["completedapps"] + master["activeapps"]}
+    assert result["app"] in apps
+    assert apps[result["app"]]["name"] == "huntlab-lab-e2e"
+
+
+def test_install_again_keeps_token_and_counts(lab: NativeLab, file_counts: dict[str, int]) -> None:
+    token = lab.token
+    again = lab.install_sh()  # no flag: the runtime recorded in the home is reused
+    assert again.returncode == 0, again.stderr[-4000:]
+    assert "recorded" in again.stderr
+    assert lab.token == token
+    for name, expected in file_counts.items():
+        assert _es_dataset_count(lab.es_url, name) == expected, name
+    assert _status_rows(lab) == dict.fromkeys(SERVICES, "up")
+
+
+def test_token_rotation_restarts_jupyter_with_only_the_new_token(lab: NativeLab) -> None:
+    old = lab.token
+    rotated = lab.huntlab("token", "--rotate")
+    assert rotated.returncode == 0, rotated.stderr
+    new = rotated.stdout.strip()
+    assert new != old and new == lab.token
+    url = f"{lab.jupyter}/api/status"
+    assert requests.get(url, headers={"Authorization": f"token {new}"}, timeout=30).ok
+    refused = requests.get(url, headers={"Authorization": f"token {old}"}, timeout=30)
+    assert refused.status_code in (401, 403)
+
+
+def test_logs_show_each_service(lab: NativeLab) -> None:
+    listed = lab.huntlab("logs")
+    assert listed.returncode == 0
+    for name in SERVICES:
+        assert name in listed.stdout
+    jupyter = lab.huntlab("logs", "jupyter", "-n", "200")
+    assert jupyter.returncode == 0 and "Jupyter Server" in jupyter.stdout
+    master = lab.huntlab("logs", "spark-master", "-n", "500")
+    assert f"spark://127.0.0.1:{lab.ports['spark_master']}" in master.stdout
+    unknown = lab.huntlab("logs", "kibana")
+    assert unknown.returncode == 1 and "choose one of" in unknown.stderr
+
+
+def test_a_dataset_that_cannot_be_had_leaves_the_lab_up_and_says_how_to_load_it(
+    lab: NativeLab, tmp_path: Path
+) -> None:
+    env = {k: v for k, v in lab.env.items() if k != "HUNTLAB_DATASETS_MIRROR"}
+    env["HUNTLAB_CACHE"] = str(tmp_path / "empty-cache")  # nothing stored, nothing mirrored
+    done = subprocess.run(
+        [lab.huntlab_bin, "up", "--datasets", "empire_launcher_vbs"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "huntlab load empire_launcher_vbs" in done.stderr
+    assert "HUNTLAB_DATASETS_MIRROR" in done.stderr
+    assert _status_rows(lab) == dict.fromkeys(SERVICES, "up")
+
+
+def test_listen_beyond_loopback_without_tls_is_refused(lab: NativeLab) -> None:
+    done = lab.huntlab("up", "--native", "--listen", "0.0.0.0")
+    assert done.returncode != 0
+    assert "TLS" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_down_leaves_no_process_behind(lab: NativeLab) -> None:
+    pids = lab.pids()
+    assert len(pids) >= 4  # Elasticsearch, master, worker, Jupyter (and their children)
+    done = lab.huntlab("down")
+    assert done.returncode == 0, done.stderr
+    assert [pid for pid in pids if alive(pid)] == []
+    assert _status_rows(lab) == dict.fromkeys(SERVICES, "down")
+    assert lab.pids() == []
+
+
+def test_up_again_as_a_team_server_with_tls(lab: NativeLab, file_counts: dict[str, int]) -> None:
+    import psutil
+
+    done = lab.huntlab("up", "--listen", "0.0.0.0", "--tls")
+    assert done.returncode == 0, done.stderr[-4000:]
+    lab.pids()
+    printed = re.search(r"SHA-256\s+((?:[0-9A-F]{2}:){31}[0-9A-F]{2})", done.stdout)
+    assert printed, done.stdout
+    port = lab.ports["jupyter"]
+    served = ssl.get_server_certificate(("127.0.0.1", port))
+    from huntlab.lab.tls import der_fingerprint
+
+    assert der_fingerprint(ssl.PEM_cert_to_DER_cert(served)) == printed.group(1)
+    cert = lab.home / "tls" / "jupyter.crt"
+    https = f"https://127.0.0.1:{port}/api/status"
+    ok = requests.get(
+        https, headers={"Authorization": f"token {lab.token}"}, verify=str(cert), timeout=30
+    )
+    assert ok.status_code == 200
+    assert requests.get(https, verify=str(cert), timeout=30).status_code in (401, 403)
+    # Only Jupyter goes beyond loopback; Elasticsearch and Spark stay on 127.0.0.1.
+    listening = {
+        c.laddr.port: c.laddr.ip
+        for c in psutil.net_connections(kind="inet")
+        if c.status == psutil.CONN_LISTEN
+    }
+    assert listening[port] in ("0.0.0.0", "::")
+    for name in ("es", "spark_master", "spark_master_ui", "spark_worker_ui"):
+        assert _loopback(listening[lab.ports[name]]), (name, listening[lab.ports[name]])
+    # The data survived down and up.
+    for name, expected in file_counts.items():
+        assert _es_dataset_count(lab.es_url, name) == expected, name
+    assert _status_rows(lab) == dict.fromkeys(SERVICES, "up")
