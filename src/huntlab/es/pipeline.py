@@ -191,14 +191,7 @@ if (!routed) { ctx._index = index + '-' + family; }
 
 def _format_params(fmt: str) -> dict[str, Any]:
     spec = m.mapping()["formats"][fmt]
-    rename: dict[str, str] = {}
-    nested: dict[str, dict[str, str]] = {}
-    for source, target in spec["rename"].items():
-        parent, dot, child = source.partition(".")
-        if dot:
-            nested.setdefault(parent, {})[child] = target
-        else:
-            rename[source] = target
+    rename, nested = m.split_renames(fmt)
     return {
         "detect": {
             "all_of": list(spec["detect"].get("all_of", [])),

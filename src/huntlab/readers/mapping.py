@@ -156,16 +156,23 @@ class _Plan:
     time_sources: tuple[tuple[str, str], ...]
 
 
-def _plan(fmt: str) -> _Plan:
-    spec = mapping()["formats"][fmt]
+def split_renames(fmt: str) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """The renames of format ``fmt``: top-level ``{field: name}``, and nested
+    ``{object: {field: name}}`` for the dotted ones (``user.name`` -> ``AccountName``)."""
     rename: dict[str, str] = {}
     nested: dict[str, dict[str, str]] = {}
-    for source, target in spec["rename"].items():
+    for source, target in mapping()["formats"][fmt]["rename"].items():
         parent, dot, child = source.partition(".")
         if dot:
             nested.setdefault(parent, {})[child] = target
         else:
             rename[source] = target
+    return rename, nested
+
+
+def _plan(fmt: str) -> _Plan:
+    spec = mapping()["formats"][fmt]
+    rename, nested = split_renames(fmt)
     return _Plan(
         drop=frozenset(spec["drop"]),
         rename=rename,
