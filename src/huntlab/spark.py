@@ -13,6 +13,12 @@ over as lines.
 
 from __future__ import annotations
 
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,11 +26,11 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from huntlab import versions
-from huntlab.errors import DataFormatError
+from huntlab.errors import DataFormatError, HuntlabError
 from huntlab.readers import mapping as m
 from huntlab.readers.frame import column_order
 from huntlab.readers.report import Errors, ReadReport
-from huntlab.settings import Settings, load_settings
+from huntlab.settings import Settings, cache_dir, load_settings
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -62,7 +68,11 @@ _STRICT_JSON = {"allowNonNumericNumbers": "false", "allowSingleQuotes": "false"}
 
 
 def es_options(settings: Settings) -> dict[str, str]:
-    """Elasticsearch connector (es-hadoop) options for ``settings``: nodes, TLS, credentials."""
+    """Elasticsearch connector (es-hadoop) options for ``settings``: nodes, TLS, credentials.
+
+    Over HTTPS with ``es_ca`` set, the connector trusts that CA through a PKCS12 truststore
+    built from it once (see ``truststore``); without ``es_ca`` it uses the JVM's default trust.
+    """
     url = urlsplit(settings.es_url)
     https = url.scheme == "https"
     options = {
@@ -73,12 +83,91 @@ def es_options(settings: Settings) -> dict[str, str]:
         # nodes publish are not reachable from the driver.
         "es.nodes.wan.only": "true",
     }
+    if https and settings.es_ca:
+        store = truststore(settings.es_ca, settings)
+        options["es.net.ssl.truststore.location"] = store.as_uri()
+        options["es.net.ssl.truststore.pass"] = TRUSTSTORE_PASSWORD
     if settings.es_api_key:
         options["es.net.http.header.Authorization"] = f"ApiKey {settings.es_api_key}"
     elif settings.es_user:
         options["es.net.http.auth.user"] = settings.es_user
         options["es.net.http.auth.pass"] = settings.es_password or ""
     return options
+
+
+# The truststore holds public certificates only; its password guards integrity, not secrets.
+TRUSTSTORE_PASSWORD = "huntlab-truststore"
+_PEM_CERTIFICATE = re.compile(
+    rb"-----BEGIN CERTIFICATE-----\r?\n.+?\r?\n-----END CERTIFICATE-----", re.DOTALL
+)
+
+
+def keytool() -> Path:
+    """The JDK's ``keytool``: ``HUNTLAB_JAVA_HOME``, ``JAVA_HOME``, then PATH."""
+    for name in ("HUNTLAB_JAVA_HOME", "JAVA_HOME"):
+        value = os.environ.get(name)
+        if value and (Path(value) / "bin" / "keytool").is_file():
+            return Path(value) / "bin" / "keytool"
+    found = shutil.which("keytool")
+    if found:
+        return Path(found)
+    raise HuntlabError(
+        "keytool not found: the Spark connector needs a Java truststore for --es-ca / "
+        "HUNTLAB_ES_CA; install a JDK 17 (Debian: openjdk-17-jdk-headless) or set "
+        "HUNTLAB_JAVA_HOME"
+    )
+
+
+def truststore(ca_file: str | Path, settings: Settings | None = None) -> Path:
+    """A PKCS12 truststore holding the certificates of the PEM (or DER) file ``ca_file``,
+    built once with ``keytool`` and kept in ``<cache>/truststores/<sha256 of the file>.p12``."""
+    ca = Path(ca_file).expanduser()
+    try:
+        data = ca.read_bytes()
+    except OSError as exc:
+        raise HuntlabError(f"{ca}: the CA certificate file cannot be read ({exc})") from exc
+    cache = (settings.cache if settings is not None else cache_dir()) / "truststores"
+    target = cache / f"{hashlib.sha256(data).hexdigest()}.p12"
+    if target.is_file():
+        return target
+    tool = keytool()
+    cache.mkdir(parents=True, exist_ok=True)
+    # keytool -importcert takes one certificate per call: a bundle is split first.
+    certificates = [pem + b"\n" for pem in _PEM_CERTIFICATE.findall(data)] or [data]
+    # Built beside the target and renamed: a concurrent build never sees half a store.
+    with tempfile.TemporaryDirectory(dir=cache, prefix=".build-") as tmp:
+        store = Path(tmp) / "truststore.p12"
+        for number, certificate in enumerate(certificates):
+            cert_file = Path(tmp) / f"ca-{number}.crt"
+            cert_file.write_bytes(certificate)
+            result = subprocess.run(
+                [
+                    str(tool),
+                    "-importcert",
+                    "-noprompt",
+                    "-storetype",
+                    "PKCS12",
+                    "-keystore",
+                    str(store),
+                    "-storepass",
+                    TRUSTSTORE_PASSWORD,
+                    "-alias",
+                    f"huntlab-ca-{number}",
+                    "-file",
+                    str(cert_file),
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if result.returncode != 0:
+                raise HuntlabError(
+                    f"{ca}: keytool could not import certificate {number + 1} of "
+                    f"{len(certificates)} into a truststore (exit {result.returncode}): "
+                    f"{(result.stdout + result.stderr).strip()}"
+                )
+        store.replace(target)
+    return target
 
 
 def session(

@@ -48,11 +48,30 @@ def client(settings: Settings | None = None, **overrides: Any) -> Any:
 
 
 def check(es: Any, settings: Settings) -> None:
-    """Fail with an actionable error when the cluster does not answer."""
-    from elasticsearch import ApiError, TransportError
+    """Fail with an actionable error when the cluster does not answer, refuses the
+    credentials or presents a certificate the configured CA does not vouch for."""
+    from elasticsearch import ApiError, AuthenticationException, SSLError, TransportError
 
     try:
         es.cluster.health(timeout="10s")
+    except AuthenticationException as exc:
+        given = (
+            "an API key"
+            if settings.es_api_key
+            else (f"user {settings.es_user!r}" if settings.es_user else "no credentials")
+        )
+        raise ServiceError(
+            f"Elasticsearch at {settings.es_url} refused the request (401 unauthorized, "
+            f"{given} given): pass --es-user and --es-password, or --es-api-key "
+            "(HUNTLAB_ES_USER / HUNTLAB_ES_PASSWORD / HUNTLAB_ES_API_KEY)"
+        ) from exc
+    except SSLError as exc:
+        trust = f"the CA in {settings.es_ca}" if settings.es_ca else "the system's CAs"
+        raise ServiceError(
+            f"Elasticsearch at {settings.es_url}: TLS verification against {trust} failed "
+            f"({exc}); pass the CA certificate that signed the cluster's certificate with "
+            "--es-ca (HUNTLAB_ES_CA)"
+        ) from exc
     except (ApiError, TransportError) as exc:
         raise ServiceError(
             f"Elasticsearch at {settings.es_url} does not answer ({exc}); start it with "

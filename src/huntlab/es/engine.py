@@ -10,18 +10,22 @@ home gets its own config, data, logs and pid file under ``$HUNTLAB_HOME/elastics
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import tempfile
 import time
 import urllib.error
 import urllib.request
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from huntlab import versions
 from huntlab.errors import DownloadError, ServiceError
@@ -309,34 +313,41 @@ def _heap_options(heap: str) -> str:
     return f"-Xms{heap}\n-Xmx{heap}\n"
 
 
-def _config_yaml(settings: Settings, paths: NodePaths) -> str:
+def _config_yaml(
+    settings: Settings, paths: NodePaths, extra: Mapping[str, str] | None = None
+) -> str:
     port = settings.es_port
-    return "\n".join(
-        [
-            "# Written by huntlab on every start; edit huntlab settings instead.",
-            "cluster.name: huntlab",
-            "node.name: huntlab-native",
-            # Always loopback: this distribution has no security, and `listen` is JupyterLab's
-            # address on a team server, never Elasticsearch's.
-            f"network.host: {DEFAULT_BIND}",
-            f"http.port: {port}",
-            # The transport port is not used by a single node; pick any free one.
-            "transport.port: 0",
-            "discovery.type: single-node",
-            f"path.data: {paths.data}",
-            f"path.logs: {paths.logs}",
-            "xpack.security.enabled: false",
-            # Absolute free-space watermarks: percentages block indexing on large, full disks.
-            "cluster.routing.allocation.disk.watermark.low: 2gb",
-            "cluster.routing.allocation.disk.watermark.high: 1gb",
-            "cluster.routing.allocation.disk.watermark.flood_stage: 500mb",
-            "action.destructive_requires_name: true",
-            "",
-        ]
-    )
+    lines = [
+        "# Written by huntlab on every start; edit huntlab settings instead.",
+        "cluster.name: huntlab",
+        "node.name: huntlab-native",
+        # Always loopback: this distribution has no security, and `listen` is JupyterLab's
+        # address on a team server, never Elasticsearch's.
+        f"network.host: {DEFAULT_BIND}",
+        f"http.port: {port}",
+        # The transport port is not used by a single node; pick any free one.
+        "transport.port: 0",
+        "discovery.type: single-node",
+        f"path.data: {paths.data}",
+        f"path.logs: {paths.logs}",
+        "xpack.security.enabled: false",
+        # Absolute free-space watermarks: percentages block indexing on large, full disks.
+        "cluster.routing.allocation.disk.watermark.low: 2gb",
+        "cluster.routing.allocation.disk.watermark.high: 1gb",
+        "cluster.routing.allocation.disk.watermark.flood_stage: 500mb",
+        "action.destructive_requires_name: true",
+    ]
+    if extra:
+        # Extra settings replace the defaults of the same name (e.g. xpack.security.enabled).
+        lines = [line for line in lines if line.split(":", 1)[0] not in extra]
+        lines.append("# Extra settings given to huntlab.es.engine.start.")
+        lines.extend(f"{key}: {value}" for key, value in extra.items())
+    return "\n".join([*lines, ""])
 
 
-def write_config(settings: Settings, dist: Path) -> NodePaths:
+def write_config(
+    settings: Settings, dist: Path, extra_config: Mapping[str, str] | None = None
+) -> NodePaths:
     paths = node_paths(settings)
     for folder in (paths.config, paths.data, paths.logs, paths.tmp):
         folder.mkdir(parents=True, exist_ok=True)
@@ -345,7 +356,9 @@ def write_config(settings: Settings, dist: Path) -> NodePaths:
     options = paths.config / "jvm.options.d"
     options.mkdir(exist_ok=True)
     (options / "heap.options").write_text(_heap_options(settings.es_heap), encoding="utf-8")
-    (paths.config / "elasticsearch.yml").write_text(_config_yaml(settings, paths), "utf-8")
+    (paths.config / "elasticsearch.yml").write_text(
+        _config_yaml(settings, paths, extra_config), "utf-8"
+    )
     return paths
 
 
@@ -373,19 +386,44 @@ def _tail(path: Path, lines: int = 15) -> str:
     return "\n".join(text[-lines:])
 
 
-def _health(url: str, timeout: float = 2.0) -> dict[str, object] | None:
+def _health(
+    url: str, timeout: float = 2.0, settings: Settings | None = None
+) -> dict[str, object] | None:
     import orjson
 
     try:
-        with urllib.request.urlopen(f"{url}/_cluster/health", timeout=timeout) as response:
+        request, context = _request(f"{url}/_cluster/health", url, settings)
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
             loaded = orjson.loads(response.read())
     except (urllib.error.URLError, OSError, ValueError):
         return None
     return loaded if isinstance(loaded, dict) else None
 
 
+def _request(
+    target: str, url: str, settings: Settings | None
+) -> tuple[urllib.request.Request, ssl.SSLContext | None]:
+    """A probe of the node; over HTTPS (a node started with TLS) it carries the settings'
+    CA and credentials."""
+    request = urllib.request.Request(target)
+    if settings is None or not url.startswith("https://"):
+        return request, None
+    context = ssl.create_default_context(cafile=settings.es_ca)
+    if settings.es_user:
+        token = base64.b64encode(f"{settings.es_user}:{settings.es_password or ''}".encode())
+        request.add_header("Authorization", f"Basic {token.decode('ascii')}")
+    elif settings.es_api_key:
+        request.add_header("Authorization", f"ApiKey {settings.es_api_key}")
+    return request, context
+
+
 def _local_url(settings: Settings) -> str:
-    return f"http://127.0.0.1:{settings.es_port}"
+    # HTTPS only when the settings name this very node over HTTPS (a node started with
+    # xpack.security.http.ssl through ``extra_config``); the default node speaks HTTP.
+    url = urlsplit(settings.es_url)
+    local = url.hostname in (DEFAULT_BIND, "localhost") and url.port == settings.es_port
+    scheme = "https" if url.scheme == "https" and local else "http"
+    return f"{scheme}://127.0.0.1:{settings.es_port}"
 
 
 def wait(settings: Settings | None = None, timeout: float = START_TIMEOUT) -> dict[str, object]:
@@ -395,7 +433,7 @@ def wait(settings: Settings | None = None, timeout: float = START_TIMEOUT) -> di
     deadline = time.monotonic() + timeout
     url = _local_url(settings)
     while time.monotonic() < deadline:
-        health = _health(url)
+        health = _health(url, settings=settings)
         if health and health.get("status") in ("yellow", "green"):
             return health
         time.sleep(0.5)
@@ -404,17 +442,7 @@ def wait(settings: Settings | None = None, timeout: float = START_TIMEOUT) -> di
     )
 
 
-def start(
-    settings: Settings | None = None, *, timeout: float = START_TIMEOUT, progress: bool = True
-) -> int:
-    """Start the node (installing it first if needed) and wait for health; return its pid."""
-    settings = settings or load_settings()
-    running = read_pid(settings)
-    if running is not None:
-        wait(settings, timeout)
-        return running
-    dist = install(settings, progress=progress)
-    paths = write_config(settings, dist)
+def _server_env(paths: NodePaths) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         {
@@ -424,6 +452,55 @@ def start(
         }
     )
     env.pop("ES_JAVA_OPTS", None)
+    return env
+
+
+def write_keystore(dist: Path, paths: NodePaths, entries: Mapping[str, str]) -> Path:
+    """A new ``elasticsearch.keystore`` in the node's config holding ``entries`` (secure
+    settings such as ``bootstrap.password``), written by the distribution's own tool."""
+    keystore = paths.config / "elasticsearch.keystore"
+    keystore.unlink(missing_ok=True)
+    tool = [*_unprivileged_prefix(), str(dist / "bin" / "elasticsearch-keystore")]
+    env = _server_env(paths)
+    commands = [([*tool, "create"], "")]
+    commands += [([*tool, "add", "-x", name], value) for name, value in entries.items()]
+    for command, value in commands:
+        result = subprocess.run(
+            command, input=value, env=env, capture_output=True, text=True, check=False
+        )
+        if result.returncode != 0:
+            raise ServiceError(
+                f"elasticsearch-keystore {' '.join(command[len(tool) :])} failed "
+                f"(exit {result.returncode}):\n{result.stdout}{result.stderr}"
+            )
+    return keystore
+
+
+def start(
+    settings: Settings | None = None,
+    *,
+    timeout: float = START_TIMEOUT,
+    progress: bool = True,
+    extra_config: Mapping[str, str] | None = None,
+    keystore: Mapping[str, str] | None = None,
+) -> int:
+    """Start the node (installing it first if needed) and wait for health; return its pid.
+
+    ``extra_config``: more ``elasticsearch.yml`` settings (replacing huntlab's of the same
+    name), ``keystore``: secure settings written to a new keystore. Both serve a node with
+    security on (the TLS tests); ``settings.es_url`` then says ``https://127.0.0.1:<port>``
+    and carries the CA and credentials the health probe uses.
+    """
+    settings = settings or load_settings()
+    running = read_pid(settings)
+    if running is not None:
+        wait(settings, timeout)
+        return running
+    dist = install(settings, progress=progress)
+    paths = write_config(settings, dist, extra_config)
+    if keystore:
+        write_keystore(dist, paths, keystore)
+    env = _server_env(paths)
     paths.pid_file.unlink(missing_ok=True)
     with paths.console_log.open("ab") as console:
         # -d: the launcher returns once the server runs; -p: the server's own pid, so stop and
@@ -524,10 +601,11 @@ def status(settings: Settings | None = None) -> NodeStatus:
     pid = read_pid(settings)
     url = _local_url(settings)
     version = None
-    health = _health(url)
+    health = _health(url, settings=settings)
     if health is not None:
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:
+            request, context = _request(url, url, settings)
+            with urllib.request.urlopen(request, timeout=2, context=context) as response:
                 info = orjson.loads(response.read())
             version = info.get("version", {}).get("number")
         except (urllib.error.URLError, OSError, ValueError):

@@ -1,0 +1,330 @@
+"""Bring your own Elasticsearch: HTTPS, user/password and a CA, for the Python client and Spark.
+
+A second native node (huntlab.es.engine, in its own temporary home, on a free port) runs with
+security and HTTP TLS on: a CA and a node certificate generated here, the reserved ``elastic``
+user authenticated by the keystore's ``bootstrap.password`` (the distribution cannot build the
+``.security`` index that other users, roles or API keys need).
+"""
+
+from __future__ import annotations
+
+import io
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from ipaddress import IPv4Address
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from huntlab.es import indices
+from huntlab.settings import Settings
+from tests.fixtures.elasticsearch import free_port
+
+pytestmark = [pytest.mark.es, pytest.mark.spark]
+
+DATASET = "windows/psh_lsass_memory_dump_comsvcs/psh_lsass_memory_dump_comsvcs.zip"
+
+
+def _name(common_name: str) -> Any:
+    from cryptography.x509 import Name, NameAttribute
+    from cryptography.x509.oid import NameOID
+
+    return Name([NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def _key() -> Any:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def _pem(cert: Any) -> bytes:
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return bytes(cert.public_bytes(Encoding.PEM))
+
+
+def make_ca(common_name: str) -> tuple[Any, Any]:
+    """A self-signed CA: (certificate, key)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    key = _key()
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(common_name))
+        .issuer_name(_name(common_name))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return cert, key
+
+
+def make_node_cert(ca_cert: Any, ca_key: Any) -> tuple[bytes, bytes]:
+    """A server certificate for 127.0.0.1 and localhost signed by the CA: (cert PEM, key PEM)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    key = _key()
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name("huntlab-tls-node"))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(IPv4Address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.ExtendedKeyUsage(
+                [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+            ),
+            critical=False,
+        )
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return _pem(cert), bytes(key_pem)
+
+
+@dataclass(frozen=True)
+class TlsNode:
+    settings: Settings
+    wrong_ca: Path
+
+
+@pytest.fixture(scope="module")
+def tls_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsNode]:
+    """A native node with security and HTTP TLS on, stopped at the end of the module."""
+    from huntlab.es import engine
+    from huntlab.settings import load_settings
+
+    home = tmp_path_factory.mktemp("es-tls-home")
+    pki = tmp_path_factory.mktemp("es-tls-pki")
+    ca_cert, ca_key = make_ca("huntlab test CA")
+    node_pem, key_pem = make_node_cert(ca_cert, ca_key)
+    ca_file = pki / "ca.crt"
+    ca_file.write_bytes(_pem(ca_cert))
+    wrong_ca = pki / "other-ca.crt"
+    wrong_ca.write_bytes(_pem(make_ca("another CA")[0]))
+
+    port = free_port()
+    password = secrets.token_urlsafe(18)
+    settings = load_settings(
+        home=home,
+        es_port=port,
+        es_url=f"https://127.0.0.1:{port}",
+        es_user="elastic",
+        es_password=password,
+        es_api_key="",
+        es_ca=str(ca_file),
+        es_heap="512m",
+    )
+    # The server reads certificates from its config folder only.
+    certs = engine.node_paths(settings).config / "certs"
+    certs.mkdir(parents=True)
+    (certs / "ca.crt").write_bytes(_pem(ca_cert))
+    (certs / "node.crt").write_bytes(node_pem)
+    (certs / "node.key").write_bytes(key_pem)
+    engine.start(
+        settings,
+        progress=False,
+        timeout=120,
+        extra_config={
+            "xpack.security.enabled": "true",
+            "xpack.security.http.ssl.enabled": "true",
+            "xpack.security.http.ssl.certificate": "certs/node.crt",
+            "xpack.security.http.ssl.key": "certs/node.key",
+            "xpack.security.http.ssl.certificate_authorities": "certs/ca.crt",
+            # One node: nothing to protect on the transport layer.
+            "xpack.security.transport.ssl.enabled": "false",
+        },
+        keystore={"bootstrap.password": password},
+    )
+    try:
+        yield TlsNode(settings, wrong_ca)
+    finally:
+        engine.stop(settings)
+
+
+@dataclass(frozen=True)
+class TlsLoaded:
+    settings: Settings
+    wrong_ca: Path
+    expected: int
+
+
+@pytest.fixture(scope="module")
+def tls_loaded(tls_node: TlsNode, datasets_dir: Path) -> TlsLoaded:
+    import huntlab
+    from huntlab.es import load
+    from huntlab.es.setup import setup
+
+    source = datasets_dir / DATASET
+    expected = len(huntlab.read_events(source))
+    assert expected > 0
+    setup(tls_node.settings)
+    report = load(source, tls_node.settings, progress=False)
+    assert report.indexed == expected, report
+    return TlsLoaded(tls_node.settings, tls_node.wrong_ca, expected)
+
+
+def test_plain_http_is_refused_by_the_tls_node(tls_node: TlsNode) -> None:
+    from huntlab.errors import ServiceError
+    from huntlab.es import search
+
+    port = tls_node.settings.es_port
+    with pytest.raises(ServiceError, match="does not answer"):
+        search(settings=replace(tls_node.settings, es_url=f"http://127.0.0.1:{port}", es_ca=None))
+
+
+def test_load_and_search_over_https(tls_loaded: TlsLoaded) -> None:
+    from huntlab.es import search
+    from huntlab.es.client import client
+
+    settings = tls_loaded.settings
+    es = client(settings)
+    assert es.security.authenticate()["username"] == "elastic"
+    assert int(es.count(index=indices.ALIAS)["count"]) == tls_loaded.expected
+    frame = search(settings=settings)
+    assert len(frame) == tls_loaded.expected
+    assert set(frame["Dataset"].astype(str)) == {"psh_lsass_memory_dump_comsvcs"}
+    hits = search("CommandLine:*comsvcs*", settings=settings)
+    assert len(hits) > 0
+    assert hits["CommandLine"].astype(str).str.contains("comsvcs", case=False).all()
+
+
+def test_cli_query_with_es_ca(tls_loaded: TlsLoaded, tmp_path: Path) -> None:
+    import pandas as pd
+    from click.testing import CliRunner
+
+    from huntlab.cli import cli
+
+    s = tls_loaded.settings
+    args = ["query", "*", "--limit", "0", "--format", "csv", "--fields", "EventID,Dataset"]
+    args += ["--es-url", s.es_url, "--es-user", "elastic", "--es-password", s.es_password or ""]
+    args += ["--es-ca", str(s.es_ca)]
+    result = CliRunner().invoke(cli, args, env={"HUNTLAB_HOME": str(tmp_path)})
+    assert result.exit_code == 0, result.output
+    assert len(pd.read_csv(io.StringIO(result.output))) == tls_loaded.expected
+
+
+def test_wrong_ca_fails_clearly(tls_node: TlsNode) -> None:
+    from huntlab.errors import ServiceError
+    from huntlab.es import search
+
+    settings = replace(tls_node.settings, es_ca=str(tls_node.wrong_ca))
+    with pytest.raises(ServiceError, match=r"TLS verification against the CA in .*other-ca\.crt"):
+        search(settings=settings)
+
+
+def test_no_password_is_a_clear_401(tls_node: TlsNode) -> None:
+    from huntlab.errors import ServiceError
+    from huntlab.es import search
+
+    with pytest.raises(ServiceError, match=r"401 unauthorized, user 'elastic' given"):
+        search(settings=replace(tls_node.settings, es_password=None))
+    with pytest.raises(ServiceError, match=r"401 unauthorized, no credentials given"):
+        search(settings=replace(tls_node.settings, es_user=None, es_password=None))
+
+
+def test_spark_reads_over_https_with_the_truststore(spark: Any, tls_loaded: TlsLoaded) -> None:
+    from huntlab.spark import es_options, read_es, truststore
+
+    settings = tls_loaded.settings
+    options = es_options(settings)
+    store = truststore(str(settings.es_ca), settings)
+    assert store.parent == settings.cache / "truststores" and store.suffix == ".p12"
+    assert options["es.net.ssl"] == "true"
+    assert options["es.net.ssl.truststore.location"] == store.as_uri()
+    assert options["es.net.http.auth.user"] == "elastic"
+    assert "es.net.ssl.cert.allow.self.signed" not in options
+    # Built once: the same CA maps to the same, untouched file.
+    mtime = store.stat().st_mtime_ns
+    assert truststore(str(settings.es_ca), settings) == store
+    assert store.stat().st_mtime_ns == mtime
+
+    frame = read_es(spark, indices.ALIAS, settings=settings)
+    assert frame.count() == tls_loaded.expected
+
+
+def test_spark_with_the_wrong_ca_fails(spark: Any, tls_loaded: TlsLoaded) -> None:
+    from huntlab.spark import read_es
+
+    settings = replace(tls_loaded.settings, es_ca=str(tls_loaded.wrong_ca))
+    # The connector logs the PKIX handshake failure and raises "all nodes failed": trust is
+    # enforced, no self-signed shortcut.
+    with pytest.raises(Exception, match=r"Cannot detect ES version|all nodes failed"):
+        read_es(spark, indices.ALIAS, settings=settings).count()
+
+
+def test_missing_keytool_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from huntlab.errors import HuntlabError
+    from huntlab.settings import load_settings
+    from huntlab.spark import truststore
+
+    ca = tmp_path / "ca.crt"
+    ca.write_bytes(_pem(make_ca("keytool-less CA")[0]))
+    for name in ("HUNTLAB_JAVA_HOME", "JAVA_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    settings = load_settings(home=tmp_path, cache=tmp_path / "cache")
+    with pytest.raises(HuntlabError, match="keytool not found"):
+        truststore(ca, settings)
+
+
+def test_a_ca_bundle_becomes_one_truststore_entry_per_certificate(tmp_path: Path) -> None:
+    import subprocess
+
+    from huntlab.settings import load_settings
+    from huntlab.spark import TRUSTSTORE_PASSWORD, keytool, truststore
+
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_bytes(_pem(make_ca("first CA")[0]) + _pem(make_ca("second CA")[0]))
+    store = truststore(bundle, load_settings(home=tmp_path, cache=tmp_path / "cache"))
+    listing = subprocess.run(
+        [str(keytool()), "-list", "-keystore", str(store), "-storepass", TRUSTSTORE_PASSWORD],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert listing.count("trustedCertEntry") == 2, listing
