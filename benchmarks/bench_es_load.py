@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import socket
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from huntlab.lab.processes import free_ports
 
 REPO = Path(__file__).resolve().parent.parent
 DATASETS = REPO.parent / "shared" / "datasets"
@@ -32,12 +33,6 @@ SOURCES = [
     "windows/empire_wmi_dcerpc_wmi_IWbemServices_ExecMethod/host/"
     "empire_wmi_dcerpc_wmi_IWbemServices_ExecMethod.zip",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextlib.contextmanager
@@ -50,7 +45,7 @@ def node(es_url: str | None, heap: str = "1g") -> Iterator[Any]:
         yield load_settings(es_url=es_url)
         return
     with tempfile.TemporaryDirectory(prefix="huntlab-bench-") as home:
-        settings = load_settings(home=home, es_port=free_port(), es_heap=heap)
+        settings = load_settings(home=home, es_port=free_ports(1)[0], es_heap=heap)
         print(f"starting a native node on {settings.es_url} ...", file=sys.stderr)
         engine.start(settings, progress=False)
         try:

@@ -16,31 +16,19 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from huntlab.lab.processes import free_ports
+
 REPO = Path(__file__).resolve().parent.parent
 GOAL_SECONDS = 60.0
 GOAL_GB = 3.0
 HELK_SECONDS = (5 * 60.0, 10 * 60.0)
 HELK_GB = 8.0
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = []
-    try:
-        for _ in range(count):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            sockets.append(s)
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 def huntlab(env: dict[str, str], *args: str) -> float:

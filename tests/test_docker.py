@@ -13,7 +13,6 @@ import json
 import os
 import re
 import secrets
-import socket
 import subprocess
 import sys
 import textwrap
@@ -23,6 +22,8 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
+
+from huntlab.lab.processes import free_ports
 
 REPO = Path(__file__).resolve().parent.parent
 DOCKER = REPO / "docker"
@@ -42,18 +43,6 @@ DOCKERFILES = [
     "jupyter/Dockerfile",
     "docker/local-images/elasticsearch/Dockerfile",
 ]
-
-
-def _free_ports(count: int) -> list[int]:
-    sockets = []
-    for _ in range(count):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        sockets.append(s)
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def _run(cmd: list[str], *, env: dict[str, str] | None = None, timeout: float = 900) -> str:
@@ -197,7 +186,7 @@ def stack(
         "SPARK_WORKER_UI_PORT",
         "JUPYTER_PORT",
     ]
-    ports = dict(zip(names, _free_ports(len(names)), strict=True))
+    ports = dict(zip(names, free_ports(len(names)), strict=True))
     env = _venv_env()
     env.update(
         {

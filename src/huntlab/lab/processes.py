@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import ssl
 import subprocess
 import time
@@ -50,6 +51,21 @@ def _psutil() -> Any:
             "the native lab needs the 'psutil' package: pip install 'huntlab[lab]'"
         ) from exc
     return psutil
+
+
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """``count`` different ports free on ``host`` right now (all sockets stay bound until
+    every port is picked, so none is handed out twice)."""
+    sockets: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            sock = socket.socket()
+            sock.bind((host, 0))
+            sockets.append(sock)
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 @dataclass(frozen=True)
