@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -35,3 +36,40 @@ def artifacts_dir() -> Path:
     path = REPO / "test-artifacts"
     path.mkdir(exist_ok=True)
     return path
+
+
+# The dataset settings a test must not inherit from the shell that runs it.
+DATASET_ENV = (
+    "HUNTLAB_DATASETS_MIRROR",
+    "HUNTLAB_DATASETS_METADATA",
+    "HUNTLAB_DATASETS_BASE_URL",
+    "HUNTLAB_DATASETS_METADATA_URL",
+)
+
+
+@pytest.fixture
+def dataset_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty download cache (HUNTLAB_CACHE), with no dataset settings from the shell."""
+    for name in DATASET_ENV:
+        monkeypatch.delenv(name, raising=False)
+    path = tmp_path / "cache"
+    monkeypatch.setenv("HUNTLAB_CACHE", str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def metadata_dir(datasets_dir: Path) -> Path:
+    """The upstream Security-Datasets metadata (../shared/security-datasets-metadata)."""
+    path = datasets_dir.parent / "security-datasets-metadata"
+    if not path.is_dir():
+        pytest.fail(f"{path} not found: the catalog tests read the real upstream metadata")
+    return path
+
+
+@pytest.fixture(scope="session")
+def readme_sha256(datasets_dir: Path) -> dict[str, str]:
+    """The SHA-256 the shared README lists for each archive, by path under datasets_dir."""
+    text = (datasets_dir / "README.md").read_text(encoding="utf-8")
+    pairs = re.findall(r"^([0-9a-f]{64}) (\S+)$", text, flags=re.M)
+    assert len(pairs) >= 10
+    return {path: sha for sha, path in pairs}

@@ -19,30 +19,6 @@ from huntlab.catalog import Catalog, catalog
 from huntlab.cli import cli
 from huntlab.errors import DatasetNotFound, HuntlabError
 
-ENV = (
-    "HUNTLAB_DATASETS_MIRROR",
-    "HUNTLAB_DATASETS_METADATA",
-    "HUNTLAB_DATASETS_BASE_URL",
-    "HUNTLAB_DATASETS_METADATA_URL",
-)
-
-
-@pytest.fixture(scope="session")
-def metadata_dir(datasets_dir: Path) -> Path:
-    path = datasets_dir.parent / "security-datasets-metadata"
-    if not path.is_dir():
-        pytest.fail(f"{path} not found: the catalog tests read the real upstream metadata")
-    return path
-
-
-@pytest.fixture
-def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in ENV:
-        monkeypatch.delenv(name, raising=False)
-    path = tmp_path / "cache"
-    monkeypatch.setenv("HUNTLAB_CACHE", str(path))
-    return path
-
 
 @pytest.fixture(scope="session")
 def raw_yaml(metadata_dir: Path) -> dict[str, dict[str, Any]]:
@@ -69,7 +45,7 @@ def _ids(datasets: Any) -> set[str]:
     return {ds.id for ds in datasets}
 
 
-def test_catalog_holds_every_metadata_file(cache: Path, metadata_dir: Path, raw_yaml: dict) -> None:
+def test_catalog_holds_every_metadata_file(dataset_cache: Path, metadata_dir: Path, raw_yaml: dict) -> None:
     cat = catalog(metadata_dir)
     assert len(raw_yaml) > 100
     assert len(cat) == len(raw_yaml)
@@ -88,7 +64,7 @@ def test_catalog_holds_every_metadata_file(cache: Path, metadata_dir: Path, raw_
         assert ds.metadata_file == rel
 
 
-def test_every_file_stem_finds_its_dataset(cache: Path, metadata_dir: Path, raw_yaml: dict) -> None:
+def test_every_file_stem_finds_its_dataset(dataset_cache: Path, metadata_dir: Path, raw_yaml: dict) -> None:
     cat = catalog(metadata_dir)
     for rel, doc in raw_yaml.items():
         for f in doc["files"] or []:
@@ -105,7 +81,7 @@ def test_every_file_stem_finds_its_dataset(cache: Path, metadata_dir: Path, raw_
 
 
 def test_filters_return_what_the_yaml_says(
-    cache: Path, metadata_dir: Path, raw_yaml: dict
+    dataset_cache: Path, metadata_dir: Path, raw_yaml: dict
 ) -> None:
     cat = catalog(metadata_dir)
     docs = list(raw_yaml.values())
@@ -151,9 +127,9 @@ def test_filters_return_what_the_yaml_says(
     assert _ids(cat.filter(text="wmi", tactic="TA0008", type="atomic")) == combined
 
 
-def test_parsed_catalog_is_cached_with_its_commit(cache: Path, metadata_dir: Path) -> None:
+def test_parsed_catalog_is_cached_with_its_commit(dataset_cache: Path, metadata_dir: Path) -> None:
     cat = catalog(metadata_dir)
-    stored = json.loads((cache / "catalog.json").read_text())
+    stored = json.loads((dataset_cache / "catalog.json").read_text())
     assert stored["commit"] == cat.commit
     assert len(stored["datasets"]) == len(cat)
     # Offline, with no metadata folder at hand, the cached catalog still answers.
@@ -162,21 +138,21 @@ def test_parsed_catalog_is_cached_with_its_commit(cache: Path, metadata_dir: Pat
     assert [ds.to_dict() for ds in offline] == [ds.to_dict() for ds in cat]
 
 
-def test_without_metadata_offline_the_error_says_what_to_do(cache: Path) -> None:
+def test_without_metadata_offline_the_error_says_what_to_do(dataset_cache: Path) -> None:
     with pytest.raises(HuntlabError) as err:
         catalog(download=False)
     assert "HUNTLAB_DATASETS_METADATA" in str(err.value)
     assert "--metadata" in str(err.value)
 
 
-def test_unknown_dataset_suggests_close_names(cache: Path, metadata_dir: Path) -> None:
+def test_unknown_dataset_suggests_close_names(dataset_cache: Path, metadata_dir: Path) -> None:
     cat: Catalog = catalog(metadata_dir)
     with pytest.raises(DatasetNotFound) as err:
         cat.get("empire_wmi_dcerpc_wmi_IWbemServices_ExecMethd")
     assert "empire_wmi_dcerpc_wmi_IWbemServices_ExecMethod" in str(err.value)
 
 
-def test_cli_list_and_show(cache: Path, metadata_dir: Path, raw_yaml: dict) -> None:
+def test_cli_list_and_show(dataset_cache: Path, metadata_dir: Path, raw_yaml: dict) -> None:
     runner = CliRunner()
     base = ["datasets", "--metadata", str(metadata_dir)]
     result = runner.invoke(cli, [*base, "list", "--technique", "T1047", "--format", "json"])

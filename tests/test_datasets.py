@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import re
 import socket
 import subprocess
 import sys
@@ -17,36 +16,7 @@ from huntlab import datasets
 from huntlab.catalog import archive_stem, catalog
 from huntlab.errors import DatasetNotFound, HuntlabError
 
-ENV = (
-    "HUNTLAB_DATASETS_MIRROR",
-    "HUNTLAB_DATASETS_METADATA",
-    "HUNTLAB_DATASETS_BASE_URL",
-    "HUNTLAB_DATASETS_METADATA_URL",
-)
 WMI_2020 = "empire_wmi_dcerpc_wmi_IWbemServices_ExecMethod"
-
-
-@pytest.fixture
-def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in ENV:
-        monkeypatch.delenv(name, raising=False)
-    path = tmp_path / "cache"
-    monkeypatch.setenv("HUNTLAB_CACHE", str(path))
-    return path
-
-
-@pytest.fixture(scope="session")
-def metadata_dir(datasets_dir: Path) -> Path:
-    return datasets_dir.parent / "security-datasets-metadata"
-
-
-@pytest.fixture(scope="session")
-def readme_sha256(datasets_dir: Path) -> dict[str, str]:
-    """The SHA-256 the shared README lists for each archive, by path under datasets_dir."""
-    text = (datasets_dir / "README.md").read_text(encoding="utf-8")
-    pairs = re.findall(r"^([0-9a-f]{64}) (\S+)$", text, flags=re.M)
-    assert len(pairs) >= 10
-    return {path: sha for sha, path in pairs}
 
 
 @functools.cache
@@ -65,7 +35,7 @@ def _dataset_id_for(metadata_dir: Path, stem: str) -> str:
 
 
 def test_get_from_the_mirror_records_the_checksum(
-    cache: Path, monkeypatch: pytest.MonkeyPatch, datasets_dir: Path, metadata_dir: Path,
+    dataset_cache: Path, monkeypatch: pytest.MonkeyPatch, datasets_dir: Path, metadata_dir: Path,
     readme_sha256: dict[str, str],
 ) -> None:
     monkeypatch.setenv("HUNTLAB_DATASETS_MIRROR", str(datasets_dir))
@@ -88,11 +58,11 @@ def test_get_from_the_mirror_records_the_checksum(
     assert sum(f.fetched for f in again) == 0
     # Reading resolves to the host archive (the network captures are not events).
     monkeypatch.delenv("HUNTLAB_DATASETS_MIRROR")
-    assert datasets.resolve(WMI_2020) == cache / "datasets" / WMI_2020 / f"host/{WMI_2020}.zip"
+    assert datasets.resolve(WMI_2020) == dataset_cache / "datasets" / WMI_2020 / f"host/{WMI_2020}.zip"
 
 
 def test_get_a_host_file_kept_beside_its_folder_in_the_mirror(
-    cache: Path, monkeypatch: pytest.MonkeyPatch, datasets_dir: Path, metadata_dir: Path,
+    dataset_cache: Path, monkeypatch: pytest.MonkeyPatch, datasets_dir: Path, metadata_dir: Path,
     readme_sha256: dict[str, str],
 ) -> None:
     # The mirror keeps empire_launcher_vbs.zip without a host/ level; the store adds it.
@@ -101,13 +71,13 @@ def test_get_a_host_file_kept_beside_its_folder_in_the_mirror(
     ds = catalog().get("empire_launcher_vbs")
     assert datasets.local_state(ds) == "no"
     [stored] = datasets.get(ds.id)
-    assert stored.path == cache / "datasets/empire_launcher_vbs/host/empire_launcher_vbs.zip"
+    assert stored.path == dataset_cache / "datasets/empire_launcher_vbs/host/empire_launcher_vbs.zip"
     assert stored.sha256 == readme_sha256["windows/empire_launcher_vbs/empire_launcher_vbs.zip"]
     assert datasets.local_state(ds) == "yes"
 
 
 def test_get_a_name_only_the_mirror_knows(
-    cache: Path, monkeypatch: pytest.MonkeyPatch, datasets_dir: Path, metadata_dir: Path,
+    dataset_cache: Path, monkeypatch: pytest.MonkeyPatch, datasets_dir: Path, metadata_dir: Path,
     readme_sha256: dict[str, str],
 ) -> None:
     # The 2019 empire_invoke_wmi tarball is in no current metadata, but in the mirror.
@@ -117,7 +87,7 @@ def test_get_a_name_only_the_mirror_knows(
     rel = "windows/empire_invoke_wmi/empire_invoke_wmi.tar.gz"
     [stored] = datasets.get("empire_invoke_wmi")
     assert (stored.origin, stored.sha256) == ("mirror", readme_sha256[rel])
-    assert stored.path == cache / "datasets/empire_invoke_wmi/empire_invoke_wmi.tar.gz"
+    assert stored.path == dataset_cache / "datasets/empire_invoke_wmi/empire_invoke_wmi.tar.gz"
     [again] = datasets.get("empire_invoke_wmi")
     assert again.origin == "store"
     monkeypatch.delenv("HUNTLAB_DATASETS_MIRROR")
@@ -125,18 +95,18 @@ def test_get_a_name_only_the_mirror_knows(
 
 
 def test_get_only_some_kinds(
-    cache: Path, monkeypatch: pytest.MonkeyPatch, datasets_dir: Path, metadata_dir: Path
+    dataset_cache: Path, monkeypatch: pytest.MonkeyPatch, datasets_dir: Path, metadata_dir: Path
 ) -> None:
     monkeypatch.setenv("HUNTLAB_DATASETS_MIRROR", str(datasets_dir))
     monkeypatch.setenv("HUNTLAB_DATASETS_METADATA", str(metadata_dir))
     got = datasets.get(WMI_2020, kinds=["host"])
     assert [f.relpath for f in got] == [f"host/{WMI_2020}.zip"]
-    assert not (cache / "datasets" / WMI_2020 / "network").exists()
+    assert not (dataset_cache / "datasets" / WMI_2020 / "network").exists()
     assert datasets.local_state(catalog().get(WMI_2020)) == "partial"
 
 
 def test_resolve_defaults_from_the_mirror_without_a_catalog(
-    cache: Path, monkeypatch: pytest.MonkeyPatch, datasets_dir: Path
+    dataset_cache: Path, monkeypatch: pytest.MonkeyPatch, datasets_dir: Path
 ) -> None:
     monkeypatch.setenv("HUNTLAB_DATASETS_MIRROR", str(datasets_dir))
     assert datasets.DEFAULT_DATASETS == ("empire_invoke_wmi", WMI_2020)
@@ -150,12 +120,12 @@ def test_resolve_defaults_from_the_mirror_without_a_catalog(
         datasets_dir / "windows/GoldenSAMLADFSMailAccess"
     )
     # No catalog was needed, none was downloaded.
-    assert not (cache / "catalog.json").exists()
-    assert not (cache / "security-datasets-metadata").exists()
+    assert not (dataset_cache / "catalog.json").exists()
+    assert not (dataset_cache / "security-datasets-metadata").exists()
 
 
 def test_resolve_paths_ids_and_unknown_names(
-    cache: Path, monkeypatch: pytest.MonkeyPatch, datasets_dir: Path, metadata_dir: Path,
+    dataset_cache: Path, monkeypatch: pytest.MonkeyPatch, datasets_dir: Path, metadata_dir: Path,
     tmp_path: Path,
 ) -> None:
     a_file = datasets_dir / "linux/sh_arp_cache/sh_arp_cache.zip"
@@ -176,13 +146,13 @@ def test_resolve_paths_ids_and_unknown_names(
 
 
 def test_import_a_file_then_resolve_it(
-    cache: Path, monkeypatch: pytest.MonkeyPatch, datasets_dir: Path, metadata_dir: Path,
+    dataset_cache: Path, monkeypatch: pytest.MonkeyPatch, datasets_dir: Path, metadata_dir: Path,
     readme_sha256: dict[str, str],
 ) -> None:
     rel = "windows/empire_invoke_wmi/empire_invoke_wmi.tar.gz"
     [stored] = datasets.import_path(datasets_dir / rel)
     assert stored.dataset == "empire_invoke_wmi"
-    assert stored.path == cache / "datasets/empire_invoke_wmi/empire_invoke_wmi.tar.gz"
+    assert stored.path == dataset_cache / "datasets/empire_invoke_wmi/empire_invoke_wmi.tar.gz"
     assert stored.sha256 == readme_sha256[rel] == datasets.sha256_file(stored.path)
     manifest = datasets.read_manifest("empire_invoke_wmi")
     entry = manifest["files"]["empire_invoke_wmi.tar.gz"]
@@ -198,14 +168,14 @@ def test_import_a_file_then_resolve_it(
     monkeypatch.setenv("HUNTLAB_DATASETS_METADATA", str(metadata_dir))
     rel = "windows/empire_launcher_vbs/empire_launcher_vbs.zip"
     [vbs] = datasets.import_path(datasets_dir / rel)
-    assert vbs.path == cache / "datasets/empire_launcher_vbs/host/empire_launcher_vbs.zip"
+    assert vbs.path == dataset_cache / "datasets/empire_launcher_vbs/host/empire_launcher_vbs.zip"
     manifest = datasets.read_manifest("empire_launcher_vbs")
     assert manifest["id"] == _dataset_id_for(metadata_dir, "empire_launcher_vbs")
     assert manifest["files"]["host/empire_launcher_vbs.zip"]["sha256"] == readme_sha256[rel]
 
 
 def test_import_refuses_to_overwrite_a_different_file(
-    cache: Path, datasets_dir: Path, tmp_path: Path
+    dataset_cache: Path, datasets_dir: Path, tmp_path: Path
 ) -> None:
     datasets.import_path(datasets_dir / "linux/sh_arp_cache/sh_arp_cache.zip")
     other = tmp_path / "elsewhere" / "sh_arp_cache.zip"
@@ -219,7 +189,7 @@ def test_import_refuses_to_overwrite_a_different_file(
 
 
 def test_import_a_mirror_folder(
-    cache: Path, datasets_dir: Path, readme_sha256: dict[str, str]
+    dataset_cache: Path, datasets_dir: Path, readme_sha256: dict[str, str]
 ) -> None:
     data_files = sorted(
         p for p in datasets_dir.rglob("*")
@@ -243,7 +213,7 @@ def test_import_a_mirror_folder(
     assert datasets.resolve(WMI_2020).name == f"{WMI_2020}.zip"
     assert datasets.resolve(WMI_2020).parent.name == "host"
     assert datasets.resolve("GoldenSAMLADFSMailAccess") == (
-        cache / "datasets/GoldenSAMLADFSMailAccess"
+        dataset_cache / "datasets/GoldenSAMLADFSMailAccess"
     )
 
 
@@ -253,10 +223,10 @@ def _closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_cli_error_has_no_traceback(cache: Path, tmp_path: Path) -> None:
+def test_cli_error_has_no_traceback(dataset_cache: Path, tmp_path: Path) -> None:
     # Nothing local and the metadata download refused: the user gets one actionable line.
     env = {
-        "HUNTLAB_CACHE": str(cache),
+        "HUNTLAB_CACHE": str(dataset_cache),
         "HUNTLAB_DATASETS_METADATA_URL": f"http://127.0.0.1:{_closed_port()}/sd.tar.gz",
         "PATH": "/usr/bin:/bin",
     }

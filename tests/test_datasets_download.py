@@ -19,12 +19,6 @@ from huntlab import datasets
 from huntlab.catalog import UPSTREAM_RAW_PREFIX, catalog
 from huntlab.errors import DownloadError, HuntlabError
 
-ENV = (
-    "HUNTLAB_DATASETS_MIRROR",
-    "HUNTLAB_DATASETS_METADATA",
-    "HUNTLAB_DATASETS_BASE_URL",
-    "HUNTLAB_DATASETS_METADATA_URL",
-)
 WMI_2020 = "empire_wmi_dcerpc_wmi_IWbemServices_ExecMethod"
 
 
@@ -80,15 +74,6 @@ class RangeHandler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in ENV:
-        monkeypatch.delenv(name, raising=False)
-    path = tmp_path / "cache"
-    monkeypatch.setenv("HUNTLAB_CACHE", str(path))
-    return path
-
-
-@pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, type[RangeHandler]]]:
     handler = type("Handler", (RangeHandler,), {
         "root": tmp_path / "served", "files": {}, "log": [], "cut_after": None,
@@ -103,17 +88,6 @@ def server(tmp_path: Path) -> Iterator[tuple[str, type[RangeHandler]]]:
         httpd.server_close()
 
 
-@pytest.fixture(scope="session")
-def metadata_dir(datasets_dir: Path) -> Path:
-    return datasets_dir.parent / "security-datasets-metadata"
-
-
-@pytest.fixture(scope="session")
-def readme_sha256(datasets_dir: Path) -> dict[str, str]:
-    text = (datasets_dir / "README.md").read_text(encoding="utf-8")
-    return {path: sha for sha, path in re.findall(r"^([0-9a-f]{64}) (\S+)$", text, flags=re.M)}
-
-
 def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -121,7 +95,7 @@ def _closed_port() -> int:
 
 
 def test_interrupted_download_resumes_with_range(
-    cache: Path, monkeypatch: pytest.MonkeyPatch, server: tuple[str, type[RangeHandler]],
+    dataset_cache: Path, monkeypatch: pytest.MonkeyPatch, server: tuple[str, type[RangeHandler]],
     datasets_dir: Path, metadata_dir: Path, readme_sha256: dict[str, str],
 ) -> None:
     url, handler = server
@@ -138,7 +112,7 @@ def test_interrupted_download_resumes_with_range(
     with pytest.raises(DownloadError) as err:
         datasets.get(WMI_2020, kinds=["host"])
     assert url + served in str(err.value)
-    part = cache / "datasets" / WMI_2020 / f"host/{WMI_2020}.zip.part"
+    part = dataset_cache / "datasets" / WMI_2020 / f"host/{WMI_2020}.zip.part"
     assert part.stat().st_size == len(body) // 3
 
     [stored] = datasets.get(WMI_2020, kinds=["host"])
@@ -158,7 +132,7 @@ def test_interrupted_download_resumes_with_range(
 
 
 def test_resolve_downloads_the_event_files_only(
-    cache: Path, monkeypatch: pytest.MonkeyPatch, server: tuple[str, type[RangeHandler]],
+    dataset_cache: Path, monkeypatch: pytest.MonkeyPatch, server: tuple[str, type[RangeHandler]],
     datasets_dir: Path, metadata_dir: Path,
 ) -> None:
     url, handler = server
@@ -170,12 +144,12 @@ def test_resolve_downloads_the_event_files_only(
             datasets_dir / "windows" / WMI_2020 / file.relpath
         ).read_bytes()
     path = datasets.resolve(ds.id)
-    assert path == cache / "datasets" / WMI_2020 / f"host/{WMI_2020}.zip"
+    assert path == dataset_cache / "datasets" / WMI_2020 / f"host/{WMI_2020}.zip"
     assert [entry[0].split("/")[-2] for entry in handler.log] == ["host"]
 
 
 def test_offline_get_names_the_url_and_the_way_out(
-    cache: Path, monkeypatch: pytest.MonkeyPatch, metadata_dir: Path
+    dataset_cache: Path, monkeypatch: pytest.MonkeyPatch, metadata_dir: Path
 ) -> None:
     base = f"http://127.0.0.1:{_closed_port()}"
     monkeypatch.setenv("HUNTLAB_DATASETS_METADATA", str(metadata_dir))
@@ -209,7 +183,7 @@ def _github_like_archive(metadata_dir: Path, commit: str) -> bytes:
 
 
 def test_metadata_download_from_the_repository_archive(
-    cache: Path, monkeypatch: pytest.MonkeyPatch, server: tuple[str, type[RangeHandler]],
+    dataset_cache: Path, monkeypatch: pytest.MonkeyPatch, server: tuple[str, type[RangeHandler]],
     metadata_dir: Path,
 ) -> None:
     url, handler = server
@@ -220,7 +194,7 @@ def test_metadata_download_from_the_repository_archive(
     yaml_files = sorted(metadata_dir.glob("*/*.yaml"))
     assert len(cat) == len(yaml_files)
     assert cat.commit == commit
-    downloaded = cache / "security-datasets-metadata"
+    downloaded = dataset_cache / "security-datasets-metadata"
     assert sorted(p.relative_to(downloaded) for p in downloaded.glob("*/*.yaml")) == sorted(
         p.relative_to(metadata_dir) for p in yaml_files
     )
@@ -229,7 +203,7 @@ def test_metadata_download_from_the_repository_archive(
 
 
 def test_metadata_download_offline_says_how_to_point_at_a_copy(
-    cache: Path, monkeypatch: pytest.MonkeyPatch
+    dataset_cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     source = f"http://127.0.0.1:{_closed_port()}/archive.tar.gz"
     monkeypatch.setenv("HUNTLAB_DATASETS_METADATA_URL", source)
@@ -238,4 +212,4 @@ def test_metadata_download_offline_says_how_to_point_at_a_copy(
     message = str(err.value)
     assert source in message
     assert "--metadata DIR" in message and "HUNTLAB_DATASETS_METADATA=DIR" in message
-    assert not (cache / "security-datasets-metadata").exists()
+    assert not (dataset_cache / "security-datasets-metadata").exists()
