@@ -14,6 +14,7 @@ pytest_plugins = [
     "tests.fixtures.spark",
     "tests.fixtures.elasticsearch",
     "tests.fixtures.lab",
+    "tests.fixtures.ingest_node",
 ]
 
 

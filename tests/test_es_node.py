@@ -326,8 +326,9 @@ def test_ingest_pipeline_makes_the_reader_documents(es_settings: Any, datasets_d
     if missing:
         pytest.skip(
             f"this Elasticsearch lacks the {', '.join(sorted(missing))} processor(s): Elastic's "
-            "integ-test-zip has no ingest-common/lang-painless module; set HUNTLAB_TEST_ES_URL "
-            "to a disposable full-distribution cluster to run this test"
+            "integ-test-zip has no ingest-common/lang-painless module (tests/test_es_pipeline.py "
+            "runs the pipeline on 7.10.2 instead); set HUNTLAB_TEST_ES_URL to a disposable "
+            "full-distribution 8.x cluster to run this test"
         )
     prefix = "pipeline-check"
     try:

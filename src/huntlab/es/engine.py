@@ -132,20 +132,16 @@ def _digest(path: Path, algorithm: str) -> str:
     return h.hexdigest()
 
 
-def distribution_zip(settings: Settings | None = None, *, progress: bool = True) -> Path:
-    """The verified distribution zip in the cache, downloading it the first time."""
-    settings = settings or load_settings()
-    version = versions.elastic_version()
-    cache = settings.cache / "elasticsearch"
-    cache.mkdir(parents=True, exist_ok=True)
-    target = cache / f"elasticsearch-{version}.zip"
+def maven_download(url: str, target: Path, *, progress: bool = True) -> Path:
+    """``url`` (a Maven Central file) at ``target``, checked against the checksum published
+    beside it; downloaded once, then trusted through a ``.verified`` marker."""
+    target.parent.mkdir(parents=True, exist_ok=True)
     verified = target.with_name(target.name + ".verified")
     if target.is_file() and verified.is_file():
         return target
-    url = zip_url(version)
     algorithm, expected = _expected_digest(url)
     if not target.is_file():
-        fd, part_name = tempfile.mkstemp(dir=cache, prefix=target.name, suffix=".part")
+        fd, part_name = tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".part")
         os.close(fd)
         part = Path(part_name)
         try:
@@ -169,6 +165,14 @@ def distribution_zip(settings: Settings | None = None, *, progress: bool = True)
             )
     verified.write_text(f"{algorithm} {expected}\n", encoding="ascii")
     return target
+
+
+def distribution_zip(settings: Settings | None = None, *, progress: bool = True) -> Path:
+    """The verified distribution zip in the cache, downloading it the first time."""
+    settings = settings or load_settings()
+    version = versions.elastic_version()
+    target = settings.cache / "elasticsearch" / f"elasticsearch-{version}.zip"
+    return maven_download(zip_url(version), target, progress=progress)
 
 
 def install(settings: Settings | None = None, *, progress: bool = True) -> Path:
