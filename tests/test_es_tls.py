@@ -2,8 +2,11 @@
 
 A second native node (huntlab.es.engine, in its own temporary home, on a free port) runs with
 security and HTTP TLS on: a CA and a node certificate generated here, the reserved ``elastic``
-user authenticated by the keystore's ``bootstrap.password`` (the distribution cannot build the
-``.security`` index that other users, roles or API keys need).
+user authenticated by the keystore's ``bootstrap.password``. The ``.security`` index (API keys)
+needs four analysis components of Elastic's analysis-common module, which the integ-test-zip
+lacks; the node runs from a copy of the distribution with the tests-only
+``tests/es-plugins/huntlab-test-analysis`` plugin, which gives Lucene's own implementations under
+those names.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import pytest
 
 from huntlab.es import indices
 from huntlab.settings import Settings
-from tests.fixtures.elasticsearch import free_port
+from tests.fixtures.elasticsearch import analysis_distribution, free_port
 
 pytestmark = [pytest.mark.es, pytest.mark.spark]
 
@@ -179,6 +182,7 @@ def tls_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsNode]:
             "xpack.security.transport.ssl.enabled": "false",
         },
         keystore={"bootstrap.password": password},
+        dist=analysis_distribution(settings),
     )
     try:
         yield TlsNode(settings, wrong_ca)
@@ -288,13 +292,105 @@ def test_spark_reads_over_https_with_the_truststore(spark: Any, tls_loaded: TlsL
 
 
 def test_spark_with_the_wrong_ca_fails(spark: Any, tls_loaded: TlsLoaded) -> None:
+    from huntlab.errors import ServiceError
+    from huntlab.es.spark_read import connector_options
     from huntlab.spark import read_es
 
     settings = replace(tls_loaded.settings, es_ca=str(tls_loaded.wrong_ca))
-    # The connector logs the PKIX handshake failure and raises "all nodes failed": trust is
-    # enforced, no self-signed shortcut.
+    # read_es probes first and names the CA file.
+    with pytest.raises(ServiceError, match=r"TLS verification against the CA in .*other-ca\.crt"):
+        read_es(spark, indices.ALIAS, settings=settings)
+    # The connector itself enforces trust too: it logs the PKIX handshake failure and raises
+    # "all nodes failed", no self-signed shortcut.
+    options = connector_options(indices.ALIAS, settings=settings)
     with pytest.raises(Exception, match=r"Cannot detect ES version|all nodes failed"):
-        read_es(spark, indices.ALIAS, settings=settings).count()
+        spark.read.format("org.elasticsearch.spark.sql").options(**options).load().count()
+
+
+@pytest.fixture(scope="module")
+def api_key_settings(tls_loaded: TlsLoaded) -> Settings:
+    """The secured node reached with an API key only (no user, no password), the key limited
+    to the huntlab indexes, as a team would hand one to an analyst's notebook."""
+    from huntlab.es.client import client
+
+    key = client(tls_loaded.settings).security.create_api_key(
+        name="huntlab-test-analyst",
+        role_descriptors={
+            "huntlab_analyst": {
+                "cluster": ["monitor"],
+                "indices": [
+                    {
+                        "names": [indices.PATTERN, indices.ALIAS],
+                        "privileges": ["read", "write", "view_index_metadata", "maintenance"],
+                    }
+                ],
+            }
+        },
+    )
+    return replace(tls_loaded.settings, es_user=None, es_password=None, es_api_key=key["encoded"])
+
+
+def test_api_key_loads_searches_and_queries(
+    api_key_settings: Settings, tls_loaded: TlsLoaded, datasets_dir: Path, tmp_path: Path
+) -> None:
+    import pandas as pd
+    from click.testing import CliRunner
+
+    from huntlab.cli import cli
+    from huntlab.es import load, search
+    from huntlab.es.client import client
+
+    settings = api_key_settings
+    es = client(settings)
+    assert es.security.authenticate()["authentication_type"] == "api_key"
+    # Loading again with the key: same ids, so the count stays the reader's.
+    report = load(datasets_dir / DATASET, settings, progress=False)
+    assert (
+        report.summary()
+        == f"read {tls_loaded.expected} = indexed {tls_loaded.expected} + rejected 0"
+    )
+    assert int(es.count(index=indices.ALIAS)["count"]) == tls_loaded.expected
+    assert len(search(settings=settings)) == tls_loaded.expected
+
+    args = ["query", "EventID:*", "--limit", "0", "--format", "csv", "--fields", "EventID"]
+    args += ["--es-url", settings.es_url, "--es-api-key", settings.es_api_key or ""]
+    args += ["--es-ca", str(settings.es_ca)]
+    env = {"HUNTLAB_HOME": str(tmp_path), "HUNTLAB_ES_USER": "", "HUNTLAB_ES_PASSWORD": ""}
+    result = CliRunner().invoke(cli, args, env=env)
+    assert result.exit_code == 0, result.output
+    assert len(pd.read_csv(io.StringIO(result.output))) == tls_loaded.expected
+
+
+def test_read_only_api_key_reads_and_gets_a_clear_403_elsewhere(
+    tls_loaded: TlsLoaded, api_key_settings: Settings
+) -> None:
+    """A key with no cluster privilege (not even `monitor` for the health probe) and only
+    `read` on the huntlab indexes: searching works, anything else is a 403 that says why."""
+    from huntlab.errors import ServiceError
+    from huntlab.es import search
+    from huntlab.es.client import client
+
+    key = client(tls_loaded.settings).security.create_api_key(
+        name="huntlab-test-reader",
+        role_descriptors={
+            "huntlab_reader": {"indices": [{"names": [indices.PATTERN], "privileges": ["read"]}]}
+        },
+    )
+    reader = replace(api_key_settings, es_api_key=key["encoded"])
+    assert len(search(index=indices.PATTERN, settings=reader)) == tls_loaded.expected
+    with pytest.raises(ServiceError, match=r"403 forbidden, an API key given\): .*not-huntlab"):
+        search(index="not-huntlab", settings=reader)
+
+
+def test_spark_reads_with_an_api_key(
+    spark: Any, api_key_settings: Settings, tls_loaded: TlsLoaded
+) -> None:
+    from huntlab.spark import es_options, read_es
+
+    options = es_options(api_key_settings)
+    assert options["es.net.http.header.Authorization"].startswith("ApiKey ")
+    assert "es.net.http.auth.user" not in options
+    assert read_es(spark, indices.ALIAS, settings=api_key_settings).count() == tls_loaded.expected
 
 
 def test_missing_keytool_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

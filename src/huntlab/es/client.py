@@ -47,24 +47,52 @@ def client(settings: Settings | None = None, **overrides: Any) -> Any:
         ) from exc
 
 
+def _given(settings: Settings) -> str:
+    if settings.es_api_key:
+        return "an API key"
+    return f"user {settings.es_user!r}" if settings.es_user else "no credentials"
+
+
+def forbidden(exc: Any, settings: Settings) -> ServiceError:
+    """The error for a 403: the credentials work but lack a privilege; Elasticsearch's reason
+    names the action, the indexes and the privileges that would grant it."""
+    body = getattr(exc, "body", None)
+    reason = str(exc)
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict) and error.get("reason"):
+            reason = str(error["reason"])
+    return ServiceError(
+        f"Elasticsearch at {settings.es_url} refused the request (403 forbidden, "
+        f"{_given(settings)} given): {reason}; use credentials with those privileges, or ask "
+        "the cluster's administrator for them"
+    )
+
+
 def check(es: Any, settings: Settings) -> None:
     """Fail with an actionable error when the cluster does not answer, refuses the
     credentials or presents a certificate the configured CA does not vouch for."""
-    from elasticsearch import ApiError, AuthenticationException, SSLError, TransportError
+    from elasticsearch import (
+        ApiError,
+        AuthenticationException,
+        AuthorizationException,
+        SSLError,
+        TransportError,
+    )
 
     try:
         es.cluster.health(timeout="10s")
     except AuthenticationException as exc:
-        given = (
-            "an API key"
-            if settings.es_api_key
-            else (f"user {settings.es_user!r}" if settings.es_user else "no credentials")
-        )
         raise ServiceError(
             f"Elasticsearch at {settings.es_url} refused the request (401 unauthorized, "
-            f"{given} given): pass --es-user and --es-password, or --es-api-key "
+            f"{_given(settings)} given): pass --es-user and --es-password, or --es-api-key "
             "(HUNTLAB_ES_USER / HUNTLAB_ES_PASSWORD / HUNTLAB_ES_API_KEY)"
         ) from exc
+    except AuthorizationException as exc:
+        # Cluster health needs the `monitor` cluster privilege, which the credentials lack.
+        # They authenticate, though: let the actual requests tell what is allowed.
+        if "cluster:monitor/health" not in str(exc):
+            raise forbidden(exc, settings) from exc
     except SSLError as exc:
         trust = f"the CA in {settings.es_ca}" if settings.es_ca else "the system's CAs"
         raise ServiceError(

@@ -212,18 +212,27 @@ def install_root_plugin(dist: Path) -> Path:
     """Build and install the small plugin that answers ``GET /`` (see its source).
 
     The distribution lacks Elastic's rest-root module; clients that first ask ``GET /`` for
-    the version (the Spark connector, Logstash) fail without it. Compiled with the JDK's
-    ``javac`` against the server's own jars, once per distribution and source change.
+    the version (the Spark connector, Logstash) fail without it.
     """
     from huntlab.resources import resource_dir
 
-    source = resource_dir("elasticsearch") / "plugins" / ROOT_PLUGIN
+    return install_plugin(dist, resource_dir("elasticsearch") / "plugins" / ROOT_PLUGIN)
+
+
+def install_plugin(dist: Path, source: Path) -> Path:
+    """Build the plugin whose sources are in ``source`` (``src/**.java`` and
+    ``plugin-descriptor.properties.in``) and install it in ``dist/plugins/<folder name>``.
+
+    Compiled with the JDK's ``javac`` against the server's own jars, once per distribution and
+    source change.
+    """
+    name = source.name
     java_files = sorted((source / "src").rglob("*.java"))
     digest = hashlib.sha256()
     for path in [*java_files, source / "plugin-descriptor.properties.in"]:
         digest.update(path.read_bytes())
     stamp_text = digest.hexdigest()
-    target = dist / "plugins" / ROOT_PLUGIN
+    target = dist / "plugins" / name
     stamp = target / ".source-sha256"
     if stamp.is_file() and stamp.read_text(encoding="ascii").strip() == stamp_text:
         return target
@@ -231,7 +240,7 @@ def install_root_plugin(dist: Path) -> Path:
     if not javac.is_file():
         raise ServiceError(
             f"{javac} not found: the native Elasticsearch node needs a JDK 17 to build its "
-            "GET / plugin (Debian: apt-get install openjdk-17-jdk-headless), or set ES_JAVA_HOME"
+            f"{name} plugin (Debian: apt-get install openjdk-17-jdk-headless), or set ES_JAVA_HOME"
         )
     version = versions.elastic_version()
     (dist / "plugins").mkdir(exist_ok=True)
@@ -256,10 +265,10 @@ def install_root_plugin(dist: Path) -> Path:
             check=False,
         )
         if result.returncode != 0:
-            raise ServiceError(f"building the {ROOT_PLUGIN} plugin failed:\n{result.stderr}")
-        out = staging / ROOT_PLUGIN
+            raise ServiceError(f"building the {name} plugin failed:\n{result.stderr}")
+        out = staging / name
         out.mkdir()
-        with zipfile.ZipFile(out / f"{ROOT_PLUGIN}.jar", "w", zipfile.ZIP_DEFLATED) as jar:
+        with zipfile.ZipFile(out / f"{name}.jar", "w", zipfile.ZIP_DEFLATED) as jar:
             for path in sorted(classes.rglob("*.class")):
                 jar.write(path, path.relative_to(classes).as_posix())
         descriptor = (source / "plugin-descriptor.properties.in").read_text(encoding="utf-8")
@@ -487,11 +496,13 @@ def start(
     progress: bool = True,
     extra_config: Mapping[str, str] | None = None,
     keystore: Mapping[str, str] | None = None,
+    dist: Path | None = None,
 ) -> int:
     """Start the node (installing it first if needed) and wait for health; return its pid.
 
     ``extra_config``: more ``elasticsearch.yml`` settings (replacing huntlab's of the same
-    name), ``keystore``: secure settings written to a new keystore. Both serve a node with
+    name), ``keystore``: secure settings written to a new keystore, ``dist``: an installation
+    folder other than the cached one (a test copy with plugins of its own). Both serve a node with
     security on (the TLS tests); ``settings.es_url`` then says ``https://127.0.0.1:<port>``
     and carries the CA and credentials the health probe uses.
     """
@@ -500,7 +511,7 @@ def start(
     if running is not None:
         wait(settings, timeout)
         return running
-    dist = install(settings, progress=progress)
+    dist = dist or install(settings, progress=progress)
     paths = write_config(settings, dist, extra_config)
     if keystore:
         write_keystore(dist, paths, keystore)

@@ -70,9 +70,17 @@ def read_es(
     dict) as a Spark DataFrame with the canonical columns.
 
     ``settings`` names the cluster (default: the session's ``spark.es.*`` configuration);
-    extra ``options`` are passed to the connector as they are (``es.*`` keys).
+    extra ``options`` are passed to the connector as they are (``es.*`` keys). With
+    ``settings``, the cluster is probed first from Python, so that a refused password or key,
+    a wrong CA or a stopped node is reported as such (the connector says only "all nodes
+    failed" and leaves the cause in its log).
     """
     from huntlab.readers.frame import column_order
+
+    if settings is not None:
+        from huntlab.es.client import check, client
+
+        check(client(settings), settings)
 
     conf = connector_options(
         index, query, settings, fields=fields, array_fields=array_fields, start=start, end=end
