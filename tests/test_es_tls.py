@@ -382,6 +382,35 @@ def test_read_only_api_key_reads_and_gets_a_clear_403_elsewhere(
         search(index="not-huntlab", settings=reader)
 
 
+def test_write_only_api_key_loads(
+    tls_loaded: TlsLoaded, api_key_settings: Settings, datasets_dir: Path
+) -> None:
+    """A shipper's key: `write` on the huntlab indexes and nothing else. The loader cannot
+    tune refresh or refresh at the end (403), and loads all the same."""
+    from huntlab.es import load
+    from huntlab.es.client import client
+
+    key = client(tls_loaded.settings).security.create_api_key(
+        name="huntlab-test-writer",
+        role_descriptors={
+            "huntlab_writer": {"indices": [{"names": [indices.PATTERN], "privileges": ["write"]}]}
+        },
+    )
+    writer = replace(api_key_settings, es_api_key=key["encoded"])
+    report = load(datasets_dir / DATASET, writer, progress=False)
+    n = tls_loaded.expected
+    assert report.summary() == f"read {n} = indexed {n} + rejected 0"
+    es = client(tls_loaded.settings)
+    es.indices.refresh(index=indices.PATTERN)
+    assert int(es.count(index=indices.ALIAS)["count"]) == n
+    refresh = es.indices.get_settings(
+        index=indices.PATTERN, name="index.refresh_interval", include_defaults=True
+    )
+    assert all("-1" not in str(body) for body in refresh.body.values()), (
+        "a load must never leave refresh turned off"
+    )
+
+
 def test_spark_reads_with_an_api_key(
     spark: Any, api_key_settings: Settings, tls_loaded: TlsLoaded
 ) -> None:

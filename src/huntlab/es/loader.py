@@ -5,6 +5,10 @@
   the main thread reads and serialises the next chunk.
 - Document ids are derived from the dataset and the event's position in it, so loading the
   same dataset again (or after a crash) overwrites instead of duplicating.
+- While it loads, the target indexes do not refresh (``refresh_interval: -1``, Elastic's
+  "tune for indexing speed"): fewer, larger segments and less merging. The previous value is
+  put back afterwards, also when the load fails; one refresh at the end makes the events
+  searchable.
 - Whole requests are retried with bounded exponential backoff on 429, 5xx and lost
   connections; documents answered 429 are resent; any other per-document error (a field of a
   conflicting type, say) is counted as rejected with its reason.
@@ -32,7 +36,9 @@ from huntlab.settings import Settings, load_settings
 
 CHUNK_DOCS = 1000
 CHUNK_BYTES = 8 * 1024 * 1024
-THREADS = 2
+# Three requests in flight keep both write threads of a 2-core node busy while the next
+# request crosses the wire (measured: 2 threads about 20% slower).
+THREADS = 3
 MAX_RETRIES = 8
 BACKOFF_BASE = 0.5
 BACKOFF_MAX = 30.0
@@ -174,6 +180,60 @@ class _Sender:
             pending = retry
 
 
+class _NoRefresh:
+    """Turns periodic refresh off on the existing target indexes, and back on afterwards.
+
+    Indexes whose ``refresh_interval`` already is ``-1`` are left alone: the user chose it,
+    or another load is running and will put its own value back. Users allowed to write but
+    not to manage the indexes (403) load without the tuning.
+    """
+
+    def __init__(self, es: Any, names: Iterable[str], url: str) -> None:
+        self.es = es
+        self.url = url
+        self.previous: dict[str, Any] = {}
+        found = es.options(ignore_status=(403, 404)).indices.get_settings(
+            index=",".join(names),
+            name="index.refresh_interval",
+            ignore_unavailable=True,
+            allow_no_indices=True,
+            flat_settings=True,
+            include_defaults=True,  # else indexes without an explicit value are left out
+        )
+        for name, body in dict(found.body if found.meta.status == 200 else {}).items():
+            value = body.get("settings", {}).get("index.refresh_interval")
+            if str(value) != "-1":
+                self.previous[name] = value  # None: the default, restored by setting null
+
+    def __enter__(self) -> _NoRefresh:
+        if self.previous:
+            done = self.es.options(ignore_status=403).indices.put_settings(
+                index=",".join(self.previous), settings={"index.refresh_interval": "-1"}
+            )
+            if done.meta.status == 403:
+                self.previous = {}
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        failed = []
+        for name, value in self.previous.items():
+            try:
+                self.es.indices.put_settings(index=name, settings={"index.refresh_interval": value})
+            except Exception as error:  # reported below, with the fix
+                failed.append(f"{name} ({error})")
+        if not failed:
+            return
+        message = (
+            f"could not restore refresh_interval at {self.url} on {', '.join(failed)}; "
+            "new events stay unsearchable until you run "
+            '`PUT <index>/_settings {"index.refresh_interval": null}`'
+        )
+        if isinstance(exc[1], BaseException):
+            exc[1].add_note(message)  # the load's own failure comes first
+            return
+        raise ServiceError(message)
+
+
 def _chunks(
     events: Iterable[dict[str, Any]],
     index_prefix: str,
@@ -251,23 +311,27 @@ def load_events(
         finally:
             slots.release()
 
-    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="huntlab-bulk")
-    try:
-        for chunk in _chunks(events, index_prefix, chunk_docs, chunk_bytes, counted):
-            slots.acquire()
+    # The pool is shut down (inner block) before refresh is turned back on (outer block).
+    with _NoRefresh(es, indices.indexes(index_prefix), settings.es_url):
+        pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="huntlab-bulk")
+        try:
+            for chunk in _chunks(events, index_prefix, chunk_docs, chunk_bytes, counted):
+                slots.acquire()
+                for future in in_flight:
+                    if future.done():
+                        future.result()  # raise the first failure now, not at the end
+                in_flight = [f for f in in_flight if not f.done()]
+                in_flight.append(pool.submit(run, chunk))
             for future in in_flight:
-                if future.done():
-                    future.result()  # raise the first failure now, not at the end
-            in_flight = [f for f in in_flight if not f.done()]
-            in_flight.append(pool.submit(run, chunk))
-        for future in in_flight:
-            future.result()
-    finally:
-        # On failure, drop the chunks not yet sent; a rerun loads them (same ids).
-        pool.shutdown(wait=True, cancel_futures=True)
-        bar.close()
+                future.result()
+        finally:
+            # On failure, drop the chunks not yet sent; a rerun loads them (same ids).
+            pool.shutdown(wait=True, cancel_futures=True)
+            bar.close()
     if refresh and report.by_index:
-        es.indices.refresh(index=",".join(sorted(report.by_index)))
+        # Credentials allowed to write but not to refresh (no `maintenance` privilege): the
+        # events become searchable at the next periodic refresh (restored above) instead.
+        es.options(ignore_status=403).indices.refresh(index=",".join(sorted(report.by_index)))
     report.seconds += time.perf_counter() - started
     return report
 

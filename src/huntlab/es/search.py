@@ -23,7 +23,10 @@ if TYPE_CHECKING:
 
 PAGE_SIZE = 5000
 SLICE_THRESHOLD = 20_000
-MAX_SLICES = 4
+# Parsing and the column builder hold the GIL, so the client handles one page at a time:
+# two slices keep the next page in flight meanwhile; more only add contention (measured on
+# 2 cores: 4 slices about 8% slower than 2, one slice about 25% slower).
+MAX_SLICES = 2
 KEEP_ALIVE = "2m"
 
 
@@ -174,10 +177,10 @@ def search(
     (``start <= t < end``); ``limit``: at most this many events. Rows are ordered by
     ``@timestamp``.
     """
-    from elasticsearch import NotFoundError
+    from elasticsearch import AuthorizationException, NotFoundError
 
     from huntlab.errors import HuntlabError
-    from huntlab.es.client import check, client
+    from huntlab.es.client import check, client, forbidden
     from huntlab.readers.frame import build_frame
 
     settings = settings or load_settings()
@@ -195,6 +198,8 @@ def search(
             categorical=categorical,
             progress=False,
         )
+    except AuthorizationException as exc:
+        raise forbidden(exc, settings) from exc
     except NotFoundError as exc:
         raise HuntlabError(
             f"index {index!r} not found at {settings.es_url}; load data first "
