@@ -108,3 +108,15 @@ def test_pipeline_fails_a_record_it_cannot_normalise(
     (result,) = _simulate(node, [record])
     assert "doc" not in result
     assert reason in json.dumps(result["error"])
+
+
+def test_an_older_cluster_is_named_as_such(ingest_node: IngestNode, tmp_path: Path) -> None:
+    """huntlab's client speaks the 8.x API; a 7.x cluster gets a clear error, not "does not
+    answer"."""
+    from huntlab.errors import ServiceError
+    from huntlab.es import search
+    from huntlab.settings import load_settings
+
+    settings = load_settings(home=tmp_path, es_url=ingest_node.url)
+    with pytest.raises(ServiceError, match=r"is older than 8\.0 .*needs Elasticsearch 8\.x"):
+        search(settings=settings)

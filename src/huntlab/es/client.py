@@ -78,6 +78,7 @@ def check(es: Any, settings: Settings) -> None:
         AuthorizationException,
         SSLError,
         TransportError,
+        UnsupportedProductError,
     )
 
     try:
@@ -100,7 +101,27 @@ def check(es: Any, settings: Settings) -> None:
             f"({exc}); pass the CA certificate that signed the cluster's certificate with "
             "--es-ca (HUNTLAB_ES_CA)"
         ) from exc
-    except (ApiError, TransportError) as exc:
+    except UnsupportedProductError as exc:
+        raise ServiceError(
+            f"the server at {settings.es_url} is older than 8.0 or not Elasticsearch (it sends "
+            "no X-Elastic-Product header: Elasticsearch before 7.14, or another product such "
+            "as OpenSearch); huntlab needs Elasticsearch 8.x: upgrade the cluster, or use the "
+            "lab's own node (`huntlab es start`)"
+        ) from exc
+    except ApiError as exc:
+        if exc.meta.status == 406 or "compatible-with" in str(exc):
+            # A 7.x cluster refuses the 8.x client's compatibility media type.
+            raise ServiceError(
+                f"Elasticsearch at {settings.es_url} is older than 8.0 (it refuses the 8.x "
+                f"API: {exc.message}); huntlab needs Elasticsearch 8.x: upgrade the cluster, "
+                "or use the lab's own node (`huntlab es start`)"
+            ) from exc
+        raise ServiceError(
+            f"Elasticsearch at {settings.es_url} does not answer ({exc}); start it with "
+            "`huntlab es start` (or `huntlab up`), or pass --es-url / HUNTLAB_ES_URL and the "
+            "credentials of your cluster"
+        ) from exc
+    except TransportError as exc:
         raise ServiceError(
             f"Elasticsearch at {settings.es_url} does not answer ({exc}); start it with "
             "`huntlab es start` (or `huntlab up`), or pass --es-url / HUNTLAB_ES_URL and the "
