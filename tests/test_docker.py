@@ -1,7 +1,7 @@
 """The containerised lab, for real: a Docker engine, images built here, the stack brought up by
 ``./install.sh --docker`` with the test substitutions (docker/compose.test.yaml: local base
-and Elasticsearch images, security off, Logstash left out), then checked from outside and
-from inside the containers.
+and Elasticsearch images, Logstash left out; security on, as in production), then checked from
+outside and from inside the containers.
 
 Runs as root on a machine where tests/docker-engine.sh can start dockerd. Containers and
 volumes are removed at the end; images stay as the build cache for the next run.
@@ -173,6 +173,16 @@ class Stack:
     def es(self) -> str:
         return f"http://127.0.0.1:{self.ports['ES_PORT']}"
 
+    def secret(self, name: str) -> str:
+        from huntlab.lab.docker import read_env_file
+
+        return read_env_file(Path(self.env["HUNTLAB_DOCKER_ENV_FILE"]))[name]
+
+    @property
+    def admin(self) -> tuple[str, str]:
+        """The `elastic` superuser, whose password install.sh wrote to the env file."""
+        return ("elastic", self.secret("ELASTIC_PASSWORD"))
+
 
 @pytest.fixture(scope="module")
 def stack(
@@ -313,10 +323,10 @@ def test_jupyter_requires_the_token(stack: Stack) -> None:
     assert token in printed
 
 
-def _dataset_counts(es_url: str) -> dict[str, int]:
-    requests.post(f"{es_url}/huntlab/_refresh", timeout=60)
+def _dataset_counts(stack: Stack) -> dict[str, int]:
+    requests.post(f"{stack.es}/huntlab/_refresh", auth=stack.admin, timeout=60)
     body = {"size": 0, "aggs": {"d": {"terms": {"field": "Dataset", "size": 100}}}}
-    answer = requests.post(f"{es_url}/huntlab/_search", json=body, timeout=60)
+    answer = requests.post(f"{stack.es}/huntlab/_search", json=body, auth=stack.admin, timeout=60)
     answer.raise_for_status()
     return {b["key"]: b["doc_count"] for b in answer.json()["aggregations"]["d"]["buckets"]}
 
@@ -325,11 +335,33 @@ def test_default_datasets_loaded_with_exact_counts(stack: Stack, datasets_dir: P
     import huntlab
     from huntlab.datasets import DEFAULT_DATASETS
 
-    counts = _dataset_counts(stack.es)
+    counts = _dataset_counts(stack)
     os.environ["HUNTLAB_DATASETS_MIRROR"] = str(datasets_dir)
     for name in DEFAULT_DATASETS:
         expected = len(huntlab.read_events(name))
         assert counts.get(name) == expected, (name, counts)
+
+
+def test_security_is_on_with_the_labs_users_and_roles(stack: Stack) -> None:
+    """setup created the roles and users of docker/setup/; nobody gets in anonymously, and
+    each user can do what its role says and no more."""
+    url = f"{stack.es}/huntlab/_count"
+    assert requests.get(url, timeout=30).status_code == 401
+    users = {
+        "huntlab_jupyter": ("JUPYTER_ES_PASSWORD", "huntlab_analyst"),
+        "logstash_internal": ("LOGSTASH_INTERNAL_PASSWORD", "huntlab_logstash_writer"),
+    }
+    for user, (password_env, role) in users.items():
+        auth = (user, stack.secret(password_env))
+        me = requests.get(f"{stack.es}/_security/_authenticate", auth=auth, timeout=30)
+        assert me.status_code == 200, (user, me.text)
+        assert me.json()["roles"] == [role]
+    analyst = ("huntlab_jupyter", stack.secret("JUPYTER_ES_PASSWORD"))
+    assert requests.get(url, auth=analyst, timeout=30).json()["count"] > 0
+    assert requests.get(f"{stack.es}/_security/user", auth=analyst, timeout=30).status_code == 403
+    # Logstash writes, but cannot read the hunt data.
+    shipper = ("logstash_internal", stack.secret("LOGSTASH_INTERNAL_PASSWORD"))
+    assert requests.get(url, auth=shipper, timeout=30).status_code == 403
 
 
 def test_code_in_jupyter_reads_es_and_runs_spark_on_the_worker(stack: Stack) -> None:
@@ -360,7 +392,8 @@ def test_code_in_jupyter_reads_es_and_runs_spark_on_the_worker(stack: Stack) -> 
     result = json.loads(line[len("RESULT ") :])
     assert result["master"] == "spark://spark-master:7077"
     assert result["hits"] == 2  # one WmiPrvSE child per default dataset
-    sysmon = requests.get(f"{stack.es}/huntlab-sysmon/_count", timeout=30).json()["count"]
+    sysmon = requests.get(f"{stack.es}/huntlab-sysmon/_count", auth=stack.admin, timeout=30)
+    sysmon = sysmon.json()["count"]
     assert result["count"] == sysmon > 0
     worker_ip = stack.compose("exec", "-T", "spark-worker", "hostname", "-i").split()[0]
     assert result["executors"], result
@@ -381,10 +414,10 @@ def test_code_in_jupyter_reads_es_and_runs_spark_on_the_worker(stack: Stack) -> 
 def test_rerun_keeps_env_and_data(stack: Stack) -> None:
     path = Path(stack.env["HUNTLAB_DOCKER_ENV_FILE"])
     before_env = path.read_bytes()
-    before_counts = _dataset_counts(stack.es)
+    before_counts = _dataset_counts(stack)
     stack.install()
     assert path.read_bytes() == before_env
-    assert _dataset_counts(stack.es) == before_counts
+    assert _dataset_counts(stack) == before_counts
     rows = _service_rows(stack)
     assert all(rows[n]["Health"] == "healthy" for n in ("elasticsearch", "jupyter"))
 

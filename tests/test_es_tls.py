@@ -4,9 +4,9 @@ A second native node (huntlab.es.engine, in its own temporary home, on a free po
 security and HTTP TLS on: a CA and a node certificate generated here, the reserved ``elastic``
 user authenticated by the keystore's ``bootstrap.password``. The ``.security`` index (API keys)
 needs four analysis components of Elastic's analysis-common module, which the integ-test-zip
-lacks; the node runs from a copy of the distribution with the tests-only
-``tests/es-plugins/huntlab-test-analysis`` plugin, which gives Lucene's own implementations under
-those names.
+lacks; the node runs from ``huntlab.es.engine.standin_distribution``, a copy of the
+distribution with the ``huntlab-analysis-standin`` plugin (Lucene's own implementations under
+those names).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import pytest
 
 from huntlab.es import indices
 from huntlab.settings import Settings
-from tests.fixtures.elasticsearch import analysis_distribution, free_port
+from tests.fixtures.elasticsearch import free_port
 
 pytestmark = [pytest.mark.es, pytest.mark.spark]
 
@@ -182,7 +182,7 @@ def tls_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsNode]:
             "xpack.security.transport.ssl.enabled": "false",
         },
         keystore={"bootstrap.password": password},
-        dist=analysis_distribution(settings),
+        dist=engine.standin_distribution(settings),
     )
     try:
         yield TlsNode(settings, wrong_ca)

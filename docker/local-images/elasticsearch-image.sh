@@ -14,7 +14,9 @@ version=$(python3 -c 'from huntlab import versions; print(versions.elastic_versi
 image=${1:-huntlab-local/elasticsearch:$version}
 base=${2:-huntlab-local/debian:bookworm}
 
-dist=$(python3 -c 'from huntlab.es import engine; print(engine.install(progress=False))')
+# The cached distribution plus the huntlab-analysis-standin plugin (a hard-linked copy), so that
+# the stack can run with security on as with the official image.
+dist=$(python3 -c 'from huntlab.es import engine; print(engine.standin_distribution())')
 if [[ ! -x $dist/bin/elasticsearch ]]; then
   log "no Elasticsearch distribution at $dist; run huntlab es start once to fetch it"
   exit 1
@@ -30,8 +32,8 @@ context=$(mktemp -d "${TMPDIR:-/tmp}/huntlab-es-image.XXXXXX")
 trap 'rm -rf "$context"' EXIT
 # Hard links when the cache is on the same file system: no 200 MB copy.
 cp -al "$dist" "$context/distribution" 2>/dev/null || cp -a "$dist" "$context/distribution"
-# The engine adds its huntlab-root plugin to the cached distribution (GET /, which this build
-# lacks and the Spark connector needs): install() above made sure it is there.
+# The engine adds its huntlab-root plugin (GET /, which this build lacks and the Spark connector
+# needs) and the analysis stand-in: standin_distribution() above made sure both are there.
 cp "$here/elasticsearch/Dockerfile" "$here/elasticsearch/entrypoint.sh" \
   "$here/elasticsearch/elasticsearch.yml" "$context/"
 

@@ -288,6 +288,36 @@ def install_plugin(dist: Path, source: Path) -> Path:
     return target
 
 
+STANDIN_PLUGIN = "huntlab-analysis-standin"
+
+
+def standin_distribution(settings: Settings | None = None) -> Path:
+    """A hard-linked copy of the cached distribution with ``huntlab-analysis-standin`` (see
+    its source): what the Docker stand-in image and the tests' secured nodes run, so that the
+    ``.security`` index (users, roles, API keys) can be created. The lab's own native node
+    runs the distribution as shipped."""
+    from huntlab.resources import resource_dir
+
+    dist = install(settings, progress=False)
+    copy = dist.with_name(dist.name + "-standin")
+    if not (copy / "bin" / "elasticsearch").is_file():
+        shutil.rmtree(copy, ignore_errors=True)
+        staging = Path(tempfile.mkdtemp(dir=dist.parent, prefix=".standin-"))
+        try:
+            # Hard links: no 200 MB copy; the server never writes into its installation.
+            shutil.copytree(dist, staging / "dist", copy_function=os.link)
+            try:
+                (staging / "dist").rename(copy)
+            except OSError:
+                if not (copy / "bin" / "elasticsearch").is_file():
+                    raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    install_root_plugin(copy)  # rebuilt here too when its source changed
+    install_plugin(copy, resource_dir("elasticsearch") / "plugins" / STANDIN_PLUGIN)
+    return copy
+
+
 def java_home() -> Path:
     """The JDK to run the server with: ``ES_JAVA_HOME``, ``HUNTLAB_JAVA_HOME`` (set by
     install.sh), ``JAVA_HOME``, or ``java`` on PATH."""

@@ -1,4 +1,4 @@
-package org.huntlab.elasticsearch.test;
+package org.huntlab.elasticsearch.standin;
 
 import java.io.IOException;
 import java.util.Arrays;
@@ -23,13 +23,14 @@ import org.elasticsearch.plugins.AnalysisPlugin;
 import org.elasticsearch.plugins.Plugin;
 
 /**
- * For huntlab's tests only. The .security index (users, roles, API keys) defines an "email"
- * analyzer from the uax_url_email tokenizer and the pattern_capture, lowercase and unique
- * filters, all of Elastic's analysis-common module, which the integ-test-zip lacks and Maven
- * Central does not carry. These are Lucene's own implementations (lucene-analysis-common is in
- * the server's lib/) under those names, so that a test node can create that index.
+ * For the stand-ins only: the Docker stand-in image (docker/local-images) and the tests' secured
+ * nodes, never the lab's own node. The .security index (users, roles, API keys) defines an
+ * "email" analyzer from the uax_url_email tokenizer and the pattern_capture, lowercase and
+ * unique filters, all of Elastic's analysis-common module, which the integ-test-zip lacks and
+ * Maven Central does not carry. These are Lucene's own implementations (lucene-analysis-common
+ * is in the server's lib/) under those names, so that such a node can create that index.
  */
-public class TestAnalysisPlugin extends Plugin implements AnalysisPlugin {
+public class AnalysisStandinPlugin extends Plugin implements AnalysisPlugin {
 
     @Override
     public Map<String, AnalysisProvider<TokenFilterFactory>> getTokenFilters() {
