@@ -311,6 +311,32 @@ def test_node_killed_during_a_load_then_rerun(
         engine.stop(settings)
 
 
+def test_load_backs_off_when_the_node_answers_429(tmp_path: Path, datasets_dir: Path) -> None:
+    """A node whose indexing-pressure limit (1 MB) is below what four loader threads send at
+    once (256 KB requests) answers 429 to some of them: the loader backs off and resends, and
+    every event lands exactly once."""
+    from huntlab.es import engine
+    from huntlab.es.loader import load
+    from huntlab.es.setup import setup
+    from tests.fixtures.elasticsearch import DATASETS, node_settings
+
+    settings = node_settings(tmp_path / "home", heap="512m")
+    engine.start(settings, progress=False, extra_config={"indexing_pressure.memory.limit": "1mb"})
+    try:
+        setup(settings)
+        source = datasets_dir / DATASETS["empire_invoke_wmi"]
+        expected = len(_reader_events(source))
+        report = load(source, settings, progress=False, threads=4, chunk_bytes=256 * 1024)
+        assert report.summary() == f"read {expected} = indexed {expected} + rejected 0"
+        assert _count(settings, indices.ALIAS) == expected
+        stats = _es(settings).nodes.stats(metric="indexing_pressure")["nodes"]
+        (node,) = stats.values()
+        assert node["indexing_pressure"]["memory"]["total"]["coordinating_rejections"] > 0
+        assert report.retries > 0
+    finally:
+        engine.stop(settings)
+
+
 def test_ingest_pipeline_makes_the_reader_documents(es_settings: Any, datasets_dir: Path) -> None:
     """Raw records through the ingest pipeline == canonical events from the Python readers."""
     from elasticsearch import helpers
