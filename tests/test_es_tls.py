@@ -15,8 +15,6 @@ import io
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
-from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any
 
@@ -25,108 +23,11 @@ import pytest
 from huntlab.es import indices
 from huntlab.settings import Settings
 from tests.fixtures.elasticsearch import free_port
+from tests.pki import make_ca, make_node_cert, pem
 
 pytestmark = [pytest.mark.es, pytest.mark.spark]
 
 DATASET = "windows/psh_lsass_memory_dump_comsvcs/psh_lsass_memory_dump_comsvcs.zip"
-
-
-def _name(common_name: str) -> Any:
-    from cryptography.x509 import Name, NameAttribute
-    from cryptography.x509.oid import NameOID
-
-    return Name([NameAttribute(NameOID.COMMON_NAME, common_name)])
-
-
-def _key() -> Any:
-    from cryptography.hazmat.primitives.asymmetric import ec
-
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-def _pem(cert: Any) -> bytes:
-    from cryptography.hazmat.primitives.serialization import Encoding
-
-    return bytes(cert.public_bytes(Encoding.PEM))
-
-
-def make_ca(common_name: str) -> tuple[Any, Any]:
-    """A self-signed CA: (certificate, key)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-
-    key = _key()
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name(common_name))
-        .issuer_name(_name(common_name))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return cert, key
-
-
-def make_node_cert(ca_cert: Any, ca_key: Any) -> tuple[bytes, bytes]:
-    """A server certificate for 127.0.0.1 and localhost signed by the CA: (cert PEM, key PEM)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.x509.oid import ExtendedKeyUsageOID
-
-    key = _key()
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name("huntlab-tls-node"))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=30))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(IPv4Address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.ExtendedKeyUsage(
-                [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
-            ),
-            critical=False,
-        )
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    return _pem(cert), bytes(key_pem)
 
 
 @dataclass(frozen=True)
@@ -146,9 +47,9 @@ def tls_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsNode]:
     ca_cert, ca_key = make_ca("huntlab test CA")
     node_pem, key_pem = make_node_cert(ca_cert, ca_key)
     ca_file = pki / "ca.crt"
-    ca_file.write_bytes(_pem(ca_cert))
+    ca_file.write_bytes(pem(ca_cert))
     wrong_ca = pki / "other-ca.crt"
-    wrong_ca.write_bytes(_pem(make_ca("another CA")[0]))
+    wrong_ca.write_bytes(pem(make_ca("another CA")[0]))
 
     port = free_port()
     password = secrets.token_urlsafe(18)
@@ -165,7 +66,7 @@ def tls_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsNode]:
     # The server reads certificates from its config folder only.
     certs = engine.node_paths(settings).config / "certs"
     certs.mkdir(parents=True)
-    (certs / "ca.crt").write_bytes(_pem(ca_cert))
+    (certs / "ca.crt").write_bytes(pem(ca_cert))
     (certs / "node.crt").write_bytes(node_pem)
     (certs / "node.key").write_bytes(key_pem)
     engine.start(
@@ -428,7 +329,7 @@ def test_missing_keytool_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_p
     from huntlab.spark import truststore
 
     ca = tmp_path / "ca.crt"
-    ca.write_bytes(_pem(make_ca("keytool-less CA")[0]))
+    ca.write_bytes(pem(make_ca("keytool-less CA")[0]))
     for name in ("HUNTLAB_JAVA_HOME", "JAVA_HOME"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))
@@ -444,7 +345,7 @@ def test_a_ca_bundle_becomes_one_truststore_entry_per_certificate(tmp_path: Path
     from huntlab.spark import TRUSTSTORE_PASSWORD, keytool, truststore
 
     bundle = tmp_path / "bundle.pem"
-    bundle.write_bytes(_pem(make_ca("first CA")[0]) + _pem(make_ca("second CA")[0]))
+    bundle.write_bytes(pem(make_ca("first CA")[0]) + pem(make_ca("second CA")[0]))
     store = truststore(bundle, load_settings(home=tmp_path, cache=tmp_path / "cache"))
     listing = subprocess.run(
         [str(keytool()), "-list", "-keystore", str(store), "-storepass", TRUSTSTORE_PASSWORD],

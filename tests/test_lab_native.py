@@ -266,3 +266,42 @@ def test_up_again_as_a_team_server_with_tls(lab: NativeLab, file_counts: dict[st
     for name, expected in file_counts.items():
         assert _es_dataset_count(lab.es_url, name) == expected, name
     assert _status_rows(lab) == dict.fromkeys(SERVICES, "up")
+
+
+def test_team_server_with_the_users_own_certificate(lab: NativeLab, tmp_path: Path) -> None:
+    """`up --tls-cert/--tls-key` with a certificate from the team's CA: Jupyter restarts with
+    it, clients verify it against that CA, and a key that does not match is refused."""
+    from huntlab.lab.tls import der_fingerprint, fingerprint
+    from tests.pki import make_ca, make_node_cert, pem
+
+    ca_cert, ca_key = make_ca("team CA")
+    cert_pem, key_pem = make_node_cert(ca_cert, ca_key)
+    ca, cert, key = tmp_path / "ca.crt", tmp_path / "lab.crt", tmp_path / "lab.key"
+    ca.write_bytes(pem(ca_cert))
+    cert.write_bytes(cert_pem)
+    key.write_bytes(key_pem)
+    key.chmod(0o600)
+
+    done = lab.huntlab("up", "--listen", "0.0.0.0", "--tls-cert", str(cert), "--tls-key", str(key))
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert fingerprint(cert) in done.stdout
+    port = lab.ports["jupyter"]
+    served = ssl.get_server_certificate(("127.0.0.1", port))
+    assert der_fingerprint(ssl.PEM_cert_to_DER_cert(served)) == fingerprint(cert)
+    https = f"https://127.0.0.1:{port}/api/status"
+    auth = {"Authorization": f"token {lab.token}"}
+    assert requests.get(https, headers=auth, verify=str(ca), timeout=30).status_code == 200
+    assert requests.get(https, verify=str(ca), timeout=30).status_code in (401, 403)
+
+    _, other_key = make_node_cert(ca_cert, ca_key)
+    wrong = tmp_path / "other.key"
+    wrong.write_bytes(other_key)
+    refused = lab.huntlab(
+        "up", "--listen", "0.0.0.0", "--tls-cert", str(cert), "--tls-key", str(wrong)
+    )
+    assert refused.returncode != 0
+    assert "are not a PEM certificate and its private key" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    # The refused request changed nothing: the lab still serves the team's certificate.
+    served = ssl.get_server_certificate(("127.0.0.1", port))
+    assert der_fingerprint(ssl.PEM_cert_to_DER_cert(served)) == fingerprint(cert)
