@@ -197,6 +197,47 @@ def test_logs_show_each_service(lab: NativeLab) -> None:
     assert unknown.returncode == 1 and "choose one of" in unknown.stderr
 
 
+def test_logs_follow_prints_new_lines_until_interrupted(lab: NativeLab) -> None:
+    import secrets
+    import signal
+    import threading
+
+    follower = subprocess.Popen(
+        [lab.huntlab_bin, "logs", "jupyter", "-f", "-n", "1"],
+        env=lab.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    seen: list[str] = []
+    found = threading.Event()
+    marker = f"huntlab-follow-{secrets.token_hex(4)}"
+
+    def read() -> None:
+        assert follower.stdout is not None
+        for line in follower.stdout:
+            seen.append(line)
+            if marker in line:
+                found.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        deadline = 60.0
+        step = 0.5
+        while not found.is_set() and deadline > 0:
+            # Refused without the token: Jupyter logs the 403 with the path.
+            requests.get(f"{lab.jupyter}/api/contents/{marker}", timeout=30)
+            found.wait(step)
+            deadline -= step
+        assert found.is_set(), "".join(seen[-20:])
+    finally:
+        follower.send_signal(signal.SIGINT)
+        code = follower.wait(timeout=30)
+    assert code == 0
+    assert "Traceback" not in (follower.stderr.read() if follower.stderr else "")
+
+
 def test_a_dataset_that_cannot_be_had_leaves_the_lab_up_and_says_how_to_load_it(
     lab: NativeLab, tmp_path: Path
 ) -> None:
