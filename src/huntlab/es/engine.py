@@ -175,6 +175,16 @@ def distribution_zip(settings: Settings | None = None, *, progress: bool = True)
     return maven_download(zip_url(version), target, progress=progress)
 
 
+def extract_zip(archive: Path, target: Path) -> None:
+    """Unpack ``archive`` into ``target``, keeping the files' Unix modes (the launchers)."""
+    with zipfile.ZipFile(archive) as zf:
+        for info in zf.infolist():
+            extracted = Path(zf.extract(info, target))
+            mode = (info.external_attr >> 16) & 0o777
+            if mode:
+                extracted.chmod(mode)
+
+
 def install(settings: Settings | None = None, *, progress: bool = True) -> Path:
     """Download (once) and unpack the server; return its installation folder."""
     settings = settings or load_settings()
@@ -187,12 +197,7 @@ def install(settings: Settings | None = None, *, progress: bool = True) -> Path:
     # Unpack beside the final folder, then rename: a concurrent install never sees half a tree.
     staging = Path(tempfile.mkdtemp(dir=dist.parent, prefix=".unpack-"))
     try:
-        with zipfile.ZipFile(archive) as zf:
-            for info in zf.infolist():
-                extracted = Path(zf.extract(info, staging))
-                mode = (info.external_attr >> 16) & 0o777
-                if mode:
-                    extracted.chmod(mode)
+        extract_zip(archive, staging)
         unpacked = staging / f"elasticsearch-{version}"
         try:
             unpacked.rename(dist)
