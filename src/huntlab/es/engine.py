@@ -417,13 +417,8 @@ def read_pid(settings: Settings | None = None) -> int | None:
         pid = int(pid_file.read_text(encoding="ascii").strip())
     except (OSError, ValueError):
         return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        return pid
-    return pid
+    # A killed server whose parent has not reaped it yet is a zombie: not running.
+    return pid if _alive(pid) else None
 
 
 def _tail(path: Path, lines: int = 15) -> str:
@@ -627,6 +622,8 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
+    except PermissionError:
+        pass  # another user's live process
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
             return stat.read().split(") ", 1)[1][:1] != "Z"
