@@ -52,10 +52,15 @@ def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     widths["title"] = min(widths.get("title", 0), 50)
     lines = ["  ".join(c.upper().ljust(widths[c]) for c in columns).rstrip()]
     for row in rows:
-        cells = [textwrap.shorten(str(row[c]), widths[c], placeholder="…") if c == "title"
-                 else str(row[c]) for c in columns]
-        lines.append("  ".join(v.ljust(widths[c]) for v, c in zip(cells, columns, strict=True))
-                     .rstrip())
+        cells = [
+            textwrap.shorten(str(row[c]), widths[c], placeholder="…")
+            if c == "title"
+            else str(row[c])
+            for c in columns
+        ]
+        lines.append(
+            "  ".join(v.ljust(widths[c]) for v, c in zip(cells, columns, strict=True)).rstrip()
+        )
     return "\n".join(lines)
 
 
@@ -64,15 +69,31 @@ def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
 @click.option("--tactic", help="ATT&CK tactic id or name, e.g. TA0008 or lateral-movement.")
 @click.option("--platform", help="windows, linux, aws, azure, ...")
 @click.option("--type", "ds_type", type=click.Choice(["atomic", "compound"]))
-@click.option("-q", "--query", "words", multiple=True,
-              help="Words to find in id, name, title, description, tags (all must occur).")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
-              show_default=True)
+@click.option(
+    "-q",
+    "--query",
+    "words",
+    multiple=True,
+    help="Words to find in id, name, title, description, tags (all must occur).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+)
 @click.option("--refresh", is_flag=True, help="Download the upstream metadata again first.")
 @click.pass_context
 def list_(
-    ctx: click.Context, technique: str | None, tactic: str | None, platform: str | None,
-    ds_type: str | None, words: tuple[str, ...], fmt: str, refresh: bool,
+    ctx: click.Context,
+    technique: str | None,
+    tactic: str | None,
+    platform: str | None,
+    ds_type: str | None,
+    words: tuple[str, ...],
+    fmt: str,
+    refresh: bool,
 ) -> None:
     """List the datasets of the catalog, filtered."""
     from huntlab.catalog import catalog, tactic_id
@@ -80,11 +101,17 @@ def list_(
     from huntlab.errors import HuntlabError
 
     if tactic and tactic_id(tactic) is None:
-        raise HuntlabError(f"unknown ATT&CK tactic {tactic!r}: give an id (TA0008) or a name "
-                           "(lateral-movement)")
+        raise HuntlabError(
+            f"unknown ATT&CK tactic {tactic!r}: give an id (TA0008) or a name (lateral-movement)"
+        )
     cat = catalog(_metadata(ctx), refresh=refresh)
-    found = cat.filter(technique=technique, tactic=tactic, platform=platform, type=ds_type,
-                       text=" ".join(words) or None)
+    found = cat.filter(
+        technique=technique,
+        tactic=tactic,
+        platform=platform,
+        type=ds_type,
+        text=" ".join(words) or None,
+    )
     stored = stored_names()
     local = {ds.id: local_state(ds, stored) for ds in found}
     if fmt == "json":
@@ -94,23 +121,26 @@ def list_(
     rows = [_row(ds, local[ds.id]) for ds in found]
     if fmt == "csv":
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(_row(cat.datasets[0], "no")),
-                                lineterminator="\n")
+        writer = csv.DictWriter(
+            buffer, fieldnames=list(_row(cat.datasets[0], "no")), lineterminator="\n"
+        )
         writer.writeheader()
         writer.writerows(rows)
         click.echo(buffer.getvalue(), nl=False)
         return
     if rows:
-        click.echo(_table(rows, ["id", "name", "type", "platforms", "techniques", "local",
-                                 "title"]))
+        click.echo(
+            _table(rows, ["id", "name", "type", "platforms", "techniques", "local", "title"])
+        )
     source = f" (metadata commit {cat.commit[:10]})" if cat.commit else ""
     click.echo(f"{len(rows)} of {len(cat)} datasets{source}", err=True)
 
 
 @datasets.command()
 @click.argument("dataset")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
 @click.pass_context
 def show(ctx: click.Context, dataset: str, fmt: str) -> None:
     """Everything the catalog knows about DATASET (id or name), and whether it is local."""
@@ -135,12 +165,20 @@ def show(ctx: click.Context, dataset: str, fmt: str) -> None:
         return
     tactics = [f"{t} {n}" for t, n in zip(ds.tactics, ds.tactic_names, strict=True)]
     fields = [
-        ("id", ds.id), ("name", ds.name), ("title", ds.title), ("type", ds.type),
-        ("platform", ", ".join(ds.platforms)), ("techniques", ", ".join(ds.techniques)),
-        ("tactics", ", ".join(tactics)), ("tags", ", ".join(ds.tags)),
-        ("contributors", ", ".join(ds.contributors)), ("created", ds.creation_date),
-        ("modified", ds.modification_date), ("also found as", ", ".join(ds.aliases)),
-        ("metadata", ds.metadata_file), ("cached", "yes" if status["cached"] else "no"),
+        ("id", ds.id),
+        ("name", ds.name),
+        ("title", ds.title),
+        ("type", ds.type),
+        ("platform", ", ".join(ds.platforms)),
+        ("techniques", ", ".join(ds.techniques)),
+        ("tactics", ", ".join(tactics)),
+        ("tags", ", ".join(ds.tags)),
+        ("contributors", ", ".join(ds.contributors)),
+        ("created", ds.creation_date),
+        ("modified", ds.modification_date),
+        ("also found as", ", ".join(ds.aliases)),
+        ("metadata", ds.metadata_file),
+        ("cached", "yes" if status["cached"] else "no"),
     ]
     for label, value in fields:
         if value:
@@ -166,12 +204,15 @@ def _report(results: list[Any]) -> None:
 
 @datasets.command()
 @click.argument("dataset", nargs=-1, required=True)
-@click.option("--kind", "kinds", multiple=True,
-              help="Only files of this kind (host, network, cloud); repeatable.")
+@click.option(
+    "--kind",
+    "kinds",
+    multiple=True,
+    help="Only files of this kind (host, network, cloud); repeatable.",
+)
 @click.option("--verify", is_flag=True, help="Re-hash files already in the store.")
 @click.pass_context
-def get(ctx: click.Context, dataset: tuple[str, ...], kinds: tuple[str, ...],
-        verify: bool) -> None:
+def get(ctx: click.Context, dataset: tuple[str, ...], kinds: tuple[str, ...], verify: bool) -> None:
     """Download DATASET (ids or names) into the local store (resumable, checksummed).
 
     With HUNTLAB_DATASETS_MIRROR set, files are taken from that folder instead.
@@ -179,8 +220,7 @@ def get(ctx: click.Context, dataset: tuple[str, ...], kinds: tuple[str, ...],
     from huntlab.datasets import get as get_dataset
 
     for item in dataset:
-        _report(get_dataset(item, kinds=kinds or None, verify=verify,
-                            metadata=_metadata(ctx)))
+        _report(get_dataset(item, kinds=kinds or None, verify=verify, metadata=_metadata(ctx)))
 
 
 @datasets.command("import")

@@ -7,7 +7,8 @@ from typing import Any
 
 import click
 
-from huntlab.cli.options import es_options
+from huntlab.cli.options import errors_option, es_options
+from huntlab.es.loader import CHUNK_DOCS, THREADS
 from huntlab.settings import Settings, load_settings
 
 
@@ -91,15 +92,11 @@ def setup(settings: Settings) -> None:
 @click.command()
 @click.argument("source")
 @click.option("--dataset", help="dataset name to record (default: from the source)")
+@errors_option
 @click.option(
-    "--errors",
-    type=click.Choice(["raise", "skip"]),
-    default="raise",
-    show_default=True,
-    help="skip: set unreadable lines aside and go on",
+    "--threads", type=int, default=THREADS, show_default=True, help="bulk requests in flight"
 )
-@click.option("--threads", type=int, default=2, show_default=True, help="bulk requests in flight")
-@click.option("--chunk-docs", type=int, default=1000, show_default=True)
+@click.option("--chunk-docs", type=int, default=CHUNK_DOCS, show_default=True)
 @click.option("--no-progress", is_flag=True, help="no progress bar")
 @es_options
 def load(

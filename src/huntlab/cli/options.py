@@ -30,6 +30,16 @@ _OPTIONS = [
 ]
 
 
+# The readers' choice for a bad line, shared by `huntlab read` and `huntlab load`.
+errors_option = click.option(
+    "--errors",
+    type=click.Choice(["raise", "skip"]),
+    default="raise",
+    show_default=True,
+    help="What to do with a bad line: stop with an error, or set it aside and go on.",
+)
+
+
 def es_options(command: F) -> F:
     """Add the Elasticsearch options; the command receives ``settings`` instead of them."""
 

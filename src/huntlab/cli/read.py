@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from huntlab.cli.options import errors_option
 from huntlab.readers.report import ReadReport
 
 _TABLE_COLUMNS = ["@timestamp", "Hostname", "Channel", "EventID", "SourceName"]
@@ -38,13 +39,7 @@ def _print_tables(source: str, limit: int | None, fmt: str) -> None:
 
 @click.command("read")
 @click.argument("source")
-@click.option(
-    "--errors",
-    type=click.Choice(["raise", "skip"]),
-    default="raise",
-    show_default=True,
-    help="What to do with a bad line: stop with an error, or set it aside and go on.",
-)
+@errors_option
 @click.option(
     "--rejects",
     type=click.Path(dir_okay=False, path_type=Path),
