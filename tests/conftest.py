@@ -1,4 +1,4 @@
-"""Shared test setup. Service fixtures live in tests/fixtures/ (one module per service)."""
+"""Shared test setup. Service fixtures live in tests/support/fixtures/ (one module per service)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.support.paths import REPO
 
 pytest_plugins = [
-    "tests.fixtures.spark",
-    "tests.fixtures.elasticsearch",
-    "tests.fixtures.lab",
-    "tests.fixtures.ingest_node",
+    "tests.support.fixtures.spark",
+    "tests.support.fixtures.elasticsearch",
+    "tests.support.fixtures.lab",
+    "tests.support.fixtures.ingest_node",
 ]
 
 
@@ -74,3 +74,48 @@ def readme_sha256(datasets_dir: Path) -> dict[str, str]:
     pairs = re.findall(r"^([0-9a-f]{64}) (\S+)$", text, flags=re.M)
     assert len(pairs) >= 10
     return {path: sha for sha, path in pairs}
+
+
+# Markers are set here, from where a test lives and which service fixtures it uses, so that
+# `-m "not es"` (or spark, lab, docker, browser) deselects every test that needs that service,
+# whether or not its author remembered the decorator.
+FOLDER_MARKERS: dict[str, tuple[str, ...]] = {
+    "unit": (),
+    "integration/es": ("es",),
+    "integration/spark": ("spark",),
+    "e2e/lab": ("lab", "es", "spark"),
+    "e2e/docker": ("docker",),
+    "e2e/browser": ("browser", "lab", "es", "spark"),
+    "e2e/notebooks": (),
+}
+FIXTURE_MARKERS: dict[str, tuple[str, ...]] = {
+    "spark": ("spark",),
+    "es_settings": ("es",),
+    "es_loaded": ("es",),
+    "es_loaded_reports": ("es",),
+    "ingest_node": ("es",),
+    "tls_node": ("es",),
+    "tls_loaded": ("es",),
+    "lab": ("lab", "es", "spark"),
+    "stack": ("docker",),
+}
+TESTS_DIR = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        relative = Path(str(item.path)).resolve().relative_to(TESTS_DIR).parent.as_posix()
+        folder = next(
+            (key for key in FOLDER_MARKERS if relative == key or relative.startswith(key + "/")),
+            None,
+        )
+        if folder is None:
+            raise pytest.UsageError(
+                f"{item.nodeid}: tests live in one of {', '.join(FOLDER_MARKERS)} "
+                "(tests/conftest.py sets their markers by folder)"
+            )
+        names = set(FOLDER_MARKERS[folder])
+        for fixture in getattr(item, "fixturenames", ()):
+            names.update(FIXTURE_MARKERS.get(fixture, ()))
+        for name in sorted(names):
+            item.add_marker(name)

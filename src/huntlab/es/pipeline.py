@@ -13,7 +13,7 @@ A record the script cannot normalise fails the request for that document, with t
 
 Needs the ``ingest-common`` and ``lang-painless`` modules of a regular Elasticsearch
 distribution (not in the integ-test-zip the native node runs: ``huntlab es setup`` skips the
-pipeline there, and ``huntlab load`` never needs it). tests/test_es_pipeline.py runs it on a
+pipeline there, and ``huntlab load`` never needs it). tests/integration/es/test_es_pipeline.py runs it on a
 real node with those modules (Elasticsearch 7.10.2) against the readers. Painless string
 literals know only the escapes ``\\\\`` and the quote, and ``String.format`` is not in its
 allow-list: control characters are compared and written by code point.

@@ -22,10 +22,8 @@ import pytest
 
 from huntlab.es import indices
 from huntlab.settings import Settings
-from tests.fixtures.elasticsearch import free_port
-from tests.pki import make_ca, make_node_cert, pem
-
-pytestmark = [pytest.mark.es, pytest.mark.spark]
+from tests.support.fixtures.elasticsearch import free_port
+from tests.support.pki import make_ca, make_node_cert, pem
 
 DATASET = "windows/psh_lsass_memory_dump_comsvcs/psh_lsass_memory_dump_comsvcs.zip"
 

@@ -22,8 +22,8 @@ import pandas as pd
 import pytest
 
 from huntlab.notebook import SECURITY, SYSMON, results_in
+from tests.support.paths import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = REPO / "jupyter" / "notebooks"
 SERIES = [
     "01-jupyter-basics",

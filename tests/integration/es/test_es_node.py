@@ -13,9 +13,7 @@ import pandas as pd
 import pytest
 
 from huntlab.es import indices
-from tests.fixtures.elasticsearch import Loaded
-
-pytestmark = pytest.mark.es
+from tests.support.fixtures.elasticsearch import Loaded
 
 WMI_CHILD = "EventID:1 AND ParentImage:*WmiPrvSE.exe"
 
@@ -195,7 +193,7 @@ def test_cli_load_prints_the_balance(es_loaded_reports: Loaded) -> None:
 
 
 def test_cli_reports_a_node_that_is_down(tmp_path: Path) -> None:
-    from tests.fixtures.elasticsearch import free_port
+    from tests.support.fixtures.elasticsearch import free_port
 
     settings_url = f"http://127.0.0.1:{free_port()}"
     done = subprocess.run(
@@ -250,7 +248,7 @@ def test_node_killed_during_a_load_then_rerun(
     from huntlab.es.loader import LoadReport, load, load_events
     from huntlab.es.setup import setup
     from huntlab.readers import iter_events
-    from tests.fixtures.elasticsearch import node_settings
+    from tests.support.fixtures.elasticsearch import node_settings
 
     settings = node_settings(tmp_path_factory.mktemp("es-crash-home"), heap="512m")
     # The smallest of the sample datasets that still takes several bulk requests.
@@ -318,7 +316,7 @@ def test_load_backs_off_when_the_node_answers_429(tmp_path: Path, datasets_dir: 
     from huntlab.es import engine
     from huntlab.es.loader import load
     from huntlab.es.setup import setup
-    from tests.fixtures.elasticsearch import DATASETS, node_settings
+    from tests.support.fixtures.elasticsearch import DATASETS, node_settings
 
     settings = node_settings(tmp_path / "home", heap="512m")
     engine.start(settings, progress=False, extra_config={"indexing_pressure.memory.limit": "1mb"})
@@ -344,7 +342,7 @@ def test_ingest_pipeline_makes_the_reader_documents(es_settings: Any, datasets_d
     from huntlab.es.loader import doc_id
     from huntlab.es.setup import missing_processors, resource_files
     from huntlab.readers import iter_events, iter_raw
-    from tests.fixtures.elasticsearch import DATASETS
+    from tests.support.fixtures.elasticsearch import DATASETS
 
     es = _es(es_settings)
     (path,) = [p for p in resource_files("ingest-pipelines") if p.stem == "huntlab-mordor"]
@@ -352,7 +350,7 @@ def test_ingest_pipeline_makes_the_reader_documents(es_settings: Any, datasets_d
     if missing:
         pytest.skip(
             f"this Elasticsearch lacks the {', '.join(sorted(missing))} processor(s): Elastic's "
-            "integ-test-zip has no ingest-common/lang-painless module (tests/test_es_pipeline.py "
+            "integ-test-zip has no ingest-common/lang-painless module (tests/integration/es/test_es_pipeline.py "
             "runs the pipeline on 7.10.2 instead); set HUNTLAB_TEST_ES_URL to a disposable "
             "full-distribution 8.x cluster to run this test"
         )

@@ -3,7 +3,7 @@
 and Elasticsearch images, Logstash left out; security on, as in production), then checked from
 outside and from inside the containers.
 
-Runs as root on a machine where tests/docker-engine.sh can start dockerd. Containers and
+Runs as root on a machine where tests/support/docker-engine.sh can start dockerd. Containers and
 volumes are removed at the end; images stay as the build cache for the next run.
 """
 
@@ -24,15 +24,14 @@ import requests
 import yaml
 
 from huntlab.lab.processes import free_ports
+from tests.support.paths import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 DOCKER = REPO / "docker"
 
-pytestmark = pytest.mark.docker
 
 # Scripts and Dockerfiles of the containerised lab, linted here as well as by test.sh.
 SHELL_SCRIPTS = [
-    "tests/docker-engine.sh",
+    "tests/support/docker-engine.sh",
     "docker/local-images/base-image.sh",
     "docker/local-images/elasticsearch-image.sh",
     "docker/local-images/elasticsearch/entrypoint.sh",
@@ -130,7 +129,7 @@ def test_logstash_pipeline_targets_the_lab_pipeline_and_indexes() -> None:
 
 @pytest.fixture(scope="module")
 def engine() -> None:
-    _run(["bash", "tests/docker-engine.sh"], env=_venv_env(), timeout=300)
+    _run(["bash", "tests/support/docker-engine.sh"], env=_venv_env(), timeout=300)
 
 
 @pytest.fixture(scope="module")

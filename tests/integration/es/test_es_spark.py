@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from huntlab.es import indices
-from tests.fixtures.elasticsearch import Loaded
-
-pytestmark = [pytest.mark.es, pytest.mark.spark]
+from tests.support.fixtures.elasticsearch import Loaded
 
 WMI_CHILD = "EventID:1 AND ParentImage:*WmiPrvSE.exe"
 

@@ -10,7 +10,7 @@ import pytest
 
 import huntlab
 from huntlab.readers import ReadReport, iter_events, iter_raw, read_table, read_tables
-from tests.readers_data import (
+from tests.support.readers_data import (
     EMPIRE_2019,
     EVENT_DATASETS,
     FODHELPER,

@@ -12,12 +12,11 @@ import pytest
 import huntlab
 from huntlab import spark as hspark
 from huntlab.readers import ReadReport
-from tests.readers_data import EMPIRE_2019, EVENT_DATASETS, IWBEM_2020, WMIPRVSE, raw_lines
+from tests.support.readers_data import EMPIRE_2019, EVENT_DATASETS, IWBEM_2020, WMIPRVSE, raw_lines
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-pytestmark = pytest.mark.spark
 
 # Compared value by value on every dataset (as sorted multisets: row order is not a contract).
 SAMPLE_COLUMNS = [
@@ -145,7 +144,7 @@ def test_spark_plain_file_with_colliding_keys_and_a_broken_line(
 ) -> None:
     """fodhelper's records hold LogonId and LogonID at the top level (Spark's JSON source
     refuses them); a broken line is dropped with errors="skip", as pandas rejects it."""
-    from tests.readers_data import FODHELPER
+    from tests.support.readers_data import FODHELPER
 
     lines = list(raw_lines(datasets_dir / FODHELPER))
     lines[6] = lines[6][:100] + b"\n"

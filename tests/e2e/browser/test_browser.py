@@ -10,9 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.lab import NativeLab
-
-pytestmark = [pytest.mark.lab, pytest.mark.browser]
+from tests.support.fixtures.lab import NativeLab
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"

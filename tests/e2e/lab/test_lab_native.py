@@ -1,7 +1,7 @@
 """End to end: ``./install.sh --native`` from a fresh home brings up the whole lab.
 
 Real Elasticsearch, Spark master and worker, JupyterLab; data from ../shared/datasets through
-HUNTLAB_DATASETS_MIRROR; every port picked free by the fixture (tests/fixtures/lab.py).
+HUNTLAB_DATASETS_MIRROR; every port picked free by the fixture (tests/support/fixtures/lab.py).
 The tests run in file order against one lab: install, check, rerun, down, up again with TLS.
 """
 
@@ -17,9 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.fixtures.lab import NativeLab, alive, run_in_kernel
-
-pytestmark = [pytest.mark.lab, pytest.mark.es, pytest.mark.spark]
+from tests.support.fixtures.lab import NativeLab, alive, run_in_kernel
 
 SERVICES = ("elasticsearch", "spark-master", "spark-worker", "jupyter")
 
@@ -313,7 +311,7 @@ def test_team_server_with_the_users_own_certificate(lab: NativeLab, tmp_path: Pa
     """`up --tls-cert/--tls-key` with a certificate from the team's CA: Jupyter restarts with
     it, clients verify it against that CA, and a key that does not match is refused."""
     from huntlab.lab.tls import der_fingerprint, fingerprint
-    from tests.pki import make_ca, make_node_cert, pem
+    from tests.support.pki import make_ca, make_node_cert, pem
 
     ca_cert, ca_key = make_ca("team CA")
     cert_pem, key_pem = make_node_cert(ca_cert, ca_key)

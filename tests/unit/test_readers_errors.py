@@ -13,7 +13,7 @@ import pytest
 import huntlab
 from huntlab.errors import DataFormatError
 from huntlab.readers import ReadReport, iter_events
-from tests.readers_data import EMPIRE_2019, IWBEM_2020, raw_lines
+from tests.support.readers_data import EMPIRE_2019, IWBEM_2020, raw_lines
 
 
 def _rejects(path: Path) -> list[dict[str, object]]:

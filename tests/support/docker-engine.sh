@@ -6,7 +6,7 @@
 # Idempotent: a running engine is left as it is. Every wait is bounded.
 set -euo pipefail
 
-log() { echo "tests/docker-engine.sh: $*" >&2; }
+log() { echo "tests/support/docker-engine.sh: $*" >&2; }
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 wait_seconds=${HUNTLAB_DOCKERD_WAIT:-60}

@@ -18,8 +18,7 @@ from huntlab.lab.native import plan
 from huntlab.lab.token import ensure_token, read_token, rotate_token
 from huntlab.lab.workspace import sync_notebooks
 from huntlab.settings import load_settings
-
-REPO = Path(__file__).resolve().parent.parent
+from tests.support.paths import REPO
 
 
 def test_token_is_made_once_private_and_stable(tmp_path: Path) -> None:

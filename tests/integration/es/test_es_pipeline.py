@@ -2,7 +2,7 @@
 the Python readers' canonical events out, for every Windows event dataset in ../shared.
 
 The node is Elasticsearch 7.10.2 with Elastic's lang-painless and ingest-common modules (see
-tests/fixtures/ingest_node.py for why that version).
+tests/support/fixtures/ingest_node.py for why that version).
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ import pytest
 from huntlab.es import indices
 from huntlab.es.pipeline import NAME, pipeline
 from huntlab.readers import iter_events, iter_raw
-from tests.readers_data import EVENT_DATASETS
+from tests.support.paths import REPO
+from tests.support.readers_data import EVENT_DATASETS
 
 if TYPE_CHECKING:
-    from tests.fixtures.ingest_node import IngestNode
+    from tests.support.fixtures.ingest_node import IngestNode
 
 BATCH = 500
 
@@ -29,7 +30,7 @@ BATCH = 500
 @pytest.fixture(scope="module")
 def node(ingest_node: IngestNode) -> IngestNode:
     """The node with the pipeline installed from the committed JSON file."""
-    path = Path(__file__).resolve().parent.parent / "elasticsearch" / "ingest-pipelines"
+    path = REPO / "elasticsearch" / "ingest-pipelines"
     body = json.loads((path / f"{NAME}.json").read_text(encoding="utf-8"))
     assert body == pipeline()
     # `_meta` (informational only) is refused by 7.10's pipeline parser; 8.x takes it.

@@ -1,0 +1,37 @@
+"""Writing files so that a reader never sees half of one, and nobody else can read it.
+
+Everything huntlab writes under its home (token, config, pid records, the Compose ``.env``)
+goes through :func:`atomic_write`: a temporary file in the same folder, created with its final
+mode from the start (never readable by others, not even for an instant), flushed, then renamed
+over the target.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+PRIVATE_FILE = 0o600
+PRIVATE_DIR = 0o700
+
+
+def atomic_write(path: Path, data: str | bytes, *, mode: int = PRIVATE_FILE) -> Path:
+    """Replace ``path`` with ``data`` in one step; the file gets ``mode`` (owner-only by
+    default). The parent folder is created (owner-only) when missing."""
+    path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), mode)
+            fh.write(raw)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return path
