@@ -156,8 +156,15 @@ def records_of_files(
     run: Run, files: list[Path], dataset: str | None, where: str
 ) -> Iterator[RawRecord]:
     """The records of ``files`` (``where`` names them all in errors)."""
+    from huntlab.readers import evtx  # here: evtx builds this module's RawRecords
+
     found = False
     for file in files:
+        kind = evtx.file_kind(file)
+        if kind is not None:  # a Windows .evtx file or evtx_dump's JSON
+            found = True
+            yield from evtx.records(run, file, kind, dataset)
+            continue
         try:
             for member in iter_members(file):
                 found = True

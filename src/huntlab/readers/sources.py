@@ -20,7 +20,7 @@ from huntlab.errors import DataFormatError
 
 # Files a folder is searched for; everything else (metadata YAML, READMEs, licences) is ignored.
 _ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
-_PLAIN_SUFFIXES = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".log", ".gz")
+_PLAIN_SUFFIXES = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".log", ".gz", ".evtx")
 # Failures a decompressor raises on damaged input, midway through a stream.
 _CORRUPT = (EOFError, zlib.error, zipfile.BadZipFile, tarfile.TarError, gzip.BadGzipFile)
 
