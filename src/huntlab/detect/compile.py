@@ -18,6 +18,7 @@ from sigma.conditions import (
     ConditionOR,
     ConditionValueExpression,
 )
+from sigma.modifiers import SigmaWideModifier, modifier_mapping
 from sigma.rule import SigmaRule
 from sigma.types import (
     CompareOperators,
@@ -55,6 +56,9 @@ _COMPARE = {
 }
 
 Placeholders = Mapping[str, Sequence[str]]
+
+# The specification names `wide` an alias of `utf16le`; pySigma 2.0.1 knows only `wide`.
+modifier_mapping.setdefault("utf16le", SigmaWideModifier)
 
 
 @dataclass(frozen=True)

@@ -112,7 +112,11 @@ def load_rules(
                 # libyaml's loader (same results as yaml.safe_load_all, which pySigma's
                 # from_yaml uses) parses the YAML ten times faster.
                 documents = list(yaml.load_all(text, Loader=_LOADER))
-                collection = SigmaCollection.from_dicts(documents, collect_errors=True)
+                # References (correlations naming rules in other files) are not resolved:
+                # correlation rules are listed as unsupported anyway.
+                collection = SigmaCollection.from_dicts(
+                    documents, collect_errors=True, resolve_references=False
+                )
             except (SigmaError, yaml.YAMLError) as exc:
                 out.unsupported.append(Skipped(_unknown(name), f"not a Sigma rule file: {exc}"))
                 continue
