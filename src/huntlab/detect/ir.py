@@ -132,36 +132,29 @@ Leaf: TypeAlias = Text | Regex | Number | Compare | Cidr | Exists | IsNull | Fie
 Node: TypeAlias = Leaf | Const | And | Or | Not
 
 
-def all_of(children: list[Node]) -> Node:
+def _joined(kind: type[And] | type[Or], children: list[Node]) -> Node:
+    """``kind`` of ``children``, flattened and with constants folded."""
+    neutral = Const(kind is And)  # true in an And, false in an Or: dropped
+    absorbing = Const(kind is not And)  # false in an And, true in an Or: decides
     flat: list[Node] = []
     for child in children:
-        if isinstance(child, And):
+        if isinstance(child, kind):
             flat.extend(child.children)
-        elif child == Const(True):
-            continue
-        elif child == Const(False):
-            return Const(False)
-        else:
+        elif child == absorbing:
+            return absorbing
+        elif child != neutral:
             flat.append(child)
     if not flat:
-        return Const(True)
-    return flat[0] if len(flat) == 1 else And(tuple(flat))
+        return neutral
+    return flat[0] if len(flat) == 1 else kind(tuple(flat))
+
+
+def all_of(children: list[Node]) -> Node:
+    return _joined(And, children)
 
 
 def any_of(children: list[Node]) -> Node:
-    flat: list[Node] = []
-    for child in children:
-        if isinstance(child, Or):
-            flat.extend(child.children)
-        elif child == Const(False):
-            continue
-        elif child == Const(True):
-            return Const(True)
-        else:
-            flat.append(child)
-    if not flat:
-        return Const(False)
-    return flat[0] if len(flat) == 1 else Or(tuple(flat))
+    return _joined(Or, children)
 
 
 def fields_of(node: Node) -> set[str]:

@@ -107,3 +107,26 @@ def sources(product: str | None, category: str | None, service: str | None) -> l
     if not found:
         found = [Source((), ())]  # product windows alone: every event
     return found
+
+
+def markdown_tables() -> str:
+    """The logsource map as the Markdown tables docs/detections.md shows (a test keeps the
+    two the same)."""
+    data = logsource_map()
+    lines = [
+        "| category | Channel | EventID | also | field names (Sigma → table) |",
+        "|---|---|---|---|---|",
+    ]
+    for category, specs in data["categories"].items():
+        for spec in specs:
+            where = ", ".join(f"{k} {'/'.join(v)}" for k, v in spec.get("where", {}).items())
+            names = ", ".join(f"{k} → {v}" for k, v in spec.get("fields", {}).items())
+            ids = ", ".join(str(i) for i in spec.get("event_ids", []))
+            lines.append(f"| {category} | {spec['channel']} | {ids} | {where} | {names} |")
+    lines += ["", "| service | Channel(s) |", "|---|---|"]
+    for service, channels in data["services"].items():
+        lines.append(f"| {service} | {'; '.join(channels)} |")
+    lines += ["", "| not supported | why |", "|---|---|"]
+    for name, why in data["unsupported"].items():
+        lines.append(f"| {name} | {why} |")
+    return "\n".join(lines) + "\n"

@@ -120,3 +120,12 @@ def test_filters_keep_by_level_status_and_tag_prefix() -> None:
     assert not Filters(tags=["attack.t1059.001"]).keep(info)
     assert not Filters(tags=["attack.t105"]).keep(info)
     assert Filters(category=["process_creation"]).keep(info)
+
+
+def test_docs_show_the_logsource_map_as_it_is() -> None:
+    from huntlab.detect.logsource import markdown_tables
+    from tests.support.paths import REPO
+
+    text = (REPO / "docs" / "detections.md").read_text(encoding="utf-8")
+    shown = text.split("<!-- logsource-map:start -->\n")[1].split("<!-- logsource-map:end -->")[0]
+    assert shown == markdown_tables()
