@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from huntlab.catalog import Dataset
+from huntlab.dataset_catalog import Dataset
 
 
 def _metadata(ctx: click.Context) -> str | None:
@@ -96,7 +96,7 @@ def list_(
     refresh: bool,
 ) -> None:
     """List the datasets of the catalog, filtered."""
-    from huntlab.catalog import catalog, tactic_id
+    from huntlab.dataset_catalog import catalog, tactic_id
     from huntlab.datasets import local_state, stored_names
     from huntlab.errors import HuntlabError
 
@@ -144,7 +144,7 @@ def list_(
 @click.pass_context
 def show(ctx: click.Context, dataset: str, fmt: str) -> None:
     """Everything the catalog knows about DATASET (id or name), and whether it is local."""
-    from huntlab.catalog import catalog
+    from huntlab.dataset_catalog import catalog
     from huntlab.datasets import local_status, locate
     from huntlab.errors import DatasetNotFound
 

@@ -184,7 +184,7 @@ def query(
     settings: Settings,
 ) -> None:
     """Search with a Lucene QUERY, e.g. "EventID:1 AND ParentImage:*WmiPrvSE.exe"."""
-    from huntlab.es.search import search as run_search
+    from huntlab.es.query import search as run_search
 
     wanted = [f.strip() for f in fields.split(",") if f.strip()] if fields else None
     frame = run_search(
