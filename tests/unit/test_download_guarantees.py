@@ -246,3 +246,25 @@ def test_two_processes_downloading_the_same_file_both_end_with_one_good_file(
     assert len([r for r in state.requests if r.get("Range") is None]) == 1
     # The lock file stays: unlinking it while held is what let two processes both "hold" it.
     assert dest.with_name("f.zip.lock").exists()
+
+
+def test_maven_download_checks_the_published_checksum(
+    tmp_path: Path, server: tuple[str, Behaviour]
+) -> None:
+    from huntlab.download import maven_download
+
+    base, state = server
+    state.files["/m.zip"] = Served(BODY_V1, '"m"')
+    state.files["/m.zip.sha512"] = Served(hashlib.sha512(b"other").hexdigest().encode(), '"x"')
+    target = tmp_path / "cache" / "m.zip"
+    with pytest.raises(DownloadError) as err:
+        maven_download(base + "/m.zip", target, progress=False)
+    assert base + "/m.zip.sha512" in str(err.value)
+    assert not target.exists() and not target.with_name("m.zip.verified").exists()
+
+    del state.files["/m.zip.sha512"]  # only a .sha1 published: that one is used
+    state.files["/m.zip.sha1"] = Served(f"{hashlib.sha1(BODY_V1).hexdigest()}  m.zip".encode(),
+                                        '"y"')
+    assert maven_download(base + "/m.zip", target, progress=False) == target
+    assert target.read_bytes() == BODY_V1
+    assert target.with_name("m.zip.verified").read_text().startswith("sha1 ")
