@@ -121,25 +121,28 @@ def server() -> Iterator[tuple[str, Behaviour]]:
         httpd.server_close()
 
 
-def _interrupted_first_try(url: str, dest: Path, state: Behaviour, cut: int) -> Path:
+def _interrupted_first_try(
+    tmp_path: Path, server: tuple[str, Behaviour], cut: int
+) -> tuple[str, Path, Path]:
+    """Serve BODY_V1 as /f.zip, cut the first reply after ``cut`` bytes: (url, dest, .part)."""
+    base, state = server
+    state.files["/f.zip"] = Served(BODY_V1, '"v1"')
     state.cut_next = cut
+    url, dest = base + "/f.zip", tmp_path / "f.zip"
     with pytest.raises(DownloadError):
         datasets.download(url, dest)
     part = dest.with_name(dest.name + ".part")
     assert part.stat().st_size == cut
-    return part
+    return url, dest, part
 
 
 def test_a_416_reply_restarts_instead_of_accepting_the_part(
     tmp_path: Path, server: tuple[str, Behaviour]
 ) -> None:
-    base, state = server
-    state.files["/f.zip"] = Served(BODY_V1, '"v1"')
-    dest = tmp_path / "f.zip"
-    part = _interrupted_first_try(base + "/f.zip", dest, state, 1000)
+    url, dest, part = _interrupted_first_try(tmp_path, server, 1000)
     # The .part grew past the real size (another tool, a disk error): the server answers 416.
     part.write_bytes(os.urandom(len(BODY_V1) + 5000))
-    datasets.download(base + "/f.zip", dest)
+    datasets.download(url, dest)
     assert dest.read_bytes() == BODY_V1
     assert not part.exists()
 
@@ -147,12 +150,10 @@ def test_a_416_reply_restarts_instead_of_accepting_the_part(
 def test_a_stale_part_is_not_resumed_when_the_file_changed(
     tmp_path: Path, server: tuple[str, Behaviour]
 ) -> None:
-    base, state = server
-    state.files["/f.zip"] = Served(BODY_V1, '"v1"')
-    dest = tmp_path / "f.zip"
-    _interrupted_first_try(base + "/f.zip", dest, state, len(BODY_V1) // 3)
+    url, dest, _ = _interrupted_first_try(tmp_path, server, len(BODY_V1) // 3)
+    state = server[1]
     state.files["/f.zip"] = Served(BODY_V2, '"v2"')  # upstream replaced the file
-    datasets.download(base + "/f.zip", dest)
+    datasets.download(url, dest)
     assert dest.read_bytes() == BODY_V2
     assert state.requests[-1].get("If-Range") == '"v1"'
 
@@ -160,11 +161,9 @@ def test_a_stale_part_is_not_resumed_when_the_file_changed(
 def test_a_resume_sends_if_range_and_appends(
     tmp_path: Path, server: tuple[str, Behaviour]
 ) -> None:
-    base, state = server
-    state.files["/f.zip"] = Served(BODY_V1, '"v1"')
-    dest = tmp_path / "f.zip"
-    _interrupted_first_try(base + "/f.zip", dest, state, 4096)
-    assert datasets.download(base + "/f.zip", dest) == len(BODY_V1) - 4096
+    url, dest, _ = _interrupted_first_try(tmp_path, server, 4096)
+    state = server[1]
+    assert datasets.download(url, dest) == len(BODY_V1) - 4096
     assert state.requests[-1]["Range"] == "bytes=4096-"
     assert state.requests[-1]["If-Range"] == '"v1"'
     assert dest.read_bytes() == BODY_V1
