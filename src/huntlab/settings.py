@@ -98,10 +98,19 @@ _ENV_FIELDS: dict[str, str] = {
 }
 
 
-def _coerce(name: str, value: Any) -> Any:
+def _coerce(name: str, value: Any, config_file: Path) -> Any:
     kinds = {f.name: f.type for f in fields(Settings)}
     if kinds.get(name) in ("int", int):
-        return int(value)
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            from huntlab.errors import HuntlabError
+
+            env = next((k for k, v in _ENV_FIELDS.items() if v == name), "")
+            raise HuntlabError(
+                f"{name} = {value!r} is not a whole number; fix the flag, {env} or "
+                f"{config_file}"
+            ) from None
     return value
 
 
@@ -122,12 +131,13 @@ def load_settings(**overrides: Any) -> Settings:
         if os.environ.get(env_name):
             values[field_name] = os.environ[env_name]
     values.update({k: v for k, v in overrides.items() if v is not None and k != "home"})
+    values = {k: _coerce(k, v, settings.config_file) for k, v in values.items()}
     # A port given alone implies the local URL on that port.
     if "es_port" in values and "es_url" not in values:
         values["es_url"] = local_es_url(values["es_port"])
     if "spark_master_port" in values and "spark_master" not in values:
-        values["spark_master"] = f"spark://127.0.0.1:{int(values['spark_master_port'])}"
-    return replace(settings, **{k: _coerce(k, v) for k, v in values.items()})
+        values["spark_master"] = f"spark://127.0.0.1:{values['spark_master_port']}"
+    return replace(settings, **values)
 
 
 _FIELD_NAMES = {f.name for f in fields(Settings)} - {"home", "cache"}

@@ -52,3 +52,11 @@ def test_update_config_writes_privately_and_keeps_other_keys(tmp_path: Path) -> 
     assert (tmp_path / "config.json").stat().st_mode & 0o777 == 0o600
     assert [p.name for p in tmp_path.iterdir()] == ["config.json"]
     assert load_settings(home=tmp_path).listen == "127.0.0.1"
+
+
+def test_a_port_that_is_not_a_number_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HUNTLAB_ES_PORT", "ninety")
+    with pytest.raises(HuntlabError, match="HUNTLAB_ES_PORT"):
+        load_settings(home=tmp_path)
