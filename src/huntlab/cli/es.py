@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from huntlab.cli.options import errors_option, es_options
+from huntlab.cli.options import echo_frame, errors_option, es_options, format_option
 from huntlab.es.loader import CHUNK_DOCS, THREADS
 from huntlab.settings import Settings, load_settings
 
@@ -138,10 +138,8 @@ TABLE_WIDTH = 60
 def _emit(frame: Any, fmt: str) -> None:
     if fmt == "csv":
         click.echo(frame.to_csv(index=False), nl=False)
-    elif fmt == "json":
-        click.echo(frame.to_json(orient="records", lines=True, date_format="iso"), nl=False)
-        if len(frame):
-            click.echo("")
+    elif fmt in ("json", "jsonl"):
+        echo_frame(frame, fmt)
     elif not len(frame):
         click.echo("(no events)")
     else:
@@ -163,13 +161,7 @@ def _emit(frame: Any, fmt: str) -> None:
 @click.option("--start", help="from this @timestamp (inclusive), e.g. 2019-03-19T19:30:00Z")
 @click.option("--end", help="up to this @timestamp (exclusive)")
 @click.option("--limit", type=int, default=100, show_default=True, help="0: no limit")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "csv", "json"]),
-    default="table",
-    show_default=True,
-)
+@format_option("table", "csv", default="table")
 @click.option("--all-fields", is_flag=True, help="every column, not only the core ones")
 @es_options
 def query(
@@ -184,7 +176,7 @@ def query(
     settings: Settings,
 ) -> None:
     """Search with a Lucene QUERY, e.g. "EventID:1 AND ParentImage:*WmiPrvSE.exe"."""
-    from huntlab.es.search import search as run_search
+    from huntlab.es.query import search as run_search
 
     wanted = [f.strip() for f in fields.split(",") if f.strip()] if fields else None
     frame = run_search(

@@ -11,7 +11,7 @@ from typing import Any
 
 # The function shadows its module on purpose (``huntlab.es.search(...)``); search.py imports
 # pandas and the client only when called, so this import stays cheap.
-from huntlab.es.search import search
+from huntlab.es.query import search
 
 _LAZY: dict[str, str] = {
     "load": "huntlab.es.loader:load",

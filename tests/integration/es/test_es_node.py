@@ -174,7 +174,7 @@ def _cli(*args: str, settings: Any) -> subprocess.CompletedProcess[str]:
 
 def test_wmi_child_query_through_cli(es_loaded_reports: Loaded) -> None:
     settings = es_loaded_reports.settings
-    done = _cli("query", WMI_CHILD, "--index", indices.ALIAS, "--format", "json", settings=settings)
+    done = _cli("query", WMI_CHILD, "--index", indices.ALIAS, "--format", "jsonl", settings=settings)
     assert done.returncode == 0, done.stderr
     rows = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
     assert Counter(row["Dataset"] for row in rows) == Counter(list(es_loaded_reports.sources))
