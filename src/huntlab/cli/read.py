@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from huntlab.cli.options import errors_option
+from huntlab.cli.options import bounds_options, errors_option
 from huntlab.readers.report import ReadReport
 
 _TABLE_COLUMNS = ["@timestamp", "Hostname", "Channel", "EventID", "SourceName"]
@@ -67,6 +67,7 @@ def _print_tables(source: str, limit: int | None, fmt: str) -> None:
     is_flag=True,
     help="Read Azure exports, Zeek or auditd logs as tables of their own.",
 )
+@bounds_options
 def read(
     source: str,
     errors: str,
@@ -76,6 +77,8 @@ def read(
     columns: str | None,
     dataset: str | None,
     as_tables: bool,
+    max_record_bytes: int,
+    max_decompression_ratio: int,
 ) -> None:
     """Read SOURCE (a dataset name or id, an archive, a JSON-lines file or a folder) into the
     canonical event table; print rows on stdout and the counts on stderr."""
@@ -85,7 +88,13 @@ def read(
         )
         return
     report = ReadReport()
-    options: dict[str, Any] = {"errors": errors, "rejects": rejects, "report": report}
+    options: dict[str, Any] = {
+        "errors": errors,
+        "rejects": rejects,
+        "report": report,
+        "max_record_bytes": max_record_bytes,
+        "max_decompression_ratio": max_decompression_ratio,
+    }
     wanted = [c.strip() for c in columns.split(",")] if columns else None
     if out_format == "json":
         # Streamed: one canonical event per line, as iter_events yields them.
