@@ -1,5 +1,5 @@
-"""Bounded input (docs/datasets.md, "Limits"): an over-long record is rejected with its file
-and line and never held whole, an archive member may not expand beyond a ratio of its
+"""Bounded input (docs/event-mapping.md, "Limits"): an over-long record is rejected with its
+file and line and never held whole, an archive member may not expand beyond a ratio of its
 compressed size, and every record that cannot be normalised is a rejected record with its
 reason; nothing else escapes a read."""
 

@@ -73,7 +73,7 @@ def es_options(command: F) -> F:
 
 def bounds_options(command: F) -> F:
     """Add ``--max-record-bytes`` and ``--max-decompression-ratio``, the readers' input
-    bounds (docs/datasets.md, "Limits"), shared by `huntlab read` and `huntlab load`."""
+    bounds (docs/event-mapping.md, "Limits"), shared by `huntlab read` and `huntlab load`."""
     from huntlab.readers.sources import (
         DECOMPRESSION_FLOOR,
         MAX_DECOMPRESSION_RATIO,

@@ -52,7 +52,8 @@ def read_events(
     raising; ``report`` receives the counts. String columns whose values repeat are
     ``category`` columns unless ``categorical=False``. A line longer than
     ``max_record_bytes`` (16 MiB) is a bad line; a compressed member that expands beyond
-    ``max_decompression_ratio`` (200) times its size stops the read (docs/datasets.md).
+    ``max_decompression_ratio`` (200) times its size stops the read (docs/event-mapping.md,
+    "Limits").
     """
     from huntlab.readers.frame import build_frame
 

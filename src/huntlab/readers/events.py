@@ -222,7 +222,8 @@ def iter_records(
 
     Counts ``read`` as records are handed out; the caller counts ``kept``. A line longer
     than ``max_record_bytes`` is a rejected record; a compressed member that expands beyond
-    ``max_decompression_ratio`` times its size raises DataFormatError (docs/datasets.md). Table files (Azure
+    ``max_decompression_ratio`` times its size raises DataFormatError (docs/event-mapping.md,
+    "Limits"). Table files (Azure
     exports, Zeek logs) and packet captures are skipped and named in ``report.skipped``.
     """
     limits = Limits(max_record_bytes, max_decompression_ratio)

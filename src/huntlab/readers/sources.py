@@ -5,8 +5,8 @@ Archives are streamed member by member and never unpacked to disk. Every file in
 and its lines as bytes. A corrupt or truncated archive raises ``ArchiveError`` with the line
 reached, so readers can report it or skip it.
 
-Input is bounded (docs/datasets.md, "Limits"): lines are cut out of fixed-size blocks, so a
-line longer than ``Limits.max_record_bytes`` is never held whole (it comes out as an
+Input is bounded (docs/event-mapping.md, "Limits"): lines are cut out of fixed-size blocks,
+so a line longer than ``Limits.max_record_bytes`` is never held whole (it comes out as an
 ``OverLong`` with a bounded prefix and its length), and a compressed member that expands
 beyond ``Limits.max_decompression_ratio`` times its compressed size (or the absolute floor,
 whichever is larger) stops the read with ``DataFormatError``.
