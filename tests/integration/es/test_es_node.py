@@ -200,7 +200,7 @@ def test_reload_in_new_processes_with_other_hash_seeds_adds_nothing(
     # Document ids must not depend on anything per-process (Python's hash() of a str is
     # salted per process): a reload in another process would then double every event.
     settings = es_loaded_reports.settings
-    name = "psh_lsass_memory_dump_comsvcs"
+    name = "empire_invoke_wmi"
     in_dataset = {"term": {"Dataset": name}}
     before = _count(settings, indices.ALIAS, in_dataset)
     assert before == es_loaded_reports.reports[name].indexed > 0
@@ -213,6 +213,23 @@ def test_reload_in_new_processes_with_other_hash_seeds_adds_nothing(
         )
         assert done.returncode == 0, done.stderr
         assert _count(settings, indices.ALIAS, in_dataset) == before
+
+
+def test_known_events_have_their_pinned_ids(es_loaded_reports: Loaded) -> None:
+    from tests.support.readers_data import raw_records
+
+    source = es_loaded_reports.sources["empire_invoke_wmi"]
+    raw = raw_records(source)
+    pinned = {"ZhbERTuxK0q4mLIU_2T3": raw[0], "-I4eZn1YQvM0BO05bGem": raw[-1]}
+    found = _es(es_loaded_reports.settings).search(
+        index=indices.ALIAS, query={"ids": {"values": list(pinned)}}, size=10
+    )
+    hits = {hit["_id"]: hit["_source"] for hit in found["hits"]["hits"]}
+    assert set(hits) == set(pinned)
+    for _id, record in pinned.items():
+        assert hits[_id]["Dataset"] == "empire_invoke_wmi"
+        assert hits[_id]["RecordNumber"] == str(record["record_number"])
+        assert hits[_id]["Hostname"] == record["computer_name"]
 
 
 def _bad_records(lines: list[bytes]) -> tuple[list[bytes], int]:
