@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from huntlab.cli.options import echo_frame, errors_option, es_options, format_option
+from huntlab.cli.options import bounds_options, echo_frame, errors_option, es_options, format_option
 from huntlab.es.loader import CHUNK_DOCS, THREADS
 from huntlab.settings import Settings, load_settings
 
@@ -98,6 +98,7 @@ def setup(settings: Settings) -> None:
 )
 @click.option("--chunk-docs", type=int, default=CHUNK_DOCS, show_default=True)
 @click.option("--no-progress", is_flag=True, help="no progress bar")
+@bounds_options
 @es_options
 def load(
     source: str,
@@ -106,6 +107,8 @@ def load(
     threads: int,
     chunk_docs: int,
     no_progress: bool,
+    max_record_bytes: int,
+    max_decompression_ratio: int,
     settings: Settings,
 ) -> None:
     """Load SOURCE (dataset id or name, archive, JSON-lines file or folder) into Elasticsearch.
@@ -122,6 +125,8 @@ def load(
         threads=threads,
         chunk_docs=chunk_docs,
         progress=not no_progress and sys.stderr.isatty(),
+        max_record_bytes=max_record_bytes,
+        max_decompression_ratio=max_decompression_ratio,
     )
     for index, count in sorted(report.by_index.items()):
         click.echo(f"  {index}: {count}", err=True)

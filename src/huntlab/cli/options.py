@@ -120,3 +120,34 @@ def es_options(command: F) -> F:
         decorated = option(decorated)
     result: F = decorated
     return result
+
+
+def bounds_options(command: F) -> F:
+    """Add ``--max-record-bytes`` and ``--max-decompression-ratio``, the readers' input
+    bounds (docs/event-mapping.md, "Limits"), shared by `huntlab read` and `huntlab load`."""
+    from huntlab.readers.sources import (
+        DECOMPRESSION_FLOOR,
+        MAX_DECOMPRESSION_RATIO,
+        MAX_RECORD_BYTES,
+    )
+
+    floor_mib = DECOMPRESSION_FLOOR // (1024 * 1024)
+    decorated: Any = click.option(
+        "--max-decompression-ratio",
+        type=click.IntRange(min=1),
+        default=MAX_DECOMPRESSION_RATIO,
+        show_default=True,
+        help="How many times its compressed size an archive member or .gz file may expand "
+        f"(and at least {floor_mib} MiB) before the read stops as a likely decompression "
+        "bomb; raise it for a file you trust.",
+    )(command)
+    decorated = click.option(
+        "--max-record-bytes",
+        type=click.IntRange(min=1),
+        default=MAX_RECORD_BYTES,
+        show_default=True,
+        help="Longest record (one line) accepted; a longer one is a bad line, rejected with "
+        "its file and line and never held whole in memory.",
+    )(decorated)
+    result: F = decorated
+    return result

@@ -8,7 +8,13 @@ from typing import Any
 
 import click
 
-from huntlab.cli.options import echo_frame, errors_option, format_option, write_records
+from huntlab.cli.options import (
+    bounds_options,
+    echo_frame,
+    errors_option,
+    format_option,
+    write_records,
+)
 from huntlab.readers.report import ReadReport
 
 _TABLE_COLUMNS = ["@timestamp", "Hostname", "Channel", "EventID", "SourceName"]
@@ -62,6 +68,7 @@ def _print_tables(source: str, limit: int | None, fmt: str) -> None:
     is_flag=True,
     help="Read Azure exports, Zeek or auditd logs as tables of their own.",
 )
+@bounds_options
 def read(
     source: str,
     errors: str,
@@ -71,6 +78,8 @@ def read(
     columns: str | None,
     dataset: str | None,
     as_tables: bool,
+    max_record_bytes: int,
+    max_decompression_ratio: int,
 ) -> None:
     """Read SOURCE (a dataset name or id, an archive, a JSON-lines file or a folder) into the
     canonical event table; print rows on stdout and the counts on stderr."""
@@ -80,7 +89,13 @@ def read(
         )
         return
     report = ReadReport()
-    options: dict[str, Any] = {"errors": errors, "rejects": rejects, "report": report}
+    options: dict[str, Any] = {
+        "errors": errors,
+        "rejects": rejects,
+        "report": report,
+        "max_record_bytes": max_record_bytes,
+        "max_decompression_ratio": max_decompression_ratio,
+    }
     wanted = [c.strip() for c in columns.split(",")] if columns else None
     if fmt in ("json", "jsonl"):
         # Streamed: canonical events as iter_events yields them.
