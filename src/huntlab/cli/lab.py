@@ -81,19 +81,19 @@ def up(
     home: Path | None,
 ) -> None:
     """Bring the lab up (idempotent) and print its URLs and token."""
-    from huntlab.lab.runtime import runtime_for
+    from huntlab.lab.runtime import UpOptions, runtime_for
 
     settings = _settings(home, listen=listen)
     lab = runtime_for(settings, runtime, detect=True)
-    names = [n.strip() for n in datasets.split(",") if n.strip()] if datasets else None
-    summary = lab.up(
+    names = tuple(n.strip() for n in datasets.split(",") if n.strip()) if datasets else None
+    options = UpOptions(
         datasets=names,
         load_data=not no_data,
         tls_self_signed=tls_self_signed,
         tls_cert=tls_cert,
         tls_key=tls_key,
     )
-    for line in summary.lines:
+    for line in lab.up(options).lines:
         click.echo(line)
 
 

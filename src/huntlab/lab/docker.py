@@ -31,7 +31,7 @@ from pathlib import Path
 
 from huntlab import versions
 from huntlab.errors import HuntlabError, ServiceError
-from huntlab.lab.runtime import LabSummary
+from huntlab.lab.runtime import LabSummary, UpOptions
 from huntlab.lab.status import ServiceStatus
 from huntlab.settings import Settings
 
@@ -543,22 +543,14 @@ class DockerRuntime:
     def __init__(self, settings: Settings, *, say: Callable[[str], None] | None = None) -> None:
         self.settings = settings
 
-    def up(
-        self,
-        *,
-        datasets: Sequence[str] | None = None,
-        load_data: bool = True,
-        tls_self_signed: bool = False,
-        tls_cert: str | None = None,
-        tls_key: str | None = None,
-    ) -> LabSummary:
+    def up(self, options: UpOptions) -> LabSummary:
         up(
             self.settings,
-            datasets=datasets,
-            load_data=load_data,
-            tls_self_signed=tls_self_signed,
-            tls_cert=tls_cert,
-            tls_key=tls_key,
+            datasets=options.datasets,
+            load_data=options.load_data,
+            tls_self_signed=options.tls_self_signed,
+            tls_cert=options.tls_cert,
+            tls_key=options.tls_key,
         )
         value = token(self.settings)
         lines = [row.line() for row in status(self.settings)]

@@ -13,7 +13,7 @@ import importlib
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -37,6 +37,17 @@ def say_stderr(message: str) -> None:
 
 
 @dataclass(frozen=True)
+class UpOptions:
+    """What ``huntlab up`` asks for beyond the settings: data to load, TLS for JupyterLab."""
+
+    datasets: tuple[str, ...] | None = None  # None: the default datasets
+    load_data: bool = True
+    tls_self_signed: bool = False
+    tls_cert: str | None = None
+    tls_key: str | None = None
+
+
+@dataclass(frozen=True)
 class LabSummary:
     """What ``huntlab up`` prints once the lab is up: URLs, token, where things are."""
 
@@ -51,15 +62,7 @@ class Runtime(Protocol):
     name: str
     settings: Settings
 
-    def up(
-        self,
-        *,
-        datasets: Sequence[str] | None = None,
-        load_data: bool = True,
-        tls_self_signed: bool = False,
-        tls_cert: str | None = None,
-        tls_key: str | None = None,
-    ) -> LabSummary:
+    def up(self, options: UpOptions) -> LabSummary:
         """Bring every service up (idempotent) and load the datasets asked for."""
         ...
 

@@ -7,22 +7,10 @@ tests/integration/es/test_fetch.py and, from a fresh home, by install.sh in test
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 from huntlab.lab.processes import free_ports
-
-
-def huntlab(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "huntlab", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+from tests.support.cli import run_huntlab as huntlab
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:

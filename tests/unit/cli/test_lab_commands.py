@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from huntlab.lab.native import SERVICES, NativeRuntime
 from huntlab.lab.processes import free_ports
 from huntlab.lab.runtime import Runtime, runtime_for, runtime_named
 from huntlab.settings import load_settings
+from tests.support.cli import run_huntlab
 
 
 @pytest.fixture
@@ -38,14 +38,7 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 def huntlab(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "huntlab", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_huntlab(*args, env=env, timeout=120)
 
 
 def test_the_recorded_runtime_is_used_and_native_is_the_default(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import shutil
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 from huntlab.errors import HuntlabError, ServiceError
@@ -40,7 +40,7 @@ from huntlab.lab.native.spark import (
     spark_status,
     start_spark,
 )
-from huntlab.lab.runtime import LabSummary, Say, say_stderr
+from huntlab.lab.runtime import LabSummary, Say, UpOptions, say_stderr
 from huntlab.lab.status import ServiceStatus
 from huntlab.lab.token import ensure_token, read_token, rotate_token
 from huntlab.settings import Settings
@@ -174,20 +174,14 @@ class NativeRuntime:
     def home(self) -> Path:
         return self.settings.home
 
-    def up(
-        self,
-        *,
-        datasets: Sequence[str] | None = None,
-        load_data: bool = True,
-        tls_self_signed: bool = False,
-        tls_cert: str | None = None,
-        tls_key: str | None = None,
-        timeout: float = START_TIMEOUT,
-    ) -> LabSummary:
+    def up(self, options: UpOptions, *, timeout: float = START_TIMEOUT) -> LabSummary:
         """Bring the native lab up (idempotent: services running as asked are left alone)."""
         started = time.monotonic()
         lab = plan(
-            self.settings, tls_self_signed=tls_self_signed, tls_cert=tls_cert, tls_key=tls_key
+            self.settings,
+            tls_self_signed=options.tls_self_signed,
+            tls_cert=options.tls_cert,
+            tls_key=options.tls_key,
         )
         lab.home.mkdir(parents=True, exist_ok=True)
         java = find_java()
@@ -195,8 +189,8 @@ class NativeRuntime:
         _start_services(lab, java, token, timeout, self.say)
         _record(lab)
         setup_es(lab.es_settings, self.say)
-        if load_data:
-            load_datasets(lab.home, lab.es_settings, datasets, self.say)
+        if options.load_data:
+            load_datasets(lab.home, lab.es_settings, options.datasets, self.say)
         else:
             self.say("huntlab: no data loaded (--no-data); load some with `huntlab load NAME`")
         self.say(f"huntlab: the lab is up ({time.monotonic() - started:.0f} s)")
