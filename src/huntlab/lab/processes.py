@@ -24,7 +24,7 @@ import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from huntlab.errors import ServiceError
 from huntlab.files import atomic_write
@@ -203,23 +203,31 @@ def stop(home: Path, name: str, *, timeout: float = 30.0) -> bool:
     return True
 
 
-def log_tail(path: Path, lines: int = 20) -> str:
-    try:
-        with path.open("rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            size = fh.tell()
-            fh.seek(max(0, size - 16384))
-            text = fh.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
+def _tail_of(fh: BinaryIO, end: int, lines: int) -> str:
+    """The last ``lines`` lines before offset ``end`` of an open file (the position is left
+    at ``end``)."""
+    start = max(0, end - 16384)
+    fh.seek(start)
+    text = fh.read(end - start).decode("utf-8", "replace")
     return "\n".join(text.splitlines()[-lines:])
 
 
-def follow(path: Path) -> None:
-    """Copy what is appended to ``path`` to standard output until interrupted (Ctrl-C)."""
-    with path.open("rb") as fh:
-        fh.seek(0, os.SEEK_END)
-        try:
+def log_tail(path: Path, lines: int = 20) -> str:
+    try:
+        with path.open("rb") as fh:
+            return _tail_of(fh, fh.seek(0, os.SEEK_END), lines)
+    except OSError:
+        return ""
+
+
+def follow(path: Path, lines: int) -> None:
+    """Print the last ``lines`` lines of ``path``, then what is appended to it, until
+    interrupted (Ctrl-C). The tail and the new lines meet exactly (nothing lost or doubled),
+    and an interrupt at any point after the tail was printed ends it cleanly."""
+    try:
+        with path.open("rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            print(_tail_of(fh, fh.tell(), lines), flush=True)
             while True:
                 chunk = fh.read(65536)
                 if chunk:
@@ -227,8 +235,8 @@ def follow(path: Path) -> None:
                     sys.stdout.flush()
                 else:
                     time.sleep(POLL_SECONDS)
-        except KeyboardInterrupt:
-            return
+    except KeyboardInterrupt:
+        return
 
 
 def wait_until(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,31 @@ def test_up_refuses_to_serve_beyond_loopback_without_tls(env: dict[str, str]) ->
     done = huntlab(env, "up", "--native", "--listen", "0.0.0.0", "--no-data")
     assert done.returncode == 1
     assert "without TLS" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_logs_follow_prints_the_tail_then_new_lines_and_ends_cleanly_on_ctrl_c(
+    env: dict[str, str],
+) -> None:
+    """Ctrl-C as soon as the tail is out (the moment a reader sees what it waited for) ends
+    it with exit 0; what is appended meanwhile is printed once."""
+    import signal
+
+    log = Path(env["HUNTLAB_HOME"]) / "logs" / "jupyter.log"
+    log.parent.mkdir(parents=True)
+    log.write_text("old line\nlast line\n")
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "huntlab", "logs", "jupyter", "-f", "-n", "1"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert follower.stdout is not None and follower.stderr is not None
+    assert follower.stdout.readline() == "last line\n"
+    with log.open("a") as out:
+        out.write("new line\n")
+    assert follower.stdout.readline() == "new line\n"
+    follower.send_signal(signal.SIGINT)
+    assert follower.wait(timeout=60) == 0
+    assert follower.stdout.read() == ""
+    assert "Traceback" not in follower.stderr.read()

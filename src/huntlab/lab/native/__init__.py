@@ -277,6 +277,7 @@ class NativeRuntime:
         path = self.log_file(service)
         if not path.is_file():
             raise HuntlabError(f"{path}: no log yet ({service} never ran in {self.home})")
-        print(processes.log_tail(path, lines), flush=True)
         if follow:
-            processes.follow(path)
+            processes.follow(path, lines)
+        else:
+            print(processes.log_tail(path, lines), flush=True)
