@@ -180,7 +180,8 @@ huntlab=("$venv/bin/huntlab")
 # --- what the engines need ------------------------------------------------------------------
 if [[ $runtime == native ]]; then
   log "fetching the Elasticsearch distribution and Spark's Elasticsearch connector (cached)"
-  "$venv/bin/python" -c 'from huntlab.lab.native import fetch; fetch()' ||
+  # What it prints (the cached files) is a message here: stdout stays the lab's summary.
+  "${huntlab[@]}" fetch >&2 ||
     die "could not fetch what the native engines need; see the message above"
 fi
 

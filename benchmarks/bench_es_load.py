@@ -39,7 +39,8 @@ SOURCES = [
 @contextlib.contextmanager
 def node(es_url: str | None, heap: str = "1g") -> Iterator[Any]:
     """Settings of the cluster to measure: the given URL, or a native node of our own."""
-    from huntlab.es import engine
+    from huntlab.java import find_java
+    from huntlab.lab.native import elasticsearch
     from huntlab.settings import load_settings
 
     if es_url:
@@ -48,11 +49,11 @@ def node(es_url: str | None, heap: str = "1g") -> Iterator[Any]:
     with tempfile.TemporaryDirectory(prefix="huntlab-bench-") as home:
         settings = load_settings(home=home, es_port=free_ports(1)[0], es_heap=heap)
         print(f"starting a native node on {settings.es_url} ...", file=sys.stderr)
-        engine.start(settings, progress=False)
+        elasticsearch.start(settings, find_java(), progress=False)
         try:
             yield settings
         finally:
-            engine.stop(settings)
+            elasticsearch.stop(settings)
 
 
 def events(target: int) -> list[dict[str, Any]]:

@@ -47,13 +47,16 @@ def lab_rss(env: dict[str, str]) -> tuple[int, int]:
     """(bytes, process count) of every process of the running lab."""
     import psutil
 
-    from huntlab.lab import native
     from huntlab.settings import load_settings
+
+    # The tests' helper (tests/support), importable from the checkout.
+    sys.path.insert(0, str(REPO))
+    from tests.support.lab_processes import lab_pids
 
     saved = dict(os.environ)
     os.environ.update(env)
     try:
-        pids = native.lab_pids(load_settings())
+        pids = lab_pids(load_settings())
     finally:
         os.environ.clear()
         os.environ.update(saved)

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Build the stand-in for the official Elasticsearch image from Elastic's distribution zip on
-# Maven Central (fetched and verified once by huntlab.es.engine into the download cache).
+# Maven Central (fetched and verified once by huntlab.lab.native.distribution into the download
+# cache).
 # Usage: docker/local-images/elasticsearch-image.sh [IMAGE] [BASE_IMAGE]
 #   IMAGE defaults to huntlab-local/elasticsearch:<ELASTIC_VERSION>,
 #   BASE_IMAGE to huntlab-local/debian:bookworm (docker/local-images/base-image.sh).
-# Cached: does nothing when the image is up to date. Run with the huntlab virtualenv active.
+# Cached: does nothing when the image is up to date. Run with the huntlab virtualenv active
+# (the stand-in distribution comes from the checkout's test support code).
 set -euo pipefail
 
 log() { echo "elasticsearch-image.sh: $*" >&2; }
@@ -16,9 +18,9 @@ base=${2:-huntlab-local/debian:bookworm}
 
 # The cached distribution plus the huntlab-analysis-standin plugin (a hard-linked copy), so that
 # the stack can run with security on as with the official image.
-dist=$(python3 -c 'from huntlab.es import engine; print(engine.standin_distribution())')
+dist=$(cd "$here/../.." && python3 -m tests.support.es_standin)
 if [[ ! -x $dist/bin/elasticsearch ]]; then
-  log "no Elasticsearch distribution at $dist; run huntlab es start once to fetch it"
+  log "no Elasticsearch distribution at $dist; run huntlab fetch once to fetch it"
   exit 1
 fi
 # Rebuild when what goes into the image changed (these files, the engine's plugins).

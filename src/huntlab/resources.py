@@ -32,7 +32,3 @@ def resource_dir(name: str) -> Path:
         "reinstall huntlab"
     )
 
-
-def repo_root() -> Path | None:
-    """The checkout huntlab runs from, when it does (``install.sh``, ``docker/``)."""
-    return _REPO if (_REPO / "install.sh").is_file() else None

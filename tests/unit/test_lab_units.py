@@ -14,7 +14,7 @@ import pytest
 from huntlab.errors import HuntlabError
 from huntlab.lab import processes, tls
 from huntlab.lab.config import read_config, recorded_runtime, update_config
-from huntlab.lab.native import plan
+from huntlab.lab.native.plan import plan
 from huntlab.lab.token import ensure_token, read_token, rotate_token
 from huntlab.lab.workspace import sync_notebooks
 from huntlab.settings import load_settings

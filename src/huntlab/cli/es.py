@@ -28,13 +28,15 @@ def _node_settings(port: int | None, heap: str | None) -> Settings:
 @click.option("--no-setup", is_flag=True, help="do not apply templates and pipeline")
 def start(port: int | None, heap: str | None, timeout: float, no_setup: bool) -> None:
     """Start the native node (downloading it once) and wait until it is healthy."""
-    from huntlab.es import engine
+    from huntlab.java import find_java
+    from huntlab.lab.native import elasticsearch
 
     settings = _node_settings(port, heap)
-    pid = engine.start(settings, timeout=timeout)
-    click.echo(f"elasticsearch: running, pid {pid}, {engine.status(settings).url}")
+    pid = elasticsearch.start(settings, find_java(), timeout=timeout)
+    url = elasticsearch.local_url(settings)
+    click.echo(f"elasticsearch: running, pid {pid}, {url}")
     if not no_setup:
-        _run_setup(load_settings(es_url=f"http://127.0.0.1:{settings.es_port}"))
+        _run_setup(load_settings(es_url=url))
 
 
 @es.command()
@@ -42,9 +44,9 @@ def start(port: int | None, heap: str | None, timeout: float, no_setup: bool) ->
 @click.option("--timeout", type=float, default=60.0, show_default=True)
 def stop(port: int | None, timeout: float) -> None:
     """Stop the native node (SIGTERM, then SIGKILL after --timeout seconds)."""
-    from huntlab.es import engine
+    from huntlab.lab.native import elasticsearch
 
-    stopped = engine.stop(_node_settings(port, None), timeout=timeout)
+    stopped = elasticsearch.stop(_node_settings(port, None), timeout=timeout)
     click.echo("elasticsearch: stopped" if stopped else "elasticsearch: was not running")
 
 
@@ -52,9 +54,9 @@ def stop(port: int | None, timeout: float) -> None:
 @click.option("--port", type=int, help="HTTP port of the node [env HUNTLAB_ES_PORT]")
 def status(port: int | None) -> None:
     """Show the native node: pid, URL, version, health, log file. Exit 3 when down."""
-    from huntlab.es import engine
+    from huntlab.lab.native import elasticsearch
 
-    state = engine.status(_node_settings(port, None))
+    state = elasticsearch.status(_node_settings(port, None))
     if state.running:
         click.echo(
             f"elasticsearch: running, pid {state.pid}, {state.url}, version {state.version}, "

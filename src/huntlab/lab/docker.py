@@ -1,6 +1,7 @@
 """The containerised lab: ``docker/compose.yaml`` driven through Docker Compose v2.
 
-``huntlab up --docker`` (and ``./install.sh --docker``) call :func:`preflight` and :func:`up`;
+``huntlab up --docker`` (and ``./install.sh --docker``) reach :func:`preflight` and :func:`up`
+through :class:`DockerRuntime`, the lab runtime interface (:mod:`huntlab.lab.runtime`);
 ``huntlab status|logs|token|down`` call the functions of the same names when the recorded
 runtime is docker.
 
@@ -25,11 +26,12 @@ import secrets
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from huntlab import versions
 from huntlab.errors import HuntlabError, ServiceError
+from huntlab.lab.runtime import LabSummary, UpOptions
 from huntlab.lab.status import ServiceStatus
 from huntlab.settings import Settings
 
@@ -532,8 +534,42 @@ def logs(
     compose(*args)
 
 
-def exec_in(
-    service: str, command: Sequence[str], *, timeout: float | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Run a command inside a running service's container; output captured."""
-    return compose("exec", "-T", service, *command, capture=True, check=False, timeout=timeout)
+class DockerRuntime:
+    """The lab as the Compose stack: the :class:`huntlab.lab.runtime.Runtime` interface over
+    this module's functions."""
+
+    name = "docker"
+
+    def __init__(self, settings: Settings, *, say: Callable[[str], None] | None = None) -> None:
+        self.settings = settings
+
+    def up(self, options: UpOptions) -> LabSummary:
+        up(
+            self.settings,
+            datasets=options.datasets,
+            load_data=options.load_data,
+            tls_self_signed=options.tls_self_signed,
+            tls_cert=options.tls_cert,
+            tls_key=options.tls_key,
+        )
+        value = token(self.settings)
+        lines = [row.line() for row in status(self.settings)]
+        return LabSummary(self.name, (*lines, f"token: {value}"), value)
+
+    def down(self, purge: bool = False) -> list[str]:
+        running = [str(row.get("Service")) for row in ps() if row.get("State") == "running"]
+        down(self.settings, purge=purge)
+        return running
+
+    def status(self) -> list[ServiceStatus]:
+        return status(self.settings)
+
+    def token(self) -> str:
+        return token(self.settings)
+
+    def rotate_token(self) -> str:
+        return rotate_token(self.settings)
+
+    def logs(self, service: str | None, follow: bool = False, lines: int = 100) -> None:
+        # Compose prints the last 200 lines of each container's log (``lines`` is not passed).
+        logs(self.settings, service, follow=follow)

@@ -1,8 +1,11 @@
 """Supervision of the lab's local processes: pid files, logs, bounded waits, clean stops.
 
 Each service runs in its own session (process group) with its output appended to
-``$HUNTLAB_HOME/logs/<name>.log``; its pid and start time go to ``$HUNTLAB_HOME/run/<name>.pid``
-so a recycled pid is never mistaken for the service.
+``$HUNTLAB_HOME/logs/<name>.log``; its pid, start time and argv go to
+``$HUNTLAB_HOME/run/<name>.pid``. A service counts as running only when a live process has that
+pid *and* was created at that time, so a stale record or a recycled pid is never signalled.
+(The argv is recorded for people reading the file, not compared: the launchers exec into Java,
+which changes the command line of the very same process.)
 """
 
 from __future__ import annotations
@@ -14,15 +17,17 @@ import signal
 import socket
 import ssl
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from huntlab.errors import ServiceError
+from huntlab.files import atomic_write
 
 POLL_SECONDS = 0.5
 
@@ -134,11 +139,30 @@ def start(
         except OSError as exc:
             raise ServiceError(f"{name}: cannot run {argv[0]} ({exc})") from exc
     started = _psutil().Process(proc.pid).create_time()
-    tmp = pid_path(home, name).with_suffix(".tmp")
     record = {"pid": proc.pid, "started": started, "argv": list(argv), "meta": meta or {}}
-    tmp.write_text(json.dumps(record))
-    os.replace(tmp, pid_path(home, name))
+    atomic_write(pid_path(home, name), json.dumps(record))
     return Running(name, proc.pid, log, meta or {})
+
+
+def ensure(
+    home: Path,
+    name: str,
+    argv: list[str],
+    *,
+    env: Mapping[str, str],
+    cwd: Path,
+    meta: dict[str, Any],
+    say: Callable[[str], None],
+) -> Running:
+    """Start ``name`` unless it already runs as asked; restart it when asked differently
+    (another port, address or certificate: ``meta`` differs from the recorded one)."""
+    current = running(home, name)
+    if current is not None:
+        if current.meta == meta:
+            return current
+        say(f"huntlab: restarting {name} with the new settings")
+        stop(home, name)
+    return start(home, name, argv, env=env, cwd=cwd, meta=meta)
 
 
 def family(pid: int) -> list[int]:
@@ -179,16 +203,40 @@ def stop(home: Path, name: str, *, timeout: float = 30.0) -> bool:
     return True
 
 
+def _tail_of(fh: BinaryIO, end: int, lines: int) -> str:
+    """The last ``lines`` lines before offset ``end`` of an open file (the position is left
+    at ``end``)."""
+    start = max(0, end - 16384)
+    fh.seek(start)
+    text = fh.read(end - start).decode("utf-8", "replace")
+    return "\n".join(text.splitlines()[-lines:])
+
+
 def log_tail(path: Path, lines: int = 20) -> str:
     try:
         with path.open("rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            size = fh.tell()
-            fh.seek(max(0, size - 16384))
-            text = fh.read().decode("utf-8", "replace")
+            return _tail_of(fh, fh.seek(0, os.SEEK_END), lines)
     except OSError:
         return ""
-    return "\n".join(text.splitlines()[-lines:])
+
+
+def follow(path: Path, lines: int) -> None:
+    """Print the last ``lines`` lines of ``path``, then what is appended to it, until
+    interrupted (Ctrl-C). The tail and the new lines meet exactly (nothing lost or doubled),
+    and an interrupt at any point after the tail was printed ends it cleanly."""
+    try:
+        with path.open("rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            print(_tail_of(fh, fh.tell(), lines), flush=True)
+            while True:
+                chunk = fh.read(65536)
+                if chunk:
+                    sys.stdout.buffer.write(chunk)
+                    sys.stdout.flush()
+                else:
+                    time.sleep(POLL_SECONDS)
+    except KeyboardInterrupt:
+        return
 
 
 def wait_until(

@@ -37,9 +37,9 @@ def _count(settings: Any, index: str, query: dict[str, Any] | None = None) -> in
 
 def test_node_answers_status_and_root(es_settings: Any) -> None:
     from huntlab import versions
-    from huntlab.es import engine
+    from huntlab.lab.native import elasticsearch
 
-    state = engine.status(es_settings)
+    state = elasticsearch.status(es_settings)
     assert state.running and state.pid
     assert state.version == versions.elastic_version()
     assert state.health in ("green", "yellow")
@@ -325,16 +325,16 @@ def test_node_killed_during_a_load_then_rerun(
     tmp_path_factory: pytest.TempPathFactory, datasets_dir: Path
 ) -> None:
     """SIGKILL the node mid-load, start it again, rerun the load: exact count, no duplicate."""
-    import os
-    import signal
     import threading
     import time
 
     from huntlab.errors import ServiceError
-    from huntlab.es import engine
     from huntlab.es.loader import LoadReport, load, load_events
     from huntlab.es.setup import setup
+    from huntlab.java import find_java
+    from huntlab.lab.native import elasticsearch
     from huntlab.readers import iter_events
+    from tests.support.es_node import kill_node
     from tests.support.fixtures.elasticsearch import node_settings
 
     settings = node_settings(tmp_path_factory.mktemp("es-crash-home"), heap="512m")
@@ -344,7 +344,7 @@ def test_node_killed_during_a_load_then_rerun(
     # The source pauses after 600 events until the node is dead: the kill lands mid-load
     # however fast the machine is.
     node_killed = threading.Event()
-    engine.start(settings, progress=False)
+    elasticsearch.start(settings, find_java(), progress=False)
     try:
         setup(settings)
         report = LoadReport()
@@ -375,16 +375,15 @@ def test_node_killed_during_a_load_then_rerun(
         deadline = time.monotonic() + 120
         while report.indexed < 500 and loading.is_alive() and time.monotonic() < deadline:
             time.sleep(0.05)
-        pid = engine.read_pid(settings)
-        assert pid is not None and 500 <= report.indexed < expected
-        os.kill(pid, signal.SIGKILL)
+        assert elasticsearch.running(settings) is not None and 500 <= report.indexed < expected
+        kill_node(settings)
         node_killed.set()
         loading.join(timeout=180)
         assert not loading.is_alive()
         assert failure and isinstance(failure[0], ServiceError), failure
         assert "rerun" in str(failure[0])
 
-        engine.start(settings, progress=False)
+        elasticsearch.start(settings, find_java(), progress=False)
         rerun = load(source, settings, progress=False)
         assert rerun.summary() == f"read {expected} = indexed {expected} + rejected 0"
         assert _count(settings, indices.PATTERN) == expected
@@ -393,20 +392,21 @@ def test_node_killed_during_a_load_then_rerun(
         assert len(ids) == len(set(ids)) == expected
     finally:
         node_killed.set()
-        engine.stop(settings)
+        elasticsearch.stop(settings)
 
 
 def test_load_backs_off_when_the_node_answers_429(tmp_path: Path, datasets_dir: Path) -> None:
     """A node whose indexing-pressure limit (1 MB) is below what four loader threads send at
     once (256 KB requests) answers 429 to some of them: the loader backs off and resends, and
     every event lands exactly once."""
-    from huntlab.es import engine
     from huntlab.es.loader import load
     from huntlab.es.setup import setup
+    from huntlab.lab.native import elasticsearch
+    from tests.support.es_node import start_node
     from tests.support.fixtures.elasticsearch import DATASETS, node_settings
 
     settings = node_settings(tmp_path / "home", heap="512m")
-    engine.start(settings, progress=False, extra_config={"indexing_pressure.memory.limit": "1mb"})
+    start_node(settings, extra_config={"indexing_pressure.memory.limit": "1mb"})
     try:
         setup(settings)
         source = datasets_dir / DATASETS["empire_invoke_wmi"]
@@ -419,7 +419,7 @@ def test_load_backs_off_when_the_node_answers_429(tmp_path: Path, datasets_dir: 
         assert node["indexing_pressure"]["memory"]["total"]["coordinating_rejections"] > 0
         assert report.retries > 0
     finally:
-        engine.stop(settings)
+        elasticsearch.stop(settings)
 
 
 def test_ingest_pipeline_makes_the_reader_documents(es_settings: Any, datasets_dir: Path) -> None:

@@ -1,10 +1,10 @@
 """Bring your own Elasticsearch: HTTPS, user/password and a CA, for the Python client and Spark.
 
-A second native node (huntlab.es.engine, in its own temporary home, on a free port) runs with
+A second native node (tests.support.es_node, in its own temporary home, on a free port) runs with
 security and HTTP TLS on: a CA and a node certificate generated here, the reserved ``elastic``
 user authenticated by the keystore's ``bootstrap.password``. The ``.security`` index (API keys)
 needs four analysis components of Elastic's analysis-common module, which the integ-test-zip
-lacks; the node runs from ``huntlab.es.engine.standin_distribution``, a copy of the
+lacks; the node runs from ``tests.support.es_standin.standin_distribution``, a copy of the
 distribution with the ``huntlab-analysis-standin`` plugin (Lucene's own implementations under
 those names).
 """
@@ -37,8 +37,10 @@ class TlsNode:
 @pytest.fixture(scope="module")
 def tls_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsNode]:
     """A native node with security and HTTP TLS on, stopped at the end of the module."""
-    from huntlab.es import engine
+    from huntlab.lab.native import elasticsearch
     from huntlab.settings import load_settings
+    from tests.support.es_node import start_node
+    from tests.support.es_standin import standin_distribution
 
     home = tmp_path_factory.mktemp("es-tls-home")
     pki = tmp_path_factory.mktemp("es-tls-pki")
@@ -62,14 +64,13 @@ def tls_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsNode]:
         es_heap="512m",
     )
     # The server reads certificates from its config folder only.
-    certs = engine.node_paths(settings).config / "certs"
+    certs = elasticsearch.node_paths(settings).config / "certs"
     certs.mkdir(parents=True)
     (certs / "ca.crt").write_bytes(pem(ca_cert))
     (certs / "node.crt").write_bytes(node_pem)
     (certs / "node.key").write_bytes(key_pem)
-    engine.start(
+    start_node(
         settings,
-        progress=False,
         timeout=120,
         extra_config={
             "xpack.security.enabled": "true",
@@ -81,12 +82,12 @@ def tls_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsNode]:
             "xpack.security.transport.ssl.enabled": "false",
         },
         keystore={"bootstrap.password": password},
-        dist=engine.standin_distribution(settings),
+        dist=standin_distribution(settings),
     )
     try:
         yield TlsNode(settings, wrong_ca)
     finally:
-        engine.stop(settings)
+        elasticsearch.stop(settings)
 
 
 @dataclass(frozen=True)

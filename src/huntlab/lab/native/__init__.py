@@ -1,0 +1,283 @@
+"""The native lab: Elasticsearch, a Spark standalone master and worker, and JupyterLab run as
+local processes supervised by huntlab (:mod:`huntlab.lab.processes`), all state under
+``$HUNTLAB_HOME``.
+
+Elasticsearch and Spark listen on 127.0.0.1 only; JupyterLab listens on ``settings.listen``
+(beyond loopback only with TLS). The four services start at the same time and each wait is
+bounded, failing with the log to read. Java is found once (:func:`huntlab.java.find_java`) and
+handed to whatever needs it.
+
+Modules: ``plan`` (where each service listens), ``elasticsearch`` (the node), ``distribution``
+and ``plugins`` (its Maven zip and the plugin built for it), ``spark`` (master and worker),
+``jupyter``, ``data`` (templates and default datasets), ``fetch`` (downloads ahead of time).
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from huntlab.errors import HuntlabError, ServiceError
+from huntlab.java import Java, find_java
+from huntlab.lab import processes, tls
+from huntlab.lab.config import update_config
+from huntlab.lab.native import elasticsearch
+from huntlab.lab.native.data import load_datasets, setup_es
+from huntlab.lab.native.jupyter import (
+    JUPYTER,
+    jupyter_status,
+    start_jupyter,
+    wait_jupyter,
+)
+from huntlab.lab.native.plan import LabPlan, plan, recorded_plan
+from huntlab.lab.native.spark import (
+    SPARK_MASTER,
+    SPARK_WORKER,
+    master_alive,
+    spark_status,
+    start_spark,
+)
+from huntlab.lab.runtime import LabSummary, Say, UpOptions, say_stderr
+from huntlab.lab.status import ServiceStatus
+from huntlab.lab.token import ensure_token, read_token, rotate_token
+from huntlab.settings import Settings
+
+ELASTICSEARCH = elasticsearch.NAME
+SERVICES = (ELASTICSEARCH, SPARK_MASTER, SPARK_WORKER, JUPYTER)
+# Started in this order, stopped in the reverse one (Elasticsearch starts beside them).
+SPARK_AND_JUPYTER = (SPARK_MASTER, SPARK_WORKER, JUPYTER)
+
+START_TIMEOUT = 180.0
+
+__all__ = ["SERVICES", "LabPlan", "NativeRuntime", "plan"]
+
+
+def summary(lab: LabPlan, token: str) -> list[str]:
+    lines = [
+        f"JupyterLab     {lab.jupyter_url}/lab?token={token}",
+        f"  token        {token}  (huntlab token; stored in {lab.home / 'jupyter_token'})",
+        f"Elasticsearch  {lab.es_url}",
+        f"Spark master   {lab.spark_master_url}  (web UI {lab.spark_master_ui})",
+        f"Spark worker   {lab.spark_worker_ui}",
+        f"Notebooks      {lab.home / 'workspace'}",
+        f"Logs           {processes.logs_dir(lab.home)}  (huntlab logs SERVICE)",
+    ]
+    if lab.tls:
+        lines.append(f"TLS cert       {lab.tls.cert}")
+        lines.append(f"  SHA-256      {tls.fingerprint(lab.tls.cert)}")
+    return lines
+
+
+def _record(lab: LabPlan) -> None:
+    s = lab.settings
+    update_config(
+        lab.home,
+        runtime="native",
+        es_url=lab.es_url,
+        es_port=s.es_port,
+        spark_master=lab.spark_master_url,
+        spark_master_port=s.spark_master_port,
+        spark_master_ui_port=s.spark_master_ui_port,
+        spark_worker_ui_port=s.spark_worker_ui_port,
+        jupyter_port=s.jupyter_port,
+        listen=s.listen,
+        jupyter_url=f"{lab.jupyter_url}/lab",
+        tls_cert=str(lab.tls.cert) if lab.tls else None,
+        tls_key=str(lab.tls.key) if lab.tls else None,
+    )
+
+
+def _alive(lab: LabPlan, name: str) -> Callable[[], bool]:
+    return lambda: processes.running(lab.home, name) is not None
+
+
+def _wait_started(lab: LabPlan, token: str, timeout: float, say: Say, t0: float) -> None:
+    def left() -> float:
+        return max(1.0, timeout - (time.monotonic() - t0))
+
+    checks: list[tuple[str, str, Callable[[], bool]]] = [
+        (SPARK_MASTER, f"Spark master on {lab.spark_master_ui}", lambda: master_alive(lab)),
+        (
+            SPARK_WORKER,
+            f"Spark worker registering with {lab.spark_master_url}",
+            lambda: master_alive(lab, workers=1),
+        ),
+    ]
+    for name, what, check in checks:
+        processes.wait_until(
+            check,
+            what=what,
+            log=processes.log_path(lab.home, name),
+            timeout=left(),
+            alive=_alive(lab, name),
+        )
+        say(f"huntlab: {name} ready ({time.monotonic() - t0:.0f} s)")
+    wait_jupyter(lab, token, left())
+    say(f"huntlab: {JUPYTER} ready ({time.monotonic() - t0:.0f} s)")
+
+
+def _start_services(lab: LabPlan, java: Java, token: str, timeout: float, say: Say) -> None:
+    """Start Elasticsearch (in a thread: it is the slowest), Spark and JupyterLab together;
+    on failure stop what this call started and keep what ran before."""
+    es_settings = lab.es_settings
+    es_error: list[BaseException] = []
+
+    def start_es() -> None:
+        try:
+            elasticsearch.start(es_settings, java, timeout=timeout)
+        except BaseException as exc:  # handed to the main thread
+            es_error.append(exc)
+
+    say(f"huntlab: starting the native lab in {lab.home}")
+    already = {n for n in SPARK_AND_JUPYTER if processes.running(lab.home, n) is not None}
+    es_already = elasticsearch.running(es_settings) is not None
+    t0 = time.monotonic()
+    es_thread = threading.Thread(target=start_es, name="elasticsearch-start", daemon=True)
+    es_thread.start()
+    try:
+        start_spark(lab, java, say)
+        start_jupyter(lab, token, say)
+        _wait_started(lab, token, timeout, say, t0)
+        es_thread.join(max(1.0, timeout + 30 - (time.monotonic() - t0)))
+        if es_thread.is_alive():
+            raise ServiceError(
+                f"Elasticsearch did not start within {timeout:.0f} s; read "
+                f"{elasticsearch.node_paths(es_settings).server_log}"
+            )
+        if es_error:
+            raise es_error[0]
+        say(f"huntlab: {ELASTICSEARCH} ready ({time.monotonic() - t0:.0f} s)")
+    except BaseException:
+        # Leave the machine as we found it: stop what this call started, keep what ran before.
+        es_thread.join(timeout + 30)
+        for name in reversed(SPARK_AND_JUPYTER):
+            if name not in already:
+                processes.stop(lab.home, name)
+        if not es_already:
+            elasticsearch.stop(es_settings)
+        raise
+
+
+class NativeRuntime:
+    """The lab as local processes in one huntlab home."""
+
+    name = "native"
+
+    def __init__(self, settings: Settings, *, say: Say = say_stderr) -> None:
+        self.settings = settings
+        self.say = say
+
+    @property
+    def home(self) -> Path:
+        return self.settings.home
+
+    def up(self, options: UpOptions, *, timeout: float = START_TIMEOUT) -> LabSummary:
+        """Bring the native lab up (idempotent: services running as asked are left alone)."""
+        started = time.monotonic()
+        lab = plan(
+            self.settings,
+            tls_self_signed=options.tls_self_signed,
+            tls_cert=options.tls_cert,
+            tls_key=options.tls_key,
+        )
+        lab.home.mkdir(parents=True, exist_ok=True)
+        java = find_java()
+        token = ensure_token(lab.home)
+        _start_services(lab, java, token, timeout, self.say)
+        _record(lab)
+        setup_es(lab.es_settings, self.say)
+        if options.load_data:
+            load_datasets(lab.home, lab.es_settings, options.datasets, self.say)
+        else:
+            self.say("huntlab: no data loaded (--no-data); load some with `huntlab load NAME`")
+        self.say(f"huntlab: the lab is up ({time.monotonic() - started:.0f} s)")
+        return LabSummary(self.name, tuple(summary(lab, token)), token)
+
+    def down(self, purge: bool = False) -> list[str]:
+        """Stop every service the native lab started; return the names that were running."""
+        home = self.home
+        stopped = [n for n in reversed(SPARK_AND_JUPYTER) if processes.stop(home, n)]
+        if elasticsearch.stop(self.settings):
+            stopped.append(ELASTICSEARCH)
+        for name in stopped:
+            self.say(f"huntlab: stopped {name}")
+        if purge:
+            for folder in (
+                elasticsearch.node_paths(self.settings).root,
+                home / "spark",
+                home / "jupyter" / "runtime",
+                processes.logs_dir(home),
+                processes.run_dir(home),
+            ):
+                shutil.rmtree(folder, ignore_errors=True)
+            update_config(home, datasets_loaded=None)
+            self.say(
+                f"huntlab: purged the lab's data in {home} (indexes, Spark work, logs); kept "
+                f"your notebooks in {home / 'workspace'} and the token"
+            )
+        return stopped
+
+    def status(self) -> list[ServiceStatus]:
+        lab = recorded_plan(self.settings)
+        node = elasticsearch.status(lab.es_settings)
+        rows = [
+            ServiceStatus(
+                ELASTICSEARCH,
+                node.running and node.health in ("green", "yellow"),
+                node.url,
+                node.version,
+                f"health {node.health}" if node.health else f"not answering; log {node.log}",
+            )
+        ]
+        rows += spark_status(lab)
+        rows.append(jupyter_status(lab))
+        return rows
+
+    def token(self) -> str:
+        value = read_token(self.home)
+        if value is None:
+            raise HuntlabError(f"no token in {self.home} yet: run `huntlab up` first")
+        return value
+
+    def rotate_token(self) -> str:
+        value = rotate_token(self.home)
+        if self._restart_jupyter():
+            self.say("huntlab: JupyterLab restarted; only the new token is accepted")
+        return value
+
+    def _restart_jupyter(self) -> bool:
+        """Restart a running JupyterLab (after a token rotation); False when it was not
+        running."""
+        if processes.running(self.home, JUPYTER) is None:
+            return False
+        lab = recorded_plan(self.settings)
+        processes.stop(self.home, JUPYTER)
+        token = ensure_token(self.home)
+        start_jupyter(lab, token, self.say)
+        wait_jupyter(lab, token, START_TIMEOUT)
+        return True
+
+    def log_file(self, service: str) -> Path:
+        if service == ELASTICSEARCH:
+            return elasticsearch.node_paths(self.settings).server_log
+        if service in SERVICES:
+            return processes.log_path(self.home, service)
+        raise HuntlabError(f"no service {service!r}; choose one of {', '.join(SERVICES)}")
+
+    def logs(self, service: str | None, follow: bool = False, lines: int = 100) -> None:
+        if service is None:
+            if follow:
+                raise HuntlabError(f"-f needs a SERVICE: one of {', '.join(SERVICES)}")
+            for name in SERVICES:
+                print(f"{name:<14} {self.log_file(name)}", flush=True)
+            return
+        path = self.log_file(service)
+        if not path.is_file():
+            raise HuntlabError(f"{path}: no log yet ({service} never ran in {self.home})")
+        if follow:
+            processes.follow(path, lines)
+        else:
+            print(processes.log_tail(path, lines), flush=True)

@@ -1,0 +1,104 @@
+"""The native lab's shape: where each service listens, derived from the settings."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from huntlab.errors import HuntlabError
+from huntlab.lab import tls
+from huntlab.lab.config import read_config
+from huntlab.lab.native import elasticsearch
+from huntlab.settings import DEFAULT_BIND, Settings
+
+
+@dataclass(frozen=True)
+class LabPlan:
+    """Where each service listens, derived from the settings."""
+
+    settings: Settings
+    tls: tls.TlsPair | None
+
+    @property
+    def home(self) -> Path:
+        return self.settings.home
+
+    @property
+    def es_url(self) -> str:
+        return elasticsearch.local_url(self.settings)
+
+    @property
+    def es_settings(self) -> Settings:
+        """The settings the native node runs with: always on loopback, whatever address
+        Jupyter serves on."""
+        return replace(self.settings, listen=DEFAULT_BIND, es_url=self.es_url)
+
+    @property
+    def spark_master_url(self) -> str:
+        return f"spark://127.0.0.1:{self.settings.spark_master_port}"
+
+    @property
+    def spark_master_ui(self) -> str:
+        return f"http://127.0.0.1:{self.settings.spark_master_ui_port}"
+
+    @property
+    def spark_worker_ui(self) -> str:
+        return f"http://127.0.0.1:{self.settings.spark_worker_ui_port}"
+
+    @property
+    def jupyter_scheme(self) -> str:
+        return "https" if self.tls else "http"
+
+    @property
+    def jupyter_probe(self) -> str:
+        """The URL huntlab itself uses to reach Jupyter (loopback when it listens on all)."""
+        host = self.settings.listen
+        if host in ("0.0.0.0", "::", "", "localhost"):
+            host = "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"{self.jupyter_scheme}://{host}:{self.settings.jupyter_port}"
+
+    @property
+    def jupyter_url(self) -> str:
+        """The URL to give people: this host's name when Jupyter listens beyond loopback."""
+        host = self.settings.listen
+        if host in ("0.0.0.0", "::"):
+            host = socket.getfqdn() or socket.gethostname()
+        if ":" in host:
+            host = f"[{host}]"
+        return f"{self.jupyter_scheme}://{host}:{self.settings.jupyter_port}"
+
+
+def plan(
+    settings: Settings,
+    *,
+    tls_self_signed: bool = False,
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
+) -> LabPlan:
+    """Check the listening address against the TLS choice; generate a certificate if asked."""
+    if bool(tls_cert) != bool(tls_key):
+        raise HuntlabError("give both --tls-cert and --tls-key (PEM files), or neither")
+    pair: tls.TlsPair | None = None
+    if tls_cert and tls_key:
+        pair = tls.user_pair(tls_cert, tls_key)
+    elif tls_self_signed:
+        pair = tls.self_signed(settings.home)
+    if not tls.is_loopback(settings.listen) and pair is None:
+        raise HuntlabError(
+            f"--listen {settings.listen} would expose JupyterLab beyond this machine without "
+            "TLS: add --tls (a self-signed certificate for this host) or --tls-cert and "
+            "--tls-key (your own)"
+        )
+    return LabPlan(settings, pair)
+
+
+def recorded_plan(settings: Settings) -> LabPlan:
+    """The lab as ``huntlab up`` recorded it (its certificate), for later commands."""
+    stored = read_config(settings.home)
+    pair = None
+    if stored.get("tls_cert") and stored.get("tls_key"):
+        pair = tls.TlsPair(Path(stored["tls_cert"]), Path(stored["tls_key"]))
+    return LabPlan(settings, pair)

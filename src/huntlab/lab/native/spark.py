@@ -1,0 +1,129 @@
+"""The Spark standalone master and worker of the native lab, from the pyspark package."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from huntlab import versions
+from huntlab.errors import HuntlabError
+from huntlab.java import Java
+from huntlab.lab import processes
+from huntlab.lab.native.plan import LabPlan
+from huntlab.lab.status import ServiceStatus
+
+SPARK_MASTER = "spark-master"
+SPARK_WORKER = "spark-worker"
+# Spark's daemons need little heap; the executors get the worker's memory.
+SPARK_DAEMON_MEMORY = "256m"
+SPARK_WORKER_MEMORY = "1g"
+
+
+def spark_home() -> Path:
+    try:
+        import pyspark
+    except ImportError as exc:
+        raise HuntlabError("pyspark is not installed: pip install huntlab") from exc
+    home = Path(pyspark.__file__).resolve().parent
+    if not (home / "bin" / "spark-class").is_file():
+        raise HuntlabError(f"{home}/bin/spark-class not found: reinstall pyspark")
+    return home
+
+
+def _spark_env(lab: LabPlan, java: Java) -> dict[str, str]:
+    spark_dir = lab.home / "spark"
+    for sub in ("work", "tmp", "conf"):
+        (spark_dir / sub).mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env.update(
+        {
+            "JAVA_HOME": str(java.home),
+            "SPARK_HOME": str(spark_home()),
+            # Binds the web UIs and RPC to loopback (the UIs default to every interface).
+            "SPARK_LOCAL_IP": "127.0.0.1",
+            "SPARK_LOCAL_DIRS": str(spark_dir / "tmp"),
+            "SPARK_WORKER_DIR": str(spark_dir / "work"),
+            "SPARK_CONF_DIR": str(spark_dir / "conf"),
+            "SPARK_DAEMON_MEMORY": SPARK_DAEMON_MEMORY,
+            "SPARK_NO_DAEMONIZE": "1",
+            # Executors run the notebooks' Python functions with the lab's interpreter.
+            "PYSPARK_PYTHON": sys.executable,
+        }
+    )
+    return env
+
+
+def _spark_class(main: str, args: Sequence[str]) -> list[str]:
+    return ["bash", str(spark_home() / "bin" / "spark-class"), main, *args]
+
+
+def start_spark(lab: LabPlan, java: Java, say: Callable[[str], None]) -> None:
+    """Start the master and the worker (each left alone when it already runs as asked)."""
+    env = _spark_env(lab, java)
+    s = lab.settings
+    cwd = lab.home / "spark"
+    master = _spark_class(
+        "org.apache.spark.deploy.master.Master",
+        ["--host", "127.0.0.1", "--port", str(s.spark_master_port),
+         "--webui-port", str(s.spark_master_ui_port)],
+    )  # fmt: skip
+    processes.ensure(
+        lab.home, SPARK_MASTER, master, env=env, cwd=cwd, meta={"argv": master}, say=say
+    )
+    cores = max(1, min(2, os.cpu_count() or 1))
+    worker = _spark_class(
+        "org.apache.spark.deploy.worker.Worker",
+        ["--host", "127.0.0.1", "--cores", str(cores), "--memory", SPARK_WORKER_MEMORY,
+         "--webui-port", str(s.spark_worker_ui_port),
+         "--work-dir", str(lab.home / "spark" / "work"), lab.spark_master_url],
+    )  # fmt: skip
+    processes.ensure(
+        lab.home, SPARK_WORKER, worker, env=env, cwd=cwd, meta={"argv": worker}, say=say
+    )
+
+
+def master_alive(lab: LabPlan, *, workers: int = 0) -> bool:
+    """The master answers ALIVE with at least ``workers`` live workers registered."""
+    state = processes.http_json(f"{lab.spark_master_ui}/json/")
+    if not isinstance(state, dict) or state.get("status") != "ALIVE":
+        return False
+    alive = [w for w in state.get("workers", []) if w.get("state") == "ALIVE"]
+    return len(alive) >= workers
+
+
+def spark_status(lab: LabPlan) -> list[ServiceStatus]:
+    spark_version = versions.spark_version()
+    master = processes.http_json(f"{lab.spark_master_ui}/json/")
+    master_up = isinstance(master, dict) and master.get("status") == "ALIVE"
+    workers = [w for w in (master or {}).get("workers", []) if w.get("state") == "ALIVE"]
+    rows = [
+        ServiceStatus(
+            SPARK_MASTER,
+            master_up and processes.running(lab.home, SPARK_MASTER) is not None,
+            lab.spark_master_url,
+            spark_version,
+            f"web UI {lab.spark_master_ui}"
+            if master_up
+            else f"log {processes.log_path(lab.home, SPARK_MASTER)}",
+        )
+    ]
+    worker_state = processes.http_json(f"{lab.spark_worker_ui}/json/")
+    worker_up = (
+        isinstance(worker_state, dict)
+        and bool(workers)
+        and processes.running(lab.home, SPARK_WORKER) is not None
+    )
+    rows.append(
+        ServiceStatus(
+            SPARK_WORKER,
+            worker_up,
+            lab.spark_worker_ui,
+            spark_version,
+            f"{worker_state.get('cores')} cores, {worker_state.get('memory')} MB"
+            if worker_up and isinstance(worker_state, dict)
+            else f"log {processes.log_path(lab.home, SPARK_WORKER)}",
+        )
+    )
+    return rows

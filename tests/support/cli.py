@@ -1,0 +1,20 @@
+"""Running the ``huntlab`` command as a user does: a separate process, its exit code and
+output captured."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def run_huntlab(
+    *args: str, env: dict[str, str], timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "huntlab", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
