@@ -1,10 +1,6 @@
 """Elasticsearch to Spark through the released connector (``elasticsearch-spark-30``).
 
-The options that make huntlab events read correctly: ``es.mapping.date.rich`` so
-``@timestamp`` is a TimestampType, the query sent as DSL (a Lucene string is wrapped in
-``query_string``, so no URI escaping issue), large scroll pages, and arrays declared when the
-index holds any (canonical events hold none: lists are stored as JSON text). Columns come out
-in the canonical order: core fields first, then the rest alphabetically.
+Columns come out in the canonical order: core fields first, then the rest alphabetically.
 """
 
 from __future__ import annotations
@@ -12,46 +8,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
-from huntlab.es.search import build_query
+from huntlab.readers.frame import column_order
 from huntlab.settings import Settings
+from huntlab.spark.connector import connector_options
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
-
-SCROLL_SIZE = 5000
-
-
-def connector_options(
-    index: str,
-    query: str | Mapping[str, Any] | None = None,
-    settings: Settings | None = None,
-    *,
-    fields: Iterable[str] | None = None,
-    array_fields: Iterable[str] | None = None,
-    start: Any = None,
-    end: Any = None,
-) -> dict[str, str]:
-    options: dict[str, str] = {
-        "es.resource": index,
-        "es.mapping.date.rich": "true",
-        "es.read.metadata": "false",
-        "es.scroll.size": str(SCROLL_SIZE),
-        # A field mapped but absent from every document is null, not an error.
-        "es.field.read.empty.as.null": "true",
-    }
-    if settings is not None:
-        from huntlab.spark import es_options
-
-        options.update(es_options(settings))
-    if query is not None or start is not None or end is not None:
-        options["es.query"] = orjson.dumps({"query": build_query(query, start, end)}).decode()
-    if fields:
-        options["es.read.field.include"] = ",".join(fields)
-    if array_fields:
-        options["es.read.field.as.array.include"] = ",".join(array_fields)
-    return options
 
 
 def read_es(
@@ -75,8 +37,6 @@ def read_es(
     a wrong CA or a stopped node is reported as such (the connector says only "all nodes
     failed" and leaves the cause in its log).
     """
-    from huntlab.readers.frame import column_order
-
     if settings is not None:
         from huntlab.es.client import check, client
 
