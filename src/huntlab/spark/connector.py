@@ -1,8 +1,9 @@
-"""The Elasticsearch connector for Spark (``elasticsearch-spark-30``): its ``es.*`` options.
+"""The Elasticsearch connector for Spark (``elasticsearch-spark-30``): reaching the cluster.
 
-``es_options`` says how to reach the cluster (nodes, TLS, credentials); ``connector_options``
-what one read asks for (index, query, fields). Over HTTPS with a CA file, the connector needs
-a Java truststore, which ``truststore`` builds once with the JDK's ``keytool``.
+``es_options`` gives the ``es.*`` options for the cluster of the settings (nodes, TLS,
+credentials); over HTTPS with a CA file the connector needs a Java truststore, which
+``truststore`` builds once with the ``keytool`` of the Java huntlab finds. The options of one
+read (index, query, fields) are ``huntlab.spark.es.connector_options``.
 """
 
 from __future__ import annotations
@@ -11,15 +12,10 @@ import hashlib
 import re
 import subprocess
 import tempfile
-from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
-import orjson
-
 from huntlab.errors import HuntlabError
-from huntlab.es.search import build_query
 from huntlab.java import find_java
 from huntlab.settings import Settings, cache_dir
 
@@ -41,8 +37,6 @@ PACKAGE_EXCLUDES = ",".join(
         "javax.xml.bind:jaxb-api",
     ]
 )
-
-SCROLL_SIZE = 5000
 
 # The truststore holds public certificates only; its password guards integrity, not secrets.
 TRUSTSTORE_PASSWORD = "huntlab-truststore"
@@ -76,39 +70,6 @@ def es_options(settings: Settings) -> dict[str, str]:
     elif settings.es_user:
         options["es.net.http.auth.user"] = settings.es_user
         options["es.net.http.auth.pass"] = settings.es_password or ""
-    return options
-
-
-def connector_options(
-    index: str,
-    query: str | Mapping[str, Any] | None = None,
-    settings: Settings | None = None,
-    *,
-    fields: Iterable[str] | None = None,
-    array_fields: Iterable[str] | None = None,
-    start: Any = None,
-    end: Any = None,
-) -> dict[str, str]:
-    """The options of one read of ``index``: rich dates (``@timestamp`` a TimestampType), the
-    query as DSL (a Lucene string wrapped in ``query_string``, so no URI escaping issue), large
-    scroll pages, and arrays declared when the index holds any (canonical events hold none:
-    lists are stored as JSON text); with ``settings``, the cluster's options too."""
-    options: dict[str, str] = {
-        "es.resource": index,
-        "es.mapping.date.rich": "true",
-        "es.read.metadata": "false",
-        "es.scroll.size": str(SCROLL_SIZE),
-        # A field mapped but absent from every document is null, not an error.
-        "es.field.read.empty.as.null": "true",
-    }
-    if settings is not None:
-        options.update(es_options(settings))
-    if query is not None or start is not None or end is not None:
-        options["es.query"] = orjson.dumps({"query": build_query(query, start, end)}).decode()
-    if fields:
-        options["es.read.field.include"] = ",".join(fields)
-    if array_fields:
-        options["es.read.field.as.array.include"] = ",".join(array_fields)
     return options
 
 

@@ -1,6 +1,10 @@
 """Elasticsearch to Spark through the released connector (``elasticsearch-spark-30``).
 
-Columns come out in the canonical order: core fields first, then the rest alphabetically.
+The options that make huntlab events read correctly: ``es.mapping.date.rich`` so
+``@timestamp`` is a TimestampType, the query sent as DSL (a Lucene string is wrapped in
+``query_string``, so no URI escaping issue), large scroll pages, and arrays declared when the
+index holds any (canonical events hold none: lists are stored as JSON text). Columns come out
+in the canonical order: core fields first, then the rest alphabetically.
 """
 
 from __future__ import annotations
@@ -8,12 +12,48 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
+from huntlab.es.search import build_query
 from huntlab.readers.frame import column_order
 from huntlab.settings import Settings
-from huntlab.spark.connector import connector_options
+from huntlab.spark.connector import es_options
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+
+SCROLL_SIZE = 5000
+
+
+def connector_options(
+    index: str,
+    query: str | Mapping[str, Any] | None = None,
+    settings: Settings | None = None,
+    *,
+    fields: Iterable[str] | None = None,
+    array_fields: Iterable[str] | None = None,
+    start: Any = None,
+    end: Any = None,
+) -> dict[str, str]:
+    """The connector's options for one read of ``index`` (see above); with ``settings``, the
+    cluster's options too (``es_options``)."""
+    options: dict[str, str] = {
+        "es.resource": index,
+        "es.mapping.date.rich": "true",
+        "es.read.metadata": "false",
+        "es.scroll.size": str(SCROLL_SIZE),
+        # A field mapped but absent from every document is null, not an error.
+        "es.field.read.empty.as.null": "true",
+    }
+    if settings is not None:
+        options.update(es_options(settings))
+    if query is not None or start is not None or end is not None:
+        options["es.query"] = orjson.dumps({"query": build_query(query, start, end)}).decode()
+    if fields:
+        options["es.read.field.include"] = ",".join(fields)
+    if array_fields:
+        options["es.read.field.as.array.include"] = ",".join(array_fields)
+    return options
 
 
 def read_es(
