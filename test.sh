@@ -22,6 +22,9 @@ if ((${#dockerfiles[@]})); then
 fi
 
 echo "test.sh: pytest" >&2
+# Not UTC, so a reader that takes a zone-less time as local time fails the tests (Sysmon's
+# UtcTime has no zone); tests that need another zone set TZ themselves.
+export TZ=${HUNTLAB_TEST_TZ:-America/New_York}
 status=0
 python -m pytest "$@" || status=$?
 # pytest exits 5 when the selection holds no test: that is a failure of the run, say so.

@@ -32,6 +32,15 @@ def datasets_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def sigma_dir() -> Path:
+    """SigmaHQ rules and regression samples (../shared/sigma), read in place."""
+    path = shared_dir() / "sigma"
+    if not path.is_dir():
+        pytest.fail(f"{path} not found: the detection tests read the rules from ../shared/sigma")
+    return path
+
+
+@pytest.fixture(scope="session")
 def artifacts_dir() -> Path:
     """Where tests keep what a person may want to look at afterwards (screenshots)."""
     path = REPO / "test-artifacts"
@@ -83,6 +92,7 @@ FOLDER_MARKERS: dict[str, tuple[str, ...]] = {
     "unit": (),
     "integration/es": ("es",),
     "integration/spark": ("spark",),
+    "integration/detect": (),
     "e2e/lab": ("lab", "es", "spark"),
     "e2e/docker": ("docker",),
     "e2e/browser": ("browser", "lab", "es", "spark"),

@@ -21,7 +21,7 @@ _LAZY: dict[str, str] = {
     "read_events": "huntlab.readers:read_events",
     "iter_events": "huntlab.readers:iter_events",
     "ReadReport": "huntlab.readers:ReadReport",
-    "catalog": "huntlab.catalog:catalog",
+    "catalog": "huntlab.dataset_catalog:catalog",
     "load_settings": "huntlab.settings:load_settings",
     "Settings": "huntlab.settings:Settings",
     "HuntlabError": "huntlab.errors:HuntlabError",
@@ -39,6 +39,5 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'huntlab' has no attribute {name!r}")
     module_name, _, attr = target.partition(":")
     value = getattr(importlib.import_module(module_name), attr)
-    # setdefault: `huntlab.catalog` is also a (callable) submodule that the import just bound.
-    globals().setdefault(name, value)
+    globals()[name] = value
     return value

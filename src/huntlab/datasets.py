@@ -12,26 +12,27 @@ Where files come from, for ``get``:
    ``<platform>/<name>/[host|network/]<file>`` (files are hard-linked, or copied);
 3. the file's upstream link; ``HUNTLAB_DATASETS_BASE_URL`` replaces the upstream prefix
    ``https://raw.githubusercontent.com/OTRF/Security-Datasets/master/`` (an internal copy of
-   the repository). Downloads go to ``<file>.part`` first and resume with an HTTP Range
-   request after an interruption.
+   the repository). Downloads go through :mod:`huntlab.download` (resumable, locked, checked
+   against a known hash: the catalog's, or a ``<file>.sha256``/``SHA256SUMS`` that such an
+   internal copy publishes beside the file).
+
+Dataset names are one path component of a safe character set (:func:`check_name`), and every
+path the store writes is checked to stay inside it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
+import re
 import shutil
-import urllib.error
-import urllib.request
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.client import HTTPException
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
-from huntlab.catalog import (
+from huntlab.dataset_catalog import (
     ARCHIVE_SUFFIXES,
     UPSTREAM_RAW_PREFIX,
     Catalog,
@@ -41,7 +42,9 @@ from huntlab.catalog import (
     catalog,
     not_found_message,
 )
+from huntlab.download import KnownHash, file_digest, published_sha256, sums_in_folder
 from huntlab.errors import DatasetNotFound, DownloadError, HuntlabError
+from huntlab.files import atomic_write
 from huntlab.settings import cache_dir
 
 # The lab's default load (`huntlab up`): the 2019 and the 2020 recordings of Empire Invoke WMI.
@@ -50,8 +53,8 @@ DEFAULT_DATASETS: tuple[str, ...] = (
     "empire_wmi_dcerpc_wmi_IWbemServices_ExecMethod",
 )
 
-CHUNK = 1 << 20
-TIMEOUT_SECONDS = 30
+# A dataset name is one path component: it names a folder of the store and a manifest file.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ class StoredFile:
     size: int
     origin: str  # "store" (already there), "mirror", "download" or "import"
     fetched: int = 0  # bytes transferred over the network by this call
+    verified: str = ""  # the published hash it matched ("" when none was known)
 
 
 # --- places ---------------------------------------------------------------------------------
@@ -72,6 +76,40 @@ class StoredFile:
 
 def store_dir() -> Path:
     return cache_dir() / "datasets"
+
+
+def check_name(name: str) -> str:
+    """``name`` if it is a valid dataset name, else a HuntlabError saying what is allowed."""
+    if not NAME_PATTERN.fullmatch(name):
+        raise HuntlabError(
+            f"{name!r} is not a valid dataset name: use one path component of letters, digits, "
+            "'.', '_' and '-', starting with a letter or digit, at most 128 characters "
+            "(e.g. --name my_dataset)"
+        )
+    return name
+
+
+def _inside(root: Path, relpath: str) -> Path:
+    """``root/relpath``, refusing anything that would leave ``root`` (``..``, absolute, links)."""
+    parts = PurePosixPath(relpath).parts
+    if not parts or relpath.startswith("/") or "\\" in relpath or "\0" in relpath or any(
+        part in ("", ".", "..") for part in parts
+    ):
+        raise HuntlabError(f"{relpath!r}: not a relative path inside the dataset store")
+    path = root.joinpath(*parts)
+    if not path.resolve().is_relative_to(root.resolve()):
+        raise HuntlabError(f"{relpath!r}: resolves to {path.resolve()}, outside {root}")
+    return path
+
+
+def dataset_dir(name: str) -> Path:
+    """The store's folder of dataset ``name`` (a valid name, inside the store)."""
+    return _inside(store_dir(), check_name(name))
+
+
+def stored_path(name: str, relpath: str) -> Path:
+    """Where file ``relpath`` of dataset ``name`` lives in the store (checked to stay inside)."""
+    return _inside(dataset_dir(name), relpath)
 
 
 def mirror_dir() -> Path | None:
@@ -126,7 +164,7 @@ def manifests_dir() -> Path:
 
 
 def manifest_path(name: str) -> Path:
-    return manifests_dir() / f"{name}.json"
+    return manifests_dir() / f"{check_name(name)}.json"
 
 
 def read_manifest(name: str) -> dict[str, Any]:
@@ -144,16 +182,14 @@ def read_manifest(name: str) -> dict[str, Any]:
 
 
 def _write_manifest(name: str, manifest: dict[str, Any]) -> None:
-    path = manifest_path(name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    atomic_write(
+        manifest_path(name), json.dumps(manifest, indent=1, sort_keys=True) + "\n", mode=0o644
+    )
 
 
 def _record(
     name: str, relpath: str, path: Path, sha256: str, origin: str, source: str,
-    dataset: Dataset | None,
+    dataset: Dataset | None, verified: str = "",
 ) -> None:
     manifest = read_manifest(name)
     manifest["name"] = name
@@ -166,30 +202,30 @@ def _record(
         "origin": origin,
         "source": source,
         "added": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "verified": verified,
     }
     _write_manifest(name, manifest)
 
 
 def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_digest(path, "sha256")
 
 
 def local_files(name: str) -> dict[str, dict[str, Any]]:
     """The store's manifest entries of dataset ``name`` whose file is present."""
-    folder = store_dir() / name
+    folder = dataset_dir(name)
     entries = read_manifest(name)["files"] if folder.is_dir() else {}
-    return {rel: e for rel, e in entries.items() if (folder / rel).is_file()}
+    return {rel: e for rel, e in entries.items() if stored_path(name, rel).is_file()}
 
 
 def stored_names() -> list[str]:
     root = manifests_dir()
     if not root.is_dir():
         return []
-    return sorted(p.stem for p in root.glob("*.json") if (store_dir() / p.stem).is_dir())
+    return sorted(
+        p.stem for p in root.glob("*.json")
+        if NAME_PATTERN.fullmatch(p.stem) and (store_dir() / p.stem).is_dir()
+    )
 
 
 # --- the mirror -----------------------------------------------------------------------------
@@ -255,8 +291,7 @@ def _place(src: Path, dest: Path) -> None:
 
 
 def _already_stored(name: str, relpath: str, verify: bool) -> StoredFile | None:
-    folder = store_dir() / name
-    path = folder / relpath
+    path = stored_path(name, relpath)
     if not path.is_file():
         return None
     entry = read_manifest(name)["files"].get(relpath)
@@ -264,14 +299,23 @@ def _already_stored(name: str, relpath: str, verify: bool) -> StoredFile | None:
         return None
     if verify and sha256_file(path) != entry.get("sha256"):
         return None
-    return StoredFile(name, relpath, path, str(entry["sha256"]), path.stat().st_size, "store")
+    return StoredFile(name, relpath, path, str(entry["sha256"]), path.stat().st_size, "store",
+                      verified=str(entry.get("verified") or ""))
 
 
 def _store_copy(
     src: Path, name: str, relpath: str, origin: str, dataset: Dataset | None, force: bool
 ) -> StoredFile:
-    dest = store_dir() / name / relpath
+    dest = stored_path(name, relpath)
     digest = sha256_file(src)
+    # A mirror (or a folder of downloads) may publish the hashes beside its files.
+    published = sums_in_folder(src.parent, src.name)
+    if published is not None and published.hexdigest != digest:
+        raise HuntlabError(
+            f"{src}: SHA-256 {digest} does not match {published.hexdigest} published in "
+            f"{published.source}; the file is damaged or the list is stale, fix the mirror"
+        )
+    verified = published.describe() if published is not None else ""
     if dest.is_file() and not dest.samefile(src):
         current = sha256_file(dest)
         if current != digest and not force:
@@ -281,8 +325,9 @@ def _store_copy(
             )
     if not (dest.is_file() and sha256_file(dest) == digest):
         _place(src, dest)
-    _record(name, relpath, dest, digest, origin, str(src), dataset)
-    return StoredFile(name, relpath, dest, digest, dest.stat().st_size, origin)
+    _record(name, relpath, dest, digest, origin, str(src), dataset, verified)
+    return StoredFile(name, relpath, dest, digest, dest.stat().st_size, origin,
+                      verified=verified)
 
 
 # --- downloading ----------------------------------------------------------------------------
@@ -296,84 +341,25 @@ def _offline_hint(url: str, name: str, relpath: str) -> str:
     )
 
 
-def download(url: str, dest: Path, *, label: str | None = None, hint: str = "") -> int:
-    """Fetch ``url`` into ``dest``, resuming ``dest.part`` with a Range request.
+def download(
+    url: str, dest: Path, *, label: str | None = None, hint: str = "",
+    expected: KnownHash | None = None,
+) -> int:
+    """Fetch ``url`` into ``dest`` with :func:`huntlab.download.fetch` (resumable, locked,
+    checked against ``expected`` when given); returns the bytes transferred."""
+    from huntlab.download import fetch
 
-    Returns the number of bytes transferred. A server that ignores Range restarts the file.
-    A lock on ``dest.lock`` keeps two huntlab processes from writing the same ``.part``.
-    """
-    import fcntl
-
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with dest.with_name(dest.name + ".lock").open("a") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise DownloadError(
-                f"{dest} is being downloaded by another huntlab process; wait for it to finish"
-            ) from None
-        try:
-            return _download_locked(url, dest, label or dest.name, hint)
-        finally:
-            dest.with_name(dest.name + ".lock").unlink(missing_ok=True)
+    return fetch(url, dest, expected=expected, label=label, hint=hint).fetched
 
 
-def _download_locked(url: str, dest: Path, label: str, hint: str) -> int:
-    from tqdm import tqdm
-
-    part = dest.with_name(dest.name + ".part")
-    offset = part.stat().st_size if part.is_file() else 0
-    headers = {"User-Agent": "huntlab"}
-    if offset:
-        headers["Range"] = f"bytes={offset}-"
-    fetched = 0
-    try:
-        try:
-            response = urllib.request.urlopen(
-                urllib.request.Request(url, headers=headers), timeout=TIMEOUT_SECONDS
-            )
-        except urllib.error.HTTPError as exc:
-            if exc.code == 416 and offset:  # nothing left past offset: the .part is complete
-                part.replace(dest)
-                return 0
-            raise
-        with response:
-            length = int(response.headers.get("Content-Length") or -1)
-            if offset and response.status == 206:
-                span = response.headers.get("Content-Range", "")
-                if not span.startswith(f"bytes {offset}-"):
-                    raise DownloadError(
-                        f"{url}: unexpected Content-Range {span!r} for a resume at byte {offset};"
-                        f" delete {part} and retry"
-                    )
-                mode = "ab"
-            else:
-                offset, mode = 0, "wb"
-            total = offset + length if length >= 0 else None
-            with part.open(mode) as out, tqdm(
-                total=total, initial=offset, unit="B", unit_scale=True, desc=label,
-                disable=None,
-            ) as bar:
-                while block := response.read(CHUNK):
-                    out.write(block)
-                    fetched += len(block)
-                    bar.update(len(block))
-    except DownloadError:
-        raise
-    except (urllib.error.URLError, HTTPException, OSError) as exc:
-        kept = part.is_file() and part.stat().st_size > 0
-        resume = f"; {part} is kept and the next try resumes from it" if kept else ""
-        raise DownloadError(
-            f"could not download {url} ({exc}){resume}. Offline? "
-            + (hint or "import the file with `huntlab datasets import FILE`")
-        ) from exc
-    if length >= 0 and fetched != length:
-        raise DownloadError(
-            f"could not download {url}: the connection ended after {offset + fetched} of "
-            f"{total} bytes; {part} is kept, run the same command again to resume"
-        )
-    part.replace(dest)
-    return fetched
+def known_hash(file: DatasetFile, url: str) -> KnownHash | None:
+    """The hash ``file`` must have: the catalog's, else one an internal copy of the repository
+    (``HUNTLAB_DATASETS_BASE_URL``) publishes beside it. Upstream publishes none."""
+    if file.sha256:
+        return KnownHash("sha256", file.sha256.lower(), "catalog")
+    if os.environ.get("HUNTLAB_DATASETS_BASE_URL") and url != file.link:
+        return published_sha256(url)
+    return None
 
 
 # --- the public operations ------------------------------------------------------------------
@@ -436,20 +422,24 @@ def get(
     failures: list[DownloadError] = []
     for file in to_download:
         url = file_url(file)
-        dest = store_dir() / ds.name / file.relpath
+        dest = stored_path(ds.name, file.relpath)
+        from huntlab.download import fetch
+
         try:
-            fetched = download(
-                url, dest, label=f"{ds.name} {file.relpath}",
+            expected = known_hash(file, url)
+            got = fetch(
+                url, dest, expected=expected, label=f"{ds.name} {file.relpath}",
                 hint=_offline_hint(url, ds.name, file.relpath),
             )
         except DownloadError as exc:
             failures.append(exc)
             continue
         digest = sha256_file(dest)
-        _record(ds.name, file.relpath, dest, digest, "download", url, ds)
+        verified = got.verified.describe() if got.verified is not None else ""
+        _record(ds.name, file.relpath, dest, digest, "download", url, ds, verified)
         results.append(
             StoredFile(ds.name, file.relpath, dest, digest, dest.stat().st_size, "download",
-                       fetched)
+                       got.fetched, verified)
         )
     if len(failures) == 1:
         raise failures[0]
@@ -517,6 +507,8 @@ def import_path(
     loaded without the network). In a folder, each file's dataset is the folder holding it
     (above a ``host``/``network`` level), as in ``<platform>/<name>/host/<name>.zip``.
     """
+    if name is not None:
+        check_name(name)
     src = Path(path).expanduser()
     if not src.exists():
         raise HuntlabError(f"{src}: no such file or folder")
@@ -547,7 +539,7 @@ def _store_lookup(name: str) -> Path | None:
     if not root.is_dir():
         return None
     for folder in root.iterdir():
-        if folder.name.lower() != name.lower():
+        if folder.name.lower() != name.lower() or not NAME_PATTERN.fullmatch(folder.name):
             continue
         present = [rel for rel in local_files(folder.name) if is_data_file(Path(rel))]
         events = [rel for rel in present if not _is_network_capture(Path(rel))]
@@ -596,7 +588,7 @@ def resolve(source: str | Path, *, metadata: str | Path | None = None) -> Path:
             if found is not None:
                 return found
         get(ds, kinds=sorted({f.kind for f in ds.files} - {"network"}) or None)
-        return primary_path(store_dir() / ds.name)
+        return primary_path(dataset_dir(ds.name))
     known = stored_names() + _mirror_names()
     if cat is not None:
         known += [s for ds in cat for s in (ds.id, ds.name)]
@@ -644,12 +636,12 @@ def local_status(ds: Dataset) -> dict[str, Any]:
             "relpath": file.relpath,
             "kind": file.kind,
             "url": file_url(file),
-            "stored": str(store_dir() / ds.name / file.relpath) if entry else None,
+            "stored": str(stored_path(ds.name, file.relpath)) if entry else None,
             "sha256": entry.get("sha256") if entry else None,
             "mirror": str(in_mirror) if in_mirror else None,
         })
     return {
         "cached": bool(ds.files) and all(f["stored"] for f in files),
-        "store": str(store_dir() / ds.name),
+        "store": str(dataset_dir(ds.name)),
         "files": files,
     }

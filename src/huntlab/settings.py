@@ -16,6 +16,29 @@ from typing import Any
 DEFAULT_BIND = "127.0.0.1"
 
 
+def local_es_url(port: int, scheme: str = "http") -> str:
+    """The URL of the lab's Elasticsearch node on this machine (it listens on loopback only)."""
+    return f"{scheme}://127.0.0.1:{int(port)}"
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """A home's ``config.json`` as a dict ({} when absent); the one reader of that file.
+
+    A broken file is a HuntlabError naming it and what to do, for every command.
+    """
+    from huntlab.errors import HuntlabError
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise HuntlabError(f"{path}: not readable JSON ({exc}); fix or delete it") from exc
+    if not isinstance(data, dict):
+        raise HuntlabError(f"{path}: expected a JSON object; fix or delete it")
+    return data
+
+
 def _env_path(name: str, default: Path) -> Path:
     value = os.environ.get(name)
     return Path(value).expanduser() if value else default
@@ -39,7 +62,7 @@ class Settings:
 
     home: Path = field(default_factory=home_dir)
     cache: Path = field(default_factory=cache_dir)
-    es_url: str = "http://127.0.0.1:9200"
+    es_url: str = field(default_factory=lambda: local_es_url(9200))
     es_user: str | None = None
     es_password: str | None = None
     es_api_key: str | None = None
@@ -75,10 +98,19 @@ _ENV_FIELDS: dict[str, str] = {
 }
 
 
-def _coerce(name: str, value: Any) -> Any:
+def _coerce(name: str, value: Any, config_file: Path) -> Any:
     kinds = {f.name: f.type for f in fields(Settings)}
     if kinds.get(name) in ("int", int):
-        return int(value)
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            from huntlab.errors import HuntlabError
+
+            env = next((k for k, v in _ENV_FIELDS.items() if v == name), "")
+            raise HuntlabError(
+                f"{name} = {value!r} is not a whole number; fix the flag, {env} or "
+                f"{config_file}"
+            ) from None
     return value
 
 
@@ -93,24 +125,19 @@ def load_settings(**overrides: Any) -> Settings:
     if home is not None:
         settings = replace(settings, home=Path(home))
     values: dict[str, Any] = {}
-    if settings.config_file.is_file():
-        try:
-            stored = json.loads(settings.config_file.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise ValueError(
-                f"{settings.config_file}: not readable JSON ({exc}); fix or delete it"
-            ) from exc
-        values.update({k: v for k, v in stored.items() if k in _FIELD_NAMES})
+    stored = read_config_file(settings.config_file)
+    values.update({k: v for k, v in stored.items() if k in _FIELD_NAMES})
     for env_name, field_name in _ENV_FIELDS.items():
         if os.environ.get(env_name):
             values[field_name] = os.environ[env_name]
     values.update({k: v for k, v in overrides.items() if v is not None and k != "home"})
+    values = {k: _coerce(k, v, settings.config_file) for k, v in values.items()}
     # A port given alone implies the local URL on that port.
     if "es_port" in values and "es_url" not in values:
-        values["es_url"] = f"http://127.0.0.1:{int(values['es_port'])}"
+        values["es_url"] = local_es_url(values["es_port"])
     if "spark_master_port" in values and "spark_master" not in values:
-        values["spark_master"] = f"spark://127.0.0.1:{int(values['spark_master_port'])}"
-    return replace(settings, **{k: _coerce(k, v) for k, v in values.items()})
+        values["spark_master"] = f"spark://127.0.0.1:{values['spark_master_port']}"
+    return replace(settings, **values)
 
 
 _FIELD_NAMES = {f.name for f in fields(Settings)} - {"home", "cache"}

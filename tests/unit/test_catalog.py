@@ -14,9 +14,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-import huntlab.catalog as catalog_module
-from huntlab.catalog import Catalog, catalog
+import huntlab.dataset_catalog as catalog_module
 from huntlab.cli import cli
+from huntlab.dataset_catalog import Catalog, catalog
 from huntlab.errors import DatasetNotFound, HuntlabError
 
 

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from huntlab import datasets
-from huntlab.catalog import archive_stem, catalog
+from huntlab.dataset_catalog import archive_stem, catalog
 from huntlab.errors import DatasetNotFound, HuntlabError
 
 WMI_2020 = "empire_wmi_dcerpc_wmi_IWbemServices_ExecMethod"

@@ -3,6 +3,7 @@ the metadata archive. The served files are the real ones from ../shared."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 import socket
@@ -16,14 +17,15 @@ from typing import ClassVar
 import pytest
 
 from huntlab import datasets
-from huntlab.catalog import UPSTREAM_RAW_PREFIX, catalog
+from huntlab.dataset_catalog import UPSTREAM_RAW_PREFIX, catalog
 from huntlab.errors import DownloadError, HuntlabError
 
 WMI_2020 = "empire_wmi_dcerpc_wmi_IWbemServices_ExecMethod"
 
 
 class RangeHandler(BaseHTTPRequestHandler):
-    """Serves files from ``root``, honours ``Range: bytes=N-``, records what it sent.
+    """Serves files from ``root`` with an ETag, honours ``Range: bytes=N-`` with ``If-Range``
+    (as GitHub's raw file server does), records what it sent.
 
     ``cut_after`` (bytes) makes the next full response stop short, like a dropped connection.
     """
@@ -41,7 +43,10 @@ class RangeHandler(BaseHTTPRequestHandler):
         if body is None:
             self.send_error(404)
             return
+        etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
         wanted = self.headers.get("Range")
+        if self.headers.get("If-Range") not in (None, etag):
+            wanted = None  # the file changed: the whole new file
         start = 0
         if wanted:
             match = re.fullmatch(r"bytes=(\d+)-", wanted)
@@ -57,6 +62,7 @@ class RangeHandler(BaseHTTPRequestHandler):
         else:
             self.send_response(200)
         chunk = body[start:]
+        self.send_header("ETag", etag)
         self.send_header("Content-Length", str(len(chunk)))
         self.end_headers()
         cut = type(self).cut_after

@@ -6,7 +6,7 @@ import json
 
 from huntlab.es import generate, indices
 from huntlab.es.loader import doc_id
-from huntlab.es.search import build_query
+from huntlab.es.query import build_query
 from huntlab.resources import resource_dir
 
 

@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "es": ("huntlab.cli.es:es", "Run and set up the Elasticsearch node."),
     "load": ("huntlab.cli.es:load", "Load a dataset or file into Elasticsearch."),
     "query": ("huntlab.cli.es:query", "Search Elasticsearch from the shell."),
+    "detect": ("huntlab.cli.detect:detect", "Run Sigma rules on events; list unsupported rules."),
     "up": ("huntlab.cli.lab:up", "Bring the lab up (docker or native)."),
     "down": ("huntlab.cli.lab:down", "Stop everything the lab started."),
     "status": ("huntlab.cli.lab:status", "Show each lab service: up or down, URL, version."),

@@ -10,7 +10,8 @@ from typing import Any
 
 import click
 
-from huntlab.catalog import Dataset
+from huntlab.cli.options import format_option, write_records
+from huntlab.dataset_catalog import Dataset
 
 
 def _metadata(ctx: click.Context) -> str | None:
@@ -76,13 +77,7 @@ def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     multiple=True,
     help="Words to find in id, name, title, description, tags (all must occur).",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json", "csv"]),
-    default="table",
-    show_default=True,
-)
+@format_option("table", "csv", default="table")
 @click.option("--refresh", is_flag=True, help="Download the upstream metadata again first.")
 @click.pass_context
 def list_(
@@ -96,7 +91,7 @@ def list_(
     refresh: bool,
 ) -> None:
     """List the datasets of the catalog, filtered."""
-    from huntlab.catalog import catalog, tactic_id
+    from huntlab.dataset_catalog import catalog, tactic_id
     from huntlab.datasets import local_state, stored_names
     from huntlab.errors import HuntlabError
 
@@ -114,9 +109,8 @@ def list_(
     )
     stored = stored_names()
     local = {ds.id: local_state(ds, stored) for ds in found}
-    if fmt == "json":
-        out = [{**ds.to_dict(), "local": local[ds.id]} for ds in found]
-        click.echo(json.dumps(out, indent=1))
+    if fmt in ("json", "jsonl"):
+        write_records(({**ds.to_dict(), "local": local[ds.id]} for ds in found), fmt)
         return
     rows = [_row(ds, local[ds.id]) for ds in found]
     if fmt == "csv":
@@ -144,7 +138,7 @@ def list_(
 @click.pass_context
 def show(ctx: click.Context, dataset: str, fmt: str) -> None:
     """Everything the catalog knows about DATASET (id or name), and whether it is local."""
-    from huntlab.catalog import catalog
+    from huntlab.dataset_catalog import catalog
     from huntlab.datasets import local_status, locate
     from huntlab.errors import DatasetNotFound
 
@@ -200,6 +194,18 @@ def _report(results: list[Any]) -> None:
     for item in results:
         note = f" ({item.fetched} bytes fetched)" if item.fetched else ""
         click.echo(f"{item.origin:8} {item.sha256}  {item.path}{note}")
+    fetched = [item for item in results if item.origin in ("download", "mirror")]
+    unverified = [item for item in fetched if not item.verified]
+    for item in fetched:
+        if item.verified:
+            click.echo(f"verified {item.path.name}: {item.verified}", err=True)
+    if unverified:
+        # Upstream publishes no hashes: say so rather than call the files checked.
+        click.echo(
+            f"no published hash for {len(unverified)} file(s), their SHA-256 is only recorded: "
+            + ", ".join(item.path.name for item in unverified),
+            err=True,
+        )
 
 
 @datasets.command()

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from huntlab.cli.options import errors_option, es_options
+from huntlab.cli.options import bounds_options, echo_frame, errors_option, es_options, format_option
 from huntlab.es.loader import CHUNK_DOCS, THREADS
 from huntlab.settings import Settings, load_settings
 
@@ -98,6 +98,7 @@ def setup(settings: Settings) -> None:
 )
 @click.option("--chunk-docs", type=int, default=CHUNK_DOCS, show_default=True)
 @click.option("--no-progress", is_flag=True, help="no progress bar")
+@bounds_options
 @es_options
 def load(
     source: str,
@@ -106,6 +107,8 @@ def load(
     threads: int,
     chunk_docs: int,
     no_progress: bool,
+    max_record_bytes: int,
+    max_decompression_ratio: int,
     settings: Settings,
 ) -> None:
     """Load SOURCE (dataset id or name, archive, JSON-lines file or folder) into Elasticsearch.
@@ -122,6 +125,8 @@ def load(
         threads=threads,
         chunk_docs=chunk_docs,
         progress=not no_progress and sys.stderr.isatty(),
+        max_record_bytes=max_record_bytes,
+        max_decompression_ratio=max_decompression_ratio,
     )
     for index, count in sorted(report.by_index.items()):
         click.echo(f"  {index}: {count}", err=True)
@@ -138,10 +143,8 @@ TABLE_WIDTH = 60
 def _emit(frame: Any, fmt: str) -> None:
     if fmt == "csv":
         click.echo(frame.to_csv(index=False), nl=False)
-    elif fmt == "json":
-        click.echo(frame.to_json(orient="records", lines=True, date_format="iso"), nl=False)
-        if len(frame):
-            click.echo("")
+    elif fmt in ("json", "jsonl"):
+        echo_frame(frame, fmt)
     elif not len(frame):
         click.echo("(no events)")
     else:
@@ -163,13 +166,7 @@ def _emit(frame: Any, fmt: str) -> None:
 @click.option("--start", help="from this @timestamp (inclusive), e.g. 2019-03-19T19:30:00Z")
 @click.option("--end", help="up to this @timestamp (exclusive)")
 @click.option("--limit", type=int, default=100, show_default=True, help="0: no limit")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "csv", "json"]),
-    default="table",
-    show_default=True,
-)
+@format_option("table", "csv", default="table")
 @click.option("--all-fields", is_flag=True, help="every column, not only the core ones")
 @es_options
 def query(
@@ -184,7 +181,7 @@ def query(
     settings: Settings,
 ) -> None:
     """Search with a Lucene QUERY, e.g. "EventID:1 AND ParentImage:*WmiPrvSE.exe"."""
-    from huntlab.es.search import search as run_search
+    from huntlab.es.query import search as run_search
 
     wanted = [f.strip() for f in fields.split(",") if f.strip()] if fields else None
     frame = run_search(

@@ -1,4 +1,8 @@
-"""The shared Elasticsearch options of every command that talks to a cluster.
+"""The options several commands share.
+
+``format_option`` is the one ``--format``: each command's own layouts (table, csv) plus
+``json``, always one JSON array of records, and ``jsonl`` (alias ``ndjson``), one JSON object
+per line; ``write_records`` and ``echo_frame`` print them.
 
 ``@es_options`` adds ``--es-url``, ``--es-user``, ``--es-password``, ``--es-api-key`` and
 ``--es-ca`` and hands the command a ready ``settings`` (flag > ``HUNTLAB_ES_*`` > the home's
@@ -8,7 +12,8 @@ config.json > default).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 import click
@@ -40,6 +45,52 @@ errors_option = click.option(
 )
 
 
+JSON_FORMATS = ("json", "jsonl", "ndjson")
+
+
+def _same_jsonl(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    return "jsonl" if value == "ndjson" else value
+
+
+def format_option(*layouts: str, default: str, help: str = "") -> Callable[[F], F]:
+    """``--format`` (passed as ``fmt``): ``layouts`` plus json (an array) and jsonl/ndjson."""
+    described = "json: one JSON array; jsonl (or ndjson): one JSON object per line."
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice([*layouts, *JSON_FORMATS]),
+        default=default,
+        show_default=True,
+        callback=_same_jsonl,
+        help=f"{help} {described}".strip(),
+    )
+
+
+def write_records(records: Iterable[dict[str, Any]], fmt: str) -> None:
+    """Stream ``records`` to stdout as one JSON array (json) or JSON lines (jsonl)."""
+    import orjson
+
+    out = sys.stdout.buffer
+    if fmt == "jsonl":
+        for record in records:
+            out.write(orjson.dumps(record, default=str) + b"\n")
+    else:
+        # "[" goes out with the first record, so an error before it leaves no stray bracket.
+        sep = b"["
+        for record in records:
+            out.write(sep + orjson.dumps(record, default=str))
+            sep = b",\n"
+        out.write(b"[]\n" if sep == b"[" else b"]\n")
+    out.flush()
+
+
+def echo_frame(frame: Any, fmt: str) -> None:
+    """A pandas frame as json (one array) or jsonl, ISO timestamps."""
+    text = frame.to_json(orient="records", lines=fmt == "jsonl", date_format="iso")
+    click.echo(text if fmt == "json" or not text or text.endswith("\n") else text + "\n",
+               nl=fmt == "json")
+
+
 def es_options(command: F) -> F:
     """Add the Elasticsearch options; the command receives ``settings`` instead of them."""
 
@@ -67,5 +118,36 @@ def es_options(command: F) -> F:
     decorated: Any = wrapper
     for option in reversed(_OPTIONS):
         decorated = option(decorated)
+    result: F = decorated
+    return result
+
+
+def bounds_options(command: F) -> F:
+    """Add ``--max-record-bytes`` and ``--max-decompression-ratio``, the readers' input
+    bounds (docs/event-mapping.md, "Limits"), shared by `huntlab read` and `huntlab load`."""
+    from huntlab.readers.sources import (
+        DECOMPRESSION_FLOOR,
+        MAX_DECOMPRESSION_RATIO,
+        MAX_RECORD_BYTES,
+    )
+
+    floor_mib = DECOMPRESSION_FLOOR // (1024 * 1024)
+    decorated: Any = click.option(
+        "--max-decompression-ratio",
+        type=click.IntRange(min=1),
+        default=MAX_DECOMPRESSION_RATIO,
+        show_default=True,
+        help="How many times its compressed size an archive member or .gz file may expand "
+        f"(and at least {floor_mib} MiB) before the read stops as a likely decompression "
+        "bomb; raise it for a file you trust.",
+    )(command)
+    decorated = click.option(
+        "--max-record-bytes",
+        type=click.IntRange(min=1),
+        default=MAX_RECORD_BYTES,
+        show_default=True,
+        help="Longest record (one line) accepted; a longer one is a bad line, rejected with "
+        "its file and line and never held whole in memory.",
+    )(decorated)
     result: F = decorated
     return result

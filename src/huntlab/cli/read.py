@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-import sys
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import click
 
-from huntlab.cli.options import errors_option
+from huntlab.cli.options import (
+    bounds_options,
+    echo_frame,
+    errors_option,
+    format_option,
+    write_records,
+)
 from huntlab.readers.report import ReadReport
 
 _TABLE_COLUMNS = ["@timestamp", "Hostname", "Channel", "EventID", "SourceName"]
@@ -31,8 +36,8 @@ def _print_tables(source: str, limit: int | None, fmt: str) -> None:
         shown = frame.head(limit) if limit is not None else frame
         if fmt == "csv":
             click.echo(shown.to_csv(index=False), nl=False)
-        elif fmt == "json":
-            click.echo(shown.to_json(orient="records", lines=True, date_format="iso"), nl=False)
+        elif fmt in ("json", "jsonl"):
+            echo_frame(shown, fmt)
         else:
             click.echo(shown.to_string(max_colwidth=60))
 
@@ -46,13 +51,9 @@ def _print_tables(source: str, limit: int | None, fmt: str) -> None:
     help="Where --errors skip writes rejected lines (JSON lines). "
     "Default: $HUNTLAB_HOME/rejects/<source>-<time>.jsonl.",
 )
-@click.option(
-    "--format",
-    "out_format",
-    type=click.Choice(["table", "csv", "json"]),
-    default="table",
-    show_default=True,
-    help="table: the first rows, for a look; csv or json (JSON lines): every row, to pipe on.",
+@format_option(
+    "table", "csv", default="table",
+    help="table: the first rows, for a look; csv, json, jsonl: every row, to pipe on.",
 )
 @click.option("--limit", type=click.IntRange(min=0), help="Rows to print (table: 20).")
 @click.option(
@@ -67,38 +68,43 @@ def _print_tables(source: str, limit: int | None, fmt: str) -> None:
     is_flag=True,
     help="Read Azure exports, Zeek or auditd logs as tables of their own.",
 )
+@bounds_options
 def read(
     source: str,
     errors: str,
     rejects: Path | None,
-    out_format: str,
+    fmt: str,
     limit: int | None,
     columns: str | None,
     dataset: str | None,
     as_tables: bool,
+    max_record_bytes: int,
+    max_decompression_ratio: int,
 ) -> None:
     """Read SOURCE (a dataset name or id, an archive, a JSON-lines file or a folder) into the
     canonical event table; print rows on stdout and the counts on stderr."""
     if as_tables:
         _print_tables(
-            source, limit if limit is not None or out_format != "table" else 20, out_format
+            source, limit if limit is not None or fmt != "table" else 20, fmt
         )
         return
     report = ReadReport()
-    options: dict[str, Any] = {"errors": errors, "rejects": rejects, "report": report}
+    options: dict[str, Any] = {
+        "errors": errors,
+        "rejects": rejects,
+        "report": report,
+        "max_record_bytes": max_record_bytes,
+        "max_decompression_ratio": max_decompression_ratio,
+    }
     wanted = [c.strip() for c in columns.split(",")] if columns else None
-    if out_format == "json":
-        # Streamed: one canonical event per line, as iter_events yields them.
-        import orjson
-
+    if fmt in ("json", "jsonl"):
+        # Streamed: canonical events as iter_events yields them.
         from huntlab.readers import iter_events
 
-        out = sys.stdout.buffer
-        for event in islice(iter_events(source, dataset=dataset, **options), limit):
-            if wanted:
-                event = {k: event.get(k) for k in wanted}
-            out.write(orjson.dumps(event) + b"\n")
-        out.flush()
+        events = islice(iter_events(source, dataset=dataset, **options), limit)
+        write_records(
+            ({k: e.get(k) for k in wanted} for e in events) if wanted else events, fmt
+        )
         _echo_counts(report)
         return
     from huntlab.readers import read_events
@@ -110,7 +116,7 @@ def read(
             raise click.BadParameter(
                 f"no such column(s): {', '.join(missing)}", param_hint="--columns"
             )
-    if out_format == "csv":
+    if fmt == "csv":
         shown = frame[wanted] if wanted else frame
         shown = shown.head(limit) if limit is not None else shown
         click.echo(shown.to_csv(index=False), nl=False)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-# The function shadows its module on purpose (``huntlab.es.search(...)``); search.py imports
-# pandas and the client only when called, so this import stays cheap.
-from huntlab.es.search import search
+# ``huntlab.es.search(...)`` is the function of es/query.py, which imports pandas and the
+# client only when called, so this import stays cheap.
+from huntlab.es.query import search
 
 _LAZY: dict[str, str] = {
     "load": "huntlab.es.loader:load",

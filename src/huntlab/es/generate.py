@@ -71,11 +71,12 @@ def mappings_component() -> dict[str, Any]:
 
 def generated() -> dict[str, dict[str, Any]]:
     """Relative path under ``elasticsearch/`` -> JSON document."""
+    from huntlab.es.indices import PIPELINE
     from huntlab.es.pipeline import pipeline
 
     return {
         "component-templates/huntlab-mappings.json": mappings_component(),
-        "ingest-pipelines/huntlab-mordor.json": pipeline(),
+        f"ingest-pipelines/{PIPELINE}.json": pipeline(),
     }
 
 

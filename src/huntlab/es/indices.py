@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+# The ingest pipeline that turns raw Mordor records into canonical events (es/pipeline.py).
+PIPELINE = "huntlab-mordor"
 PREFIX = "huntlab"
 ALIAS = PREFIX
 PATTERN = f"{PREFIX}-*"

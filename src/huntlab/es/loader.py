@@ -32,6 +32,7 @@ import orjson
 
 from huntlab.errors import ServiceError
 from huntlab.es import indices
+from huntlab.readers.sources import MAX_DECOMPRESSION_RATIO, MAX_RECORD_BYTES
 from huntlab.settings import Settings, load_settings
 
 CHUNK_DOCS = 1000
@@ -350,17 +351,28 @@ def load(
     max_retries: int = MAX_RETRIES,
     refresh: bool = True,
     progress: bool = True,
+    max_record_bytes: int = MAX_RECORD_BYTES,
+    max_decompression_ratio: int = MAX_DECOMPRESSION_RATIO,
 ) -> LoadReport:
     """Load a dataset (id or name), archive, JSON-lines file or folder into Elasticsearch.
 
     ``read`` counts every record of the source, ``rejected`` both the lines the reader set
     aside (``errors="skip"``) and the documents Elasticsearch refused.
+    ``max_record_bytes`` and ``max_decompression_ratio`` bound the input as in
+    ``huntlab.read_events``.
     """
     from huntlab.readers import ReadReport, iter_events
 
     read = ReadReport()
     report = LoadReport()
-    events = iter_events(source, errors=errors, report=read, dataset=dataset)  # type: ignore[arg-type]
+    events = iter_events(
+        source,
+        errors=errors,  # type: ignore[arg-type]
+        report=read,
+        dataset=dataset,
+        max_record_bytes=max_record_bytes,
+        max_decompression_ratio=max_decompression_ratio,
+    )
     load_events(
         events,
         settings,

@@ -26,7 +26,7 @@ from typing import Any
 from huntlab.es import indices
 from huntlab.readers import mapping as m
 
-NAME = "huntlab-mordor"
+NAME = indices.PIPELINE
 
 # Painless; see the module docstring. Functions first (Painless requires it).
 SCRIPT = r"""

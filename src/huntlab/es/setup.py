@@ -17,7 +17,7 @@ from huntlab.es import indices
 from huntlab.resources import resource_dir
 from huntlab.settings import Settings, load_settings
 
-PIPELINE = "huntlab-mordor"
+PIPELINE = indices.PIPELINE
 
 
 @dataclass

@@ -7,11 +7,11 @@ notebook) reaches the lab that ``huntlab up`` started without flags.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
-from huntlab.errors import HuntlabError
+from huntlab.files import atomic_write
+from huntlab.settings import read_config_file
 
 RUNTIMES = ("native", "docker")
 
@@ -21,16 +21,7 @@ def config_path(home: Path) -> Path:
 
 
 def read_config(home: Path) -> dict[str, Any]:
-    path = config_path(home)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        raise HuntlabError(f"{path}: not readable JSON ({exc}); fix or delete it") from exc
-    if not isinstance(data, dict):
-        raise HuntlabError(f"{path}: expected a JSON object; fix or delete it")
-    return data
+    return read_config_file(config_path(home))
 
 
 def update_config(home: Path, **values: Any) -> dict[str, Any]:
@@ -41,15 +32,8 @@ def update_config(home: Path, **values: Any) -> dict[str, Any]:
             data.pop(key, None)
         else:
             data[key] = value
-    path = config_path(home)
-    home.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    # It may hold Elasticsearch credentials: readable by its owner only.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2, sort_keys=True)
-        fh.write("\n")
-    os.replace(tmp, path)
+    # It may hold Elasticsearch credentials: readable by its owner only (atomic_write's mode).
+    atomic_write(config_path(home), json.dumps(data, indent=2, sort_keys=True) + "\n")
     return data
 
 

@@ -11,6 +11,7 @@ import secrets
 from pathlib import Path
 
 from huntlab.errors import HuntlabError
+from huntlab.files import atomic_write
 
 TOKEN_FILE = "jupyter_token"
 # 32 random bytes -> 64 hex characters; Jupyter compares tokens in constant time.
@@ -22,15 +23,8 @@ def token_path(home: Path) -> Path:
 
 
 def _write(path: Path, value: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    # Created with mode 600 from the start: the token is never readable by others, not even
-    # for the instant between write and chmod.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as fh:
-        fh.write(value + "\n")
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    # Mode 600 from the start: the token is never readable by others, not even for an instant.
+    atomic_write(path, value + "\n")
 
 
 def read_token(home: Path) -> str | None:

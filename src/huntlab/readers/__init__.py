@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from huntlab.readers.events import RawRecord, iter_events, iter_raw, iter_records
 from huntlab.readers.report import Errors, ReadReport
+from huntlab.readers.sources import MAX_DECOMPRESSION_RATIO, MAX_RECORD_BYTES
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -41,17 +42,30 @@ def read_events(
     dataset: str | None = None,
     categorical: bool = True,
     progress: bool | None = None,
+    max_record_bytes: int = MAX_RECORD_BYTES,
+    max_decompression_ratio: int = MAX_DECOMPRESSION_RATIO,
 ) -> pd.DataFrame:
     """The canonical event table of ``source`` as a pandas DataFrame.
 
     ``source``: a dataset name or id, an archive (.zip/.tar.gz), a JSON-lines file or a folder.
     ``errors="skip"`` sets bad lines aside in ``rejects`` (a JSON-lines file) instead of
     raising; ``report`` receives the counts. String columns whose values repeat are
-    ``category`` columns unless ``categorical=False``.
+    ``category`` columns unless ``categorical=False``. A line longer than
+    ``max_record_bytes`` (16 MiB) is a bad line; a compressed member that expands beyond
+    ``max_decompression_ratio`` (200) times its size stops the read (docs/event-mapping.md,
+    "Limits").
     """
     from huntlab.readers.frame import build_frame
 
-    events = iter_events(source, errors=errors, rejects=rejects, report=report, dataset=dataset)
+    events = iter_events(
+        source,
+        errors=errors,
+        rejects=rejects,
+        report=report,
+        dataset=dataset,
+        max_record_bytes=max_record_bytes,
+        max_decompression_ratio=max_decompression_ratio,
+    )
     return build_frame(events, categorical=categorical, progress=progress)
 
 

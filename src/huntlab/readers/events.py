@@ -17,11 +17,16 @@ from huntlab.errors import DataFormatError
 from huntlab.readers import mapping as m
 from huntlab.readers.report import Errors, ReadReport, RejectsWriter, default_rejects_path
 from huntlab.readers.sources import (
+    MAX_DECOMPRESSION_RATIO,
+    MAX_RECORD_BYTES,
     ArchiveError,
+    Limits,
     Member,
-    iter_lines,
+    OverLong,
+    iter_bounded_lines,
     iter_members,
     list_files,
+    over_long_problem,
     resolve_source,
 )
 
@@ -69,20 +74,36 @@ class Run:
     """State of one read: the report, the rejects file, the error policy."""
 
     def __init__(
-        self, source: str, errors: Errors, rejects: str | Path | None, report: ReadReport | None
+        self,
+        source: str,
+        errors: Errors,
+        rejects: str | Path | None,
+        report: ReadReport | None,
+        limits: Limits | None = None,
     ) -> None:
         _check_errors(errors)
         self.errors = errors
+        self.limits = limits or Limits()
         self.report = report if report is not None else ReadReport()
         path = Path(rejects) if rejects is not None else default_rejects_path(source)
         self.rejects = RejectsWriter(path, self.report) if errors == "skip" else None
 
-    def reject(self, file: str, line: int | None, reason: str, raw: bytes, hint: str = "") -> None:
+    def reject(
+        self,
+        file: str,
+        line: int | None,
+        reason: str,
+        raw: bytes,
+        hint: str = "",
+        size: int | None = None,
+    ) -> None:
+        """Count and set aside one bad record (``raw``, or the first bytes of it when
+        ``size`` says it was longer), or raise DataFormatError when errors='raise'."""
         if self.rejects is None:
             raise DataFormatError(file, line, reason, hint or _SKIP_HINT)
         self.report.read += 1
         self.report.rejected += 1
-        self.rejects.write(file, line, reason, raw)
+        self.rejects.write(file, line, reason, raw, size)
 
     def close(self) -> None:
         if self.rejects is not None:
@@ -95,8 +116,13 @@ def _member_records(run: Run, member: Member, dataset: str) -> Iterator[RawRecor
     number = 0
     loads = orjson.loads
     decode_error = orjson.JSONDecodeError
-    for line in iter_lines(member):
+    max_record_bytes = run.limits.max_record_bytes
+    for line in iter_bounded_lines(member, max_record_bytes):
         number += 1
+        if isinstance(line, OverLong):
+            problem = over_long_problem(line.size, max_record_bytes)
+            run.reject(member.name, number, problem, line.prefix, size=line.size)
+            continue
         if fmt is None:
             if not line.strip():
                 continue
@@ -156,10 +182,17 @@ def records_of_files(
     run: Run, files: list[Path], dataset: str | None, where: str
 ) -> Iterator[RawRecord]:
     """The records of ``files`` (``where`` names them all in errors)."""
+    from huntlab.readers import evtx  # here: evtx builds this module's RawRecords
+
     found = False
     for file in files:
+        kind = evtx.file_kind(file)
+        if kind is not None:  # a Windows .evtx file or evtx_dump's JSON
+            found = True
+            yield from evtx.records(run, file, kind, dataset)
+            continue
         try:
-            for member in iter_members(file):
+            for member in iter_members(file, run.limits):
                 found = True
                 member_dataset = dataset or m.dataset_name_from_file(member.archive)
                 yield from _member_records(run, member, member_dataset)
@@ -189,13 +222,19 @@ def iter_records(
     rejects: str | Path | None = None,
     report: ReadReport | None = None,
     dataset: str | None = None,
+    max_record_bytes: int = MAX_RECORD_BYTES,
+    max_decompression_ratio: int = MAX_DECOMPRESSION_RATIO,
 ) -> Iterator[RawRecord]:
     """Every JSON record of the event files in ``source``, with file, line, format and dataset.
 
-    Counts ``read`` as records are handed out; the caller counts ``kept``. Table files (Azure
+    Counts ``read`` as records are handed out; the caller counts ``kept``. A line longer
+    than ``max_record_bytes`` is a rejected record; a compressed member that expands beyond
+    ``max_decompression_ratio`` times its size raises DataFormatError (docs/event-mapping.md,
+    "Limits"). Table files (Azure
     exports, Zeek logs) and packet captures are skipped and named in ``report.skipped``.
     """
-    run = Run(str(source), errors, rejects, report)
+    limits = Limits(max_record_bytes, max_decompression_ratio)
+    run = Run(str(source), errors, rejects, report, limits)
     try:
         yield from _records(run, source, dataset)
     finally:
@@ -209,13 +248,17 @@ def iter_events(
     rejects: str | Path | None = None,
     report: ReadReport | None = None,
     dataset: str | None = None,
+    max_record_bytes: int = MAX_RECORD_BYTES,
+    max_decompression_ratio: int = MAX_DECOMPRESSION_RATIO,
 ) -> Iterator[dict[str, Any]]:
     """Canonical events of ``source`` as flat dicts, streamed (docs/event-mapping.md).
 
     ``@timestamp`` is ISO-8601 UTC text (``2019-03-19T19:31:15.524Z``), ``EventID`` an int,
-    every other value a string. ``report`` (a ReadReport) is filled as it goes.
+    every other value a string. ``report`` (a ReadReport) is filled as it goes. A record
+    that cannot be normalised, for whatever reason, is rejected with that reason.
     """
-    run = Run(str(source), errors, rejects, report)
+    limits = Limits(max_record_bytes, max_decompression_ratio)
+    run = Run(str(source), errors, rejects, report, limits)
     counts = run.report
     dataset_key = m.dataset_field()
     normalisers: dict[str, m.Normaliser] = {}
@@ -228,7 +271,14 @@ def iter_events(
                 event = normalise(record.data)
             except m.RecordError as exc:
                 counts.read -= 1  # counted when handed out; reject() counts it again
-                run.reject(record.file, record.line, str(exc), orjson.dumps(record.data))
+                run.reject(record.file, record.line, str(exc), record.raw)
+                continue
+            except Exception as exc:  # the guarantee: every record is kept or rejected
+                # Whatever else a record makes fail (a field nested deeper than JSON can be
+                # written back, a number out of range) is that record's fault, not the run's.
+                counts.read -= 1
+                reason = f"cannot be normalised ({type(exc).__name__}: {exc})"
+                run.reject(record.file, record.line, reason, record.raw)
                 continue
             event[dataset_key] = record.dataset
             counts.kept += 1
@@ -244,10 +294,13 @@ def iter_raw(
     rejects: str | Path | None = None,
     report: ReadReport | None = None,
     dataset: str | None = None,
+    max_record_bytes: int = MAX_RECORD_BYTES,
+    max_decompression_ratio: int = MAX_DECOMPRESSION_RATIO,
 ) -> Iterator[dict[str, Any]]:
     """The parsed JSON objects of the event files in ``source``, untouched (the ingest
     pipeline normalises them); same error handling and report as ``iter_events``."""
-    run = Run(str(source), errors, rejects, report)
+    limits = Limits(max_record_bytes, max_decompression_ratio)
+    run = Run(str(source), errors, rejects, report, limits)
     try:
         for record in _records(run, source, dataset):
             run.report.kept += 1

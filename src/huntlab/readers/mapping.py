@@ -112,6 +112,12 @@ def dataset_name_from_file(name: str) -> str:
     return re.sub(mapping()["dataset"]["strip_suffix_regex"], "", base) or base
 
 
+# What a canonical column can hold, whichever reader fills it: pandas' nanosecond timestamps
+# span the years 1677-2262, Elasticsearch maps EventID as a 32-bit integer.
+_FIRST_YEAR, _LAST_YEAR = 1678, 2261
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
+
+
 class RecordError(ValueError):
     """A record that cannot be normalised (the reason goes to the error or rejects file)."""
 
@@ -131,19 +137,26 @@ def _iso_utc(value: Any, fmt: str) -> str:
     """Canonical ``yyyy-MM-ddTHH:mm:ss.SSSZ`` text of a timestamp in ``fmt``."""
     if not isinstance(value, str):
         raise RecordError(f"timestamp {value!r} is not text")
-    # The common case, already canonical: 2019-03-19T19:31:15.524Z
-    if len(value) == 24 and value[10] == "T" and value[23] == "Z" and value[19] == ".":
-        return value
+    # The common case, already canonical: 2019-03-19T19:31:15.524Z (still checked: a table
+    # column must be able to hold it)
+    canonical = len(value) == 24 and value[10] == "T" and value[23] == "Z" and value[19] == "."
     try:
-        if fmt == "iso8601":
+        if fmt == "iso8601" or canonical:
             parsed = datetime.fromisoformat(value)
         else:  # "yyyy-MM-dd HH:mm:ss.SSS" (Sysmon UtcTime), UTC
             parsed = datetime.fromisoformat(value.replace(" ", "T"))
-    except ValueError as exc:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        parsed = parsed.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
         raise RecordError(f"timestamp {value!r} is not {fmt}") from exc
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    parsed = parsed.astimezone(UTC)
+    if not _FIRST_YEAR <= parsed.year <= _LAST_YEAR:
+        raise RecordError(
+            f"timestamp {value!r} is outside the years {_FIRST_YEAR}-{_LAST_YEAR} "
+            "a table's @timestamp column holds"
+        )
+    if canonical:
+        return value
     return parsed.strftime("%Y-%m-%dT%H:%M:%S.") + f"{parsed.microsecond // 1000:03d}Z"
 
 
@@ -285,9 +298,11 @@ def normaliser(fmt: str) -> Normaliser:
             value = out.get(name)
             if value is not None:
                 try:
-                    out[name] = int(value)
-                except ValueError as exc:
+                    number = out[name] = int(value)
+                except (ValueError, OverflowError) as exc:
                     raise RecordError(f"{name} {value!r} is not an integer") from exc
+                if not _INT_MIN <= number <= _INT_MAX:
+                    raise RecordError(f"{name} {value!r} is outside the 32-bit integer range")
         return out
 
     return normalise

@@ -9,6 +9,7 @@ from typing import IO, Literal
 
 import orjson
 
+from huntlab.readers.sources import REJECT_PREFIX_BYTES
 from huntlab.settings import home_dir
 
 Errors = Literal["raise", "skip"]
@@ -47,13 +48,28 @@ class RejectsWriter:
         self.report = report
         self._out: IO[bytes] | None = None
 
-    def write(self, file: str, line: int | None, reason: str, raw: bytes | str) -> None:
+    def write(
+        self, file: str, line: int | None, reason: str, raw: bytes, size: int | None = None
+    ) -> None:
+        """One rejects line: where, why, and the record (its first ``REJECT_PREFIX_BYTES``
+        only, with ``truncated``; ``raw_bytes`` is its whole length, ``size`` when the
+        caller only had a prefix)."""
         if self._out is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._out = self.path.open("wb")
             self.report.rejects_path = self.path
-        text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
-        entry = {"file": file, "line": line, "reason": reason, "raw": text.rstrip("\r\n")}
+        body = raw.rstrip(b"\r\n")
+        whole = size if size is not None else len(raw)
+        kept = body[:REJECT_PREFIX_BYTES]
+        entry: dict[str, object] = {
+            "file": file,
+            "line": line,
+            "reason": reason,
+            "raw": kept.decode("utf-8", errors="replace"),
+            "raw_bytes": whole,
+        }
+        if len(kept) < len(body) or whole > len(raw):
+            entry["truncated"] = True
         self._out.write(orjson.dumps(entry) + b"\n")
 
     def close(self) -> None:

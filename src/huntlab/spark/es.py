@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from huntlab.es.search import build_query
+from huntlab.es.query import build_query
 from huntlab.readers.frame import column_order
 from huntlab.settings import Settings
 from huntlab.spark.connector import es_options

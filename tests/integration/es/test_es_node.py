@@ -158,10 +158,12 @@ def test_search_limit_fields_and_window(es_loaded: Any) -> None:
     assert len(window) == len(expected) > 0
 
 
-def _cli(*args: str, settings: Any) -> subprocess.CompletedProcess[str]:
+def _cli(
+    *args: str, settings: Any, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     import os
 
-    env = dict(os.environ, HUNTLAB_HOME=str(settings.home))
+    env = dict(os.environ, HUNTLAB_HOME=str(settings.home), **(env or {}))
     return subprocess.run(
         [sys.executable, "-m", "huntlab", *args, "--es-url", settings.es_url],
         capture_output=True,
@@ -174,7 +176,7 @@ def _cli(*args: str, settings: Any) -> subprocess.CompletedProcess[str]:
 
 def test_wmi_child_query_through_cli(es_loaded_reports: Loaded) -> None:
     settings = es_loaded_reports.settings
-    done = _cli("query", WMI_CHILD, "--index", indices.ALIAS, "--format", "json", settings=settings)
+    done = _cli("query", WMI_CHILD, "--index", indices.ALIAS, "--format", "jsonl", settings=settings)
     assert done.returncode == 0, done.stderr
     rows = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
     assert Counter(row["Dataset"] for row in rows) == Counter(list(es_loaded_reports.sources))
@@ -190,6 +192,91 @@ def test_cli_load_prints_the_balance(es_loaded_reports: Loaded) -> None:
     assert done.returncode == 0, done.stderr
     n = es_loaded_reports.reports["empire_invoke_wmi"].read
     assert done.stdout.strip().splitlines()[-1] == f"read {n} = indexed {n} + rejected 0"
+
+
+def test_reload_in_new_processes_with_other_hash_seeds_adds_nothing(
+    es_loaded_reports: Loaded,
+) -> None:
+    # Document ids must not depend on anything per-process (Python's hash() of a str is
+    # salted per process): a reload in another process would then double every event.
+    settings = es_loaded_reports.settings
+    name = "empire_invoke_wmi"
+    in_dataset = {"term": {"Dataset": name}}
+    before = _count(settings, indices.ALIAS, in_dataset)
+    assert before == es_loaded_reports.reports[name].indexed > 0
+    for seed in ("1", "2"):
+        done = _cli(
+            "load",
+            str(es_loaded_reports.sources[name]),
+            settings=settings,
+            env={"PYTHONHASHSEED": seed},
+        )
+        assert done.returncode == 0, done.stderr
+        assert _count(settings, indices.ALIAS, in_dataset) == before
+
+
+def test_known_events_have_their_pinned_ids(es_loaded_reports: Loaded) -> None:
+    from tests.support.readers_data import raw_records
+
+    source = es_loaded_reports.sources["empire_invoke_wmi"]
+    raw = raw_records(source)
+    pinned = {"ZhbERTuxK0q4mLIU_2T3": raw[0], "-I4eZn1YQvM0BO05bGem": raw[-1]}
+    found = _es(es_loaded_reports.settings).search(
+        index=indices.ALIAS, query={"ids": {"values": list(pinned)}}, size=10
+    )
+    hits = {hit["_id"]: hit["_source"] for hit in found["hits"]["hits"]}
+    assert set(hits) == set(pinned)
+    for _id, record in pinned.items():
+        assert hits[_id]["Dataset"] == "empire_invoke_wmi"
+        assert hits[_id]["RecordNumber"] == str(record["record_number"])
+        assert hits[_id]["Hostname"] == record["computer_name"]
+
+
+def _bad_records(lines: list[bytes]) -> tuple[list[bytes], int]:
+    """Real lines with one bad record of each kind the readers reject; and how many."""
+    first = json.loads(lines[0])
+    body = json.dumps(first)[:-1].encode()
+    bad = {
+        2: body + b', "Message": "' + b"x" * 40000 + b'"}\n',  # over 32768 bytes
+        4: body + b', "Deep": ' + b"[" * 300 + b"]" * 300 + b"}\n",  # too deep to write back
+        6: body + b', "EventID": 1e400}\n',  # not an integer
+        8: b"{oops\n",  # not JSON
+        10: b"[1, 2]\n",  # not an object
+        12: lines[12][:40] + b"\xff" + lines[12][40:],  # not UTF-8
+        14: body + b', "@timestamp": "9999-12-31T23:59:59.999Z"}\n',  # no table holds it
+        16: body + b', "Image": "\\ud800"}\n',  # a lone surrogate
+        18: body + b', "EventID": 99999999999}\n',  # beyond the integer column
+    }
+    out = [bad.get(i, line) for i, line in enumerate(lines)]
+    return out, len(bad)
+
+
+def test_load_balances_every_kind_of_bad_record(
+    es_settings: Any, datasets_dir: Path, tmp_path: Path
+) -> None:
+    from huntlab.es.loader import load
+    from tests.support.readers_data import IWBEM_2020, raw_lines
+
+    lines, bad = _bad_records(list(raw_lines(datasets_dir / IWBEM_2020))[:30])
+    path = tmp_path / "bad_input_mix.json"
+    path.write_bytes(b"".join(lines))
+    expected = f"read 30 = indexed {30 - bad} + rejected {bad}"
+
+    strict = _cli("load", str(path), "--max-record-bytes", "32768", settings=es_settings)
+    assert strict.returncode == 1 and "Traceback" not in strict.stderr
+    assert f"{path}, line 3" in strict.stderr
+
+    done = _cli(
+        "load", str(path), "--errors", "skip", "--max-record-bytes", "32768", settings=es_settings
+    )
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == expected
+
+    report = load(path, es_settings, errors="skip", max_record_bytes=32768, progress=False)
+    assert report.summary() == expected
+    assert report.read == report.indexed + report.rejected
+    in_dataset = {"term": {"Dataset": "bad_input_mix"}}
+    assert _count(es_settings, indices.ALIAS, in_dataset) == report.indexed
 
 
 def test_cli_reports_a_node_that_is_down(tmp_path: Path) -> None:

@@ -24,9 +24,7 @@ import difflib
 import hashlib
 import json
 import os
-import sys
 import tarfile
-import types
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
@@ -34,6 +32,7 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 from huntlab.errors import DatasetNotFound, DownloadError, HuntlabError
+from huntlab.files import atomic_write
 from huntlab.settings import cache_dir
 
 UPSTREAM_REPO = "OTRF/Security-Datasets"
@@ -97,6 +96,7 @@ class DatasetFile:
     link: str
     kind: str  # host, network, cloud, ...: the link's host/network folder wins over `type`
     relpath: str  # where the file goes inside the dataset's folder: host/x.zip, or x.zip
+    sha256: str = ""  # when the metadata gives one (upstream does not, an internal copy may)
 
     @property
     def filename(self) -> str:
@@ -285,7 +285,10 @@ def _file_entry(raw: dict[str, Any]) -> DatasetFile | None:
         relpath = f"{folder}/{filename}"
     else:
         relpath = filename
-    return DatasetFile(type=_text(raw.get("type")), link=link, kind=kind, relpath=relpath)
+    return DatasetFile(
+        type=_text(raw.get("type")), link=link, kind=kind, relpath=relpath,
+        sha256=_text(raw.get("sha256")).lower(),
+    )
 
 
 def parse_metadata(data: dict[str, Any], metadata_file: str) -> Dataset:
@@ -463,11 +466,8 @@ def _read_cached(fingerprint: str | None) -> Catalog | None:
 
 
 def _write_cached(cat: Catalog, fingerprint: str) -> None:
-    path = catalog_cache_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(cat.to_json(fingerprint), indent=1), encoding="utf-8")
-    tmp.replace(path)
+    atomic_write(catalog_cache_file(), json.dumps(cat.to_json(fingerprint), indent=1),
+                 mode=0o644)
 
 
 # Parsed catalogs of this process, by (metadata folder, fingerprint).
@@ -545,14 +545,14 @@ def _metadata_member(name: str) -> str | None:
 def download_metadata(url: str | None = None) -> Path:
     """Stream the repository archive and keep only its metadata YAML files (and the commit).
 
-    GitHub's archives carry the commit id in the tar's global header; it is written to
-    ``COMMIT`` beside the YAML files.
+    The archive (GitHub's is large: it holds every dataset) is read once through
+    :func:`huntlab.download.stream`, which refuses a cut reply, and not kept; no hash is
+    published for it. GitHub's archives carry the commit id in the tar's global header; it is
+    written to ``COMMIT`` beside the YAML files.
     """
     import shutil
-    import urllib.error
-    import urllib.request
 
-    from tqdm import tqdm
+    from huntlab.download import stream
 
     source = url or metadata_archive_url()
     target = downloaded_metadata_dir()
@@ -560,28 +560,24 @@ def download_metadata(url: str | None = None) -> Path:
     shutil.rmtree(staging, ignore_errors=True)
     kept = 0
     try:
-        request = urllib.request.Request(source, headers={"User-Agent": "huntlab"})
-        with urllib.request.urlopen(request, timeout=30) as response:
-            total = int(response.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc="dataset metadata",
-                      disable=None) as bar:
-                reader = _CountingReader(response, bar)
-                with tarfile.open(fileobj=cast(Any, reader), mode="r|gz") as tar:
-                    commit = str(tar.pax_headers.get("comment", "")) if tar.pax_headers else ""
-                    for member in tar:
-                        rel = _metadata_member(member.name) if member.isfile() else None
-                        if rel is None:
-                            continue
-                        extracted = tar.extractfile(member)
-                        if extracted is None:
-                            continue
-                        out = staging / rel
-                        out.parent.mkdir(parents=True, exist_ok=True)
-                        out.write_bytes(extracted.read())
-                        kept += 1
-                    if not commit and tar.pax_headers:
-                        commit = str(tar.pax_headers.get("comment", ""))
-    except (urllib.error.URLError, OSError, tarfile.TarError) as exc:
+        with stream(source, label="dataset metadata") as reader, tarfile.open(
+            fileobj=cast(Any, reader), mode="r|gz"
+        ) as tar:
+            commit = str(tar.pax_headers.get("comment", "")) if tar.pax_headers else ""
+            for member in tar:
+                rel = _metadata_member(member.name) if member.isfile() else None
+                if rel is None:
+                    continue
+                extracted = tar.extractfile(member)
+                if extracted is None:
+                    continue
+                out = staging / rel
+                out.parent.mkdir(parents=True, exist_ok=True)
+                out.write_bytes(extracted.read())
+                kept += 1
+            if not commit and tar.pax_headers:
+                commit = str(tar.pax_headers.get("comment", ""))
+    except (DownloadError, OSError, tarfile.TarError, EOFError) as exc:
         shutil.rmtree(staging, ignore_errors=True)
         raise DownloadError(
             offline_metadata_hint(f"could not download the dataset metadata from {source} ({exc})")
@@ -596,30 +592,3 @@ def download_metadata(url: str | None = None) -> Path:
     shutil.rmtree(target, ignore_errors=True)
     staging.replace(target)
     return target
-
-
-class _CountingReader:
-    """A file-like wrapper that moves a progress bar as the archive streams through."""
-
-    def __init__(self, raw: Any, bar: Any) -> None:
-        self._raw = raw
-        self._bar = bar
-
-    def read(self, size: int = -1) -> bytes:
-        data: bytes = self._raw.read(size)
-        self._bar.update(len(data))
-        return data
-
-
-class _CallableModule(types.ModuleType):
-    """``huntlab.catalog`` is both this module and the function ``huntlab.catalog()``.
-
-    Importing the submodule rebinds the package attribute to the module, so the module itself
-    answers calls too.
-    """
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Catalog:
-        return catalog(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -1,0 +1,179 @@
+"""``huntlab detect``: Sigma rules on an event file, dataset or folder (pandas engine)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from huntlab.cli.options import errors_option
+from huntlab.errors import HuntlabError
+
+if TYPE_CHECKING:
+    from huntlab.detect.rules import RuleSet
+
+_LEVELS = ("informational", "low", "medium", "high", "critical")
+
+
+def _placeholders(path: Path | None) -> dict[str, list[str]] | None:
+    if path is None:
+        return None
+    import yaml
+
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(data, dict):
+        raise HuntlabError(f"{path}: expected a YAML mapping of placeholder name -> values")
+    return {
+        str(k): [str(v) for v in (vs if isinstance(vs, list) else [vs])] for k, vs in data.items()
+    }
+
+
+def _echo_unsupported(rules: RuleSet) -> None:
+    for skipped in rules.unsupported:
+        info = skipped.info
+        click.echo(f"{info.path}\t{info.id or '-'}\t{info.title}\t{skipped.reason}")
+
+
+@click.command("detect")
+@click.argument("rules", type=click.Path(exists=True, path_type=Path))
+@click.argument("source", required=False)
+@click.option(
+    "--check", is_flag=True, help="Only list the rules that cannot be evaluated, and why."
+)
+@click.option(
+    "--level",
+    multiple=True,
+    type=click.Choice(_LEVELS),
+    help="Keep rules of this level (repeatable).",
+)
+@click.option(
+    "--status",
+    multiple=True,
+    help="Keep rules of this status: stable, test, experimental... (repeatable).",
+)
+@click.option(
+    "--tag",
+    "tags",
+    multiple=True,
+    help="Keep rules with this tag or below it, e.g. attack.t1047 (repeatable).",
+)
+@click.option(
+    "--category", multiple=True, help="Keep rules of this logsource category (repeatable)."
+)
+@click.option("--service", multiple=True, help="Keep rules of this logsource service (repeatable).")
+@click.option(
+    "--placeholders",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="YAML file: placeholder name -> values, for rules using |expand.",
+)
+@click.option(
+    "--format",
+    "out_format",
+    type=click.Choice(["table", "json", "jsonl"]),
+    default="table",
+    show_default=True,
+    help="table: summary and first hits; json: one document; jsonl: one hit per line (summary on stderr).",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=0),
+    default=50,
+    show_default=True,
+    help="Hits shown by --format table.",
+)
+@errors_option
+def detect(
+    rules: Path,
+    source: str | None,
+    check: bool,
+    level: tuple[str, ...],
+    status: tuple[str, ...],
+    tags: tuple[str, ...],
+    category: tuple[str, ...],
+    service: tuple[str, ...],
+    placeholders: Path | None,
+    out_format: str,
+    limit: int,
+    errors: str,
+) -> None:
+    """Apply the Sigma RULES (a rule file, a folder, or a SigmaHQ release .zip) to SOURCE (a
+    dataset, archive, event file, .evtx, or folder) and print the hits.
+
+    Rule authors are shown with every hit: SigmaHQ rules are under the Detection Rule
+    License, which asks for attribution."""
+    from huntlab.detect.rules import Filters, load_rules
+
+    filters = Filters(status=status, level=level, tags=tags, category=category, service=service)
+    ruleset = load_rules(rules, filters, _placeholders(placeholders))
+    if check:
+        _echo_unsupported(ruleset)
+        click.echo(
+            f"huntlab detect: {len(ruleset.rules):,} rules supported, "
+            f"{len(ruleset.unsupported):,} not",
+            err=True,
+        )
+        return
+    if source is None:
+        raise click.UsageError("give the SOURCE to run the rules on (or --check)")
+    from huntlab.detect.run import detect as run_detect
+    from huntlab.readers import read_events
+
+    events = read_events(source, errors=errors)  # type: ignore[arg-type]
+    result = run_detect(events, ruleset)
+    _print(result, out_format, limit)
+    fired = int((result.summary["hits"] > 0).sum())
+    click.echo(
+        f"huntlab detect: {len(events):,} events, {len(ruleset.rules):,} rules, "
+        f"{fired:,} fired, {len(result.hits):,} hits; "
+        f"{len(ruleset.unsupported):,} rules not supported (see --check)",
+        err=True,
+    )
+
+
+def _print(result: Any, out_format: str, limit: int) -> None:
+    import orjson
+
+    hits = result.hits
+    summary = result.summary
+    if out_format == "jsonl":
+        out = sys.stdout.buffer
+        for line in hits.to_json(orient="records", lines=True, date_format="iso").splitlines():
+            out.write(line.encode("utf-8") + b"\n")
+        out.flush()
+        return
+    if out_format == "json":
+        document = {
+            "hits": orjson.loads(hits.to_json(orient="records", date_format="iso")),
+            "summary": orjson.loads(summary.to_json(orient="records")),
+            "unsupported": [
+                {"id": s.info.id, "title": s.info.title, "path": s.info.path, "reason": s.reason}
+                for s in result.unsupported
+            ],
+        }
+        sys.stdout.buffer.write(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
+        return
+    fired = summary[summary["hits"] > 0].copy()
+    if fired.empty:
+        click.echo("no rule fired")
+        return
+    order = {name: i for i, name in enumerate(reversed(_LEVELS))}
+    fired["_order"] = fired["level"].map(order)
+    fired = fired.sort_values(["_order", "hits"], ascending=[True, False])
+    click.echo(
+        fired[["level", "hits", "title", "author", "rule_id"]].to_string(
+            index=False, max_colwidth=60
+        )
+    )
+    click.echo("")
+    columns = [
+        c
+        for c in ("@timestamp", "Hostname", "EventID", "level", "title", "attack", "event")
+        if c in hits.columns
+    ]
+    click.echo(hits[columns].head(limit).to_string(index=False, max_colwidth=50))
+    if len(hits) > limit:
+        click.echo(
+            f"... {len(hits) - limit:,} more hits (--limit, or --format jsonl for all)", err=True
+        )
