@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from huntlab.errors import ServiceError
 from huntlab.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from elasticsearch import Elasticsearch
 
 
 def client_options(settings: Settings) -> dict[str, Any]:
@@ -32,7 +35,7 @@ def client_options(settings: Settings) -> dict[str, Any]:
     return options
 
 
-def client(settings: Settings | None = None, **overrides: Any) -> Any:
+def client(settings: Settings | None = None, **overrides: Any) -> Elasticsearch:
     """A ready ``elasticsearch.Elasticsearch`` for the lab (or the cluster the user brings)."""
     from elasticsearch import Elasticsearch
 
@@ -69,7 +72,7 @@ def forbidden(exc: Any, settings: Settings) -> ServiceError:
     )
 
 
-def check(es: Any, settings: Settings) -> None:
+def check(es: Elasticsearch, settings: Settings) -> None:
     """Fail with an actionable error when the cluster does not answer, refuses the
     credentials or presents a certificate the configured CA does not vouch for."""
     from elasticsearch import (

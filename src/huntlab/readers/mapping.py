@@ -161,12 +161,20 @@ def _iso_utc(value: Any, fmt: str) -> str:
 
 
 @dataclass(frozen=True)
-class _Plan:
+class Plan:
+    """The rules of one format, compiled from mapping.json: what the normaliser (and the Spark
+    reader, which runs the same rules as a projection) drops, renames and flattens."""
+
     drop: frozenset[str]
-    rename: dict[str, str]
-    nested_rename: dict[str, dict[str, str]]
-    flatten: frozenset[str]
-    time_sources: tuple[tuple[str, str], ...]
+    rename: dict[str, str]  # top-level field -> canonical name
+    nested_rename: dict[str, dict[str, str]]  # object -> {child: canonical name}
+    flatten: tuple[str, ...]  # objects whose keys become columns, in mapping order
+    time_sources: tuple[tuple[str, str], ...]  # (field, format), first present wins
+
+    @property
+    def containers(self) -> frozenset[str]:
+        """The objects whose children become columns: flattened or with renamed children."""
+        return frozenset(self.flatten).union(self.nested_rename)
 
 
 def split_renames(fmt: str) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
@@ -183,14 +191,16 @@ def split_renames(fmt: str) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
     return rename, nested
 
 
-def _plan(fmt: str) -> _Plan:
+@cache
+def plan(fmt: str) -> Plan:
+    """The compiled rules of format ``fmt``."""
     spec = mapping()["formats"][fmt]
     rename, nested = split_renames(fmt)
-    return _Plan(
+    return Plan(
         drop=frozenset(spec["drop"]),
         rename=rename,
         nested_rename=nested,
-        flatten=frozenset(spec["flatten"]),
+        flatten=tuple(spec["flatten"]),
         time_sources=tuple((t["field"], t["format"]) for t in spec["timestamp"]),
     )
 
@@ -202,13 +212,14 @@ def normaliser(fmt: str) -> Normaliser:
     ``Dataset`` is not set here (the caller knows it). Raises RecordError for a record that
     breaks the type rules (an EventID that is not an integer, an unreadable timestamp).
     """
-    plan = _plan(fmt)
-    drop, rename, nested, flatten = plan.drop, plan.rename, plan.nested_rename, plan.flatten
+    rules = plan(fmt)
+    drop, rename, nested = rules.drop, rules.rename, rules.nested_rename
+    flatten = frozenset(rules.flatten)
     alias = aliases()
     channels = channel_spellings()
     ts_name = timestamp_field()
     ints = frozenset(integer_fields())
-    time_sources = plan.time_sources
+    time_sources = rules.time_sources
     str_ = str
 
     def put(out: Record, key: str, value: Any) -> None:

@@ -193,8 +193,7 @@ def test_spark_reads_over_https_with_the_truststore(spark: Any, tls_loaded: TlsL
 
 def test_spark_with_the_wrong_ca_fails(spark: Any, tls_loaded: TlsLoaded) -> None:
     from huntlab.errors import ServiceError
-    from huntlab.es.spark_read import connector_options
-    from huntlab.spark import read_es
+    from huntlab.spark import connector_options, read_es
 
     settings = replace(tls_loaded.settings, es_ca=str(tls_loaded.wrong_ca))
     # read_es probes first and names the CA file.
@@ -324,16 +323,20 @@ def test_spark_reads_with_an_api_key(
 
 def test_missing_keytool_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from huntlab.errors import HuntlabError
+    from huntlab.java import find_java
     from huntlab.settings import load_settings
     from huntlab.spark import truststore
 
     ca = tmp_path / "ca.crt"
     ca.write_bytes(pem(make_ca("keytool-less CA")[0]))
-    for name in ("HUNTLAB_JAVA_HOME", "JAVA_HOME"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("PATH", str(tmp_path))
+    # keytool comes from the Java huntlab finds (huntlab.java); point it at a Java 17 without
+    # one, as a JRE is.
+    jre = tmp_path / "jre"
+    (jre / "bin").mkdir(parents=True)
+    (jre / "bin" / "java").symlink_to(find_java().home / "bin" / "java")
+    monkeypatch.setenv("HUNTLAB_JAVA_HOME", str(jre))
     settings = load_settings(home=tmp_path, cache=tmp_path / "cache")
-    with pytest.raises(HuntlabError, match="keytool not found"):
+    with pytest.raises(HuntlabError, match=r"keytool not found: .*no bin/keytool"):
         truststore(ca, settings)
 
 

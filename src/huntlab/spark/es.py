@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from huntlab.es.query import build_query
+from huntlab.readers.frame import column_order
 from huntlab.settings import Settings
+from huntlab.spark.connector import es_options
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -33,6 +35,8 @@ def connector_options(
     start: Any = None,
     end: Any = None,
 ) -> dict[str, str]:
+    """The connector's options for one read of ``index`` (see above); with ``settings``, the
+    cluster's options too (``es_options``)."""
     options: dict[str, str] = {
         "es.resource": index,
         "es.mapping.date.rich": "true",
@@ -42,8 +46,6 @@ def connector_options(
         "es.field.read.empty.as.null": "true",
     }
     if settings is not None:
-        from huntlab.spark import es_options
-
         options.update(es_options(settings))
     if query is not None or start is not None or end is not None:
         options["es.query"] = orjson.dumps({"query": build_query(query, start, end)}).decode()
@@ -75,8 +77,6 @@ def read_es(
     a wrong CA or a stopped node is reported as such (the connector says only "all nodes
     failed" and leaves the cause in its log).
     """
-    from huntlab.readers.frame import column_order
-
     if settings is not None:
         from huntlab.es.client import check, client
 

@@ -1,61 +1,38 @@
-"""The lab's Spark session and the Spark readers (same table as ``huntlab.read_events``).
+"""Recordings into the canonical event table in Spark (same table as ``huntlab.read_events``).
 
-``read_events`` runs the mapping of ``huntlab/mapping.json`` inside Spark: each line is parsed
-by Spark's own JSON parser as ``map<string,string>`` (a fixed schema: no inference pass, no
-case-collision failure, every non-string value kept as its JSON text, as the type rules
-want), then one projection builds the canonical columns. The output columns (the schema) come
-from the keys present in the data, or from ``schema=`` when the caller already knows them.
-Plain JSON-lines files are read by Spark directly, after one Spark pass that counts their
-lines and finds bad ones (only files that have some are then scanned in Python, for line
-numbers); members of archives (which Spark cannot open) are validated in Python and handed
-over as lines.
+``read_events`` runs the mapping's compiled rules (``huntlab.readers.mapping.plan``) inside
+Spark: each line is parsed by Spark's own JSON parser into a struct of string fields (a fixed
+schema: no inference pass, no case-collision failure, every non-string value kept as its JSON
+text, as the type rules want), then one projection builds the canonical columns. The output
+columns (the schema) come from the keys present in the data, or from ``schema=`` when the
+caller already knows them (``event_schema``). Plain JSON-lines files are read by Spark
+directly, after one Spark pass that counts their lines and finds bad ones (only files that
+have some are then scanned in Python, for line numbers); members of archives (which Spark
+cannot open) are validated in Python and handed over as lines.
 """
 
 from __future__ import annotations
 
-import hashlib
+import gzip
+import io
 import os
 import re
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
-from huntlab import versions
-from huntlab.errors import DataFormatError, HuntlabError
+from huntlab.errors import DataFormatError
 from huntlab.readers import mapping as m
 from huntlab.readers.frame import column_order
 from huntlab.readers.report import Errors, ReadReport
-from huntlab.settings import Settings, cache_dir, load_settings
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
     from pyspark.sql.types import StructType
 
     from huntlab.readers.events import Run
-
-# The connector's published POM lists modules that were never released
-# (elasticsearch-hadoop-mr, elasticsearch-spark_2.12) and Spark itself; the jar is
-# self-contained and pyspark brings Spark and Scala, so Ivy must skip them all.
-_CONNECTOR_EXCLUDES = ",".join(
-    [
-        "org.elasticsearch:elasticsearch-hadoop-mr",
-        "org.elasticsearch:elasticsearch-spark_2.12",
-        "org.apache.spark:spark-core_2.12",
-        "org.apache.spark:spark-sql_2.12",
-        "org.apache.spark:spark-streaming_2.12",
-        "org.apache.spark:spark-yarn_2.12",
-        "org.scala-lang:scala-library",
-        "org.scala-lang:scala-reflect",
-        "org.slf4j:slf4j-api",
-        "commons-logging:commons-logging",
-        "javax.xml.bind:jaxb-api",
-    ]
-)
 
 # Files Spark reads itself (line-oriented JSON, optionally gzip); archives go through Python.
 _SPARK_NATIVE = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz")
@@ -65,160 +42,6 @@ _SPARK_NATIVE = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz")
 _NOT_BLANK = r"\S"
 _OBJECT_SHAPE = r"(?s)^\s*\{.*\}\s*$"
 _STRICT_JSON = {"allowNonNumericNumbers": "false", "allowSingleQuotes": "false"}
-
-
-def es_options(settings: Settings) -> dict[str, str]:
-    """Elasticsearch connector (es-hadoop) options for ``settings``: nodes, TLS, credentials.
-
-    Over HTTPS with ``es_ca`` set, the connector trusts that CA through a PKCS12 truststore
-    built from it once (see ``truststore``); without ``es_ca`` it uses the JVM's default trust.
-    """
-    url = urlsplit(settings.es_url)
-    https = url.scheme == "https"
-    options = {
-        "es.nodes": url.hostname or "127.0.0.1",
-        "es.port": str(url.port or (443 if https else 9200)),
-        "es.net.ssl": "true" if https else "false",
-        # Talk to the given address only: in containers or behind a proxy, the addresses
-        # nodes publish are not reachable from the driver.
-        "es.nodes.wan.only": "true",
-    }
-    if https and settings.es_ca:
-        store = truststore(settings.es_ca, settings)
-        options["es.net.ssl.truststore.location"] = store.as_uri()
-        options["es.net.ssl.truststore.pass"] = TRUSTSTORE_PASSWORD
-    if settings.es_api_key:
-        options["es.net.http.header.Authorization"] = f"ApiKey {settings.es_api_key}"
-    elif settings.es_user:
-        options["es.net.http.auth.user"] = settings.es_user
-        options["es.net.http.auth.pass"] = settings.es_password or ""
-    return options
-
-
-# The truststore holds public certificates only; its password guards integrity, not secrets.
-TRUSTSTORE_PASSWORD = "huntlab-truststore"
-_PEM_CERTIFICATE = re.compile(
-    rb"-----BEGIN CERTIFICATE-----\r?\n.+?\r?\n-----END CERTIFICATE-----", re.DOTALL
-)
-
-
-def keytool() -> Path:
-    """The JDK's ``keytool``: ``HUNTLAB_JAVA_HOME``, ``JAVA_HOME``, then PATH."""
-    for name in ("HUNTLAB_JAVA_HOME", "JAVA_HOME"):
-        value = os.environ.get(name)
-        if value and (Path(value) / "bin" / "keytool").is_file():
-            return Path(value) / "bin" / "keytool"
-    found = shutil.which("keytool")
-    if found:
-        return Path(found)
-    raise HuntlabError(
-        "keytool not found: the Spark connector needs a Java truststore for --es-ca / "
-        "HUNTLAB_ES_CA; install a JDK 17 (Debian: openjdk-17-jdk-headless) or set "
-        "HUNTLAB_JAVA_HOME"
-    )
-
-
-def truststore(ca_file: str | Path, settings: Settings | None = None) -> Path:
-    """A PKCS12 truststore holding the certificates of the PEM (or DER) file ``ca_file``,
-    built once with ``keytool`` and kept in ``<cache>/truststores/<sha256 of the file>.p12``."""
-    ca = Path(ca_file).expanduser()
-    try:
-        data = ca.read_bytes()
-    except OSError as exc:
-        raise HuntlabError(f"{ca}: the CA certificate file cannot be read ({exc})") from exc
-    cache = (settings.cache if settings is not None else cache_dir()) / "truststores"
-    target = cache / f"{hashlib.sha256(data).hexdigest()}.p12"
-    if target.is_file():
-        return target
-    tool = keytool()
-    cache.mkdir(parents=True, exist_ok=True)
-    # keytool -importcert takes one certificate per call: a bundle is split first.
-    certificates = [pem + b"\n" for pem in _PEM_CERTIFICATE.findall(data)] or [data]
-    # Built beside the target and renamed: a concurrent build never sees half a store.
-    with tempfile.TemporaryDirectory(dir=cache, prefix=".build-") as tmp:
-        store = Path(tmp) / "truststore.p12"
-        for number, certificate in enumerate(certificates):
-            cert_file = Path(tmp) / f"ca-{number}.crt"
-            cert_file.write_bytes(certificate)
-            result = subprocess.run(
-                [
-                    str(tool),
-                    "-importcert",
-                    "-noprompt",
-                    "-storetype",
-                    "PKCS12",
-                    "-keystore",
-                    str(store),
-                    "-storepass",
-                    TRUSTSTORE_PASSWORD,
-                    "-alias",
-                    f"huntlab-ca-{number}",
-                    "-file",
-                    str(cert_file),
-                ],
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if result.returncode != 0:
-                raise HuntlabError(
-                    f"{ca}: keytool could not import certificate {number + 1} of "
-                    f"{len(certificates)} into a truststore (exit {result.returncode}): "
-                    f"{(result.stdout + result.stderr).strip()}"
-                )
-        store.replace(target)
-    return target
-
-
-def session(
-    app_name: str = "huntlab",
-    master: str | None = None,
-    settings: Settings | None = None,
-    *,
-    config: Mapping[str, str] | None = None,
-) -> SparkSession:
-    """The lab's SparkSession: master from settings (``spark_master``) unless given (e.g.
-    ``"local[2]"``), the Elasticsearch connector on ``spark.jars.packages`` (fetched once into
-    the download cache), ``es.*`` options from settings, UTC session time zone."""
-    from pyspark.sql import SparkSession
-
-    settings = settings or load_settings()
-    conf: dict[str, str] = {
-        "spark.jars.packages": versions.es_spark_connector(),
-        "spark.jars.excludes": _CONNECTOR_EXCLUDES,
-        "spark.jars.ivy": str(settings.cache / "ivy2"),
-        "spark.sql.session.timeZone": "UTC",
-        "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
-        "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
-        "spark.driver.memory": "2g",
-        "spark.ui.showConsoleProgress": "false",
-        "spark.sql.execution.arrow.pyspark.enabled": "true",
-        # Lab-sized data: the default 200 shuffle partitions only add scheduling overhead.
-        "spark.sql.shuffle.partitions": "8",
-    }
-    conf.update({f"spark.{k}": v for k, v in es_options(settings).items()})
-    conf.update(config or {})
-    builder = SparkSession.builder.appName(app_name).master(master or settings.spark_master)
-    for key, value in conf.items():
-        builder = builder.config(key, value)
-    return builder.getOrCreate()
-
-
-def read_es(
-    spark: SparkSession,
-    index: str,
-    query: str | Mapping[str, Any] | None = None,
-    settings: Settings | None = None,
-    **options: Any,
-) -> DataFrame:
-    """An Elasticsearch index (or alias, or pattern) as a Spark DataFrame with the canonical
-    columns; see ``huntlab.es.spark_read.read_es``."""
-    from huntlab.es.spark_read import read_es as _read_es
-
-    return _read_es(spark, index, query=query, settings=settings, **options)
-
-
-# --- the canonical table in Spark -------------------------------------------------------
 
 
 @dataclass
@@ -233,21 +56,14 @@ class _Group:
     top: set[str] = field(default_factory=set)
     nested: dict[str, set[str]] = field(default_factory=dict)
 
-
-def _containers(fmt: str) -> tuple[frozenset[str], dict[str, dict[str, str]]]:
-    spec = m.mapping()["formats"][fmt]
-    nested: dict[str, dict[str, str]] = {}
-    for source, target in spec["rename"].items():
-        parent, dot, child = source.partition(".")
-        if dot:
-            nested.setdefault(parent, {})[child] = target
-    return frozenset(spec["flatten"]), nested
+    @property
+    def plan(self) -> m.Plan:
+        return m.plan(self.fmt)
 
 
 def _note_keys(group: _Group, data: Mapping[str, Any]) -> None:
-    flatten, nested = _containers(group.fmt)
     group.top.update(data)
-    for key in flatten.union(nested):
+    for key in group.plan.containers:
         value = data.get(key)
         if isinstance(value, dict):
             group.nested.setdefault(key, set()).update(value)
@@ -256,28 +72,25 @@ def _note_keys(group: _Group, data: Mapping[str, Any]) -> None:
 def _sources(group: _Group) -> dict[str, list[tuple[str, ...]]]:
     """Output column -> its raw sources, first wins: ("top", key) or ("obj", object, key).
 
-    Mirrors ``huntlab.readers.mapping.normaliser``: renamed top-level fields, then renamed
-    children of objects such as ``user``, then flattened objects' keys; aliases after their
-    canonical spelling.
+    The order of ``huntlab.readers.mapping.normaliser``: renamed top-level fields, then
+    renamed children of objects such as ``user``, then flattened objects' keys; aliases after
+    their canonical spelling.
     """
-    spec = m.mapping()["formats"][group.fmt]
-    drop = set(spec["drop"])
-    rename = {k: v for k, v in spec["rename"].items() if "." not in k}
-    flatten, nested = _containers(group.fmt)
+    plan = group.plan
+    skip = plan.drop | plan.containers
     direct: dict[str, list[tuple[str, ...]]] = {}
     objects: dict[str, list[tuple[str, ...]]] = {}
     for key in sorted(group.top):
-        if key in drop or key in flatten or key in nested:
-            continue
-        direct.setdefault(rename.get(key, key), []).append(("top", key))
-    for parent, children in nested.items():
+        if key not in skip:
+            direct.setdefault(plan.rename.get(key, key), []).append(("top", key))
+    for parent, children in plan.nested_rename.items():
         for child in sorted(group.nested.get(parent, ())):
             target = children.get(child)
             if target is not None:
                 direct.setdefault(target, []).append(("obj", parent, child))
         if group.nested.get(parent, set()) - set(children):
             direct.setdefault(parent, []).append(("rest", parent, *sorted(children)))
-    for container in spec["flatten"]:
+    for container in plan.flatten:
         for key in sorted(group.nested.get(container, ())):
             objects.setdefault(key, []).append(("obj", container, key))
     sources = {k: list(v) for k, v in direct.items()}
@@ -292,16 +105,15 @@ def _sources(group: _Group) -> dict[str, list[tuple[str, ...]]]:
 def _assume_keys(group: _Group, names: Iterable[str]) -> None:
     """With a known schema, take every raw key that could feed one of its columns (a key
     absent from a record reads as null), so no pass over the data is needed."""
-    spec = m.mapping()["formats"][group.fmt]
+    plan = group.plan
     wanted = set(names)
     wanted.update(other for other, canonical in m.aliases().items() if canonical in wanted)
-    flatten, nested = _containers(group.fmt)
     group.top.update(wanted)
-    group.top.update(k for k, v in spec["rename"].items() if "." not in k and v in wanted)
-    group.top.update(flatten.union(nested))
-    for container in flatten:
+    group.top.update(k for k, v in plan.rename.items() if v in wanted)
+    group.top.update(plan.containers)
+    for container in plan.flatten:
         group.nested.setdefault(container, set()).update(wanted)
-    for parent, children in nested.items():
+    for parent, children in plan.nested_rename.items():
         group.nested.setdefault(parent, set()).update(c for c, t in children.items() if t in wanted)
 
 
@@ -322,8 +134,7 @@ def _parse_schemas(group: _Group) -> tuple[StructType, StructType, list[str], li
     same struct with positional names, its top-level keys and its object keys."""
     from pyspark.sql.types import StringType, StructField, StructType
 
-    flatten, nested = _containers(group.fmt)
-    objects = sorted(k for k in flatten.union(nested) if group.nested.get(k))
+    objects = sorted(k for k in group.plan.containers if group.nested.get(k))
     top = sorted(group.top - set(objects))
     real, safe = [], []
     for i, key in enumerate(top):
@@ -432,8 +243,7 @@ def _canonical(frame: DataFrame, group: _Group, schema: StructType) -> DataFrame
         columns["Channel"] = F.coalesce(known[F.lower(columns["Channel"])], columns["Channel"])
     ts_name = m.timestamp_field()
     stamps = []
-    for rule in m.mapping()["formats"][group.fmt]["timestamp"]:
-        field_name, fmt = rule["field"], rule["format"]
+    for field_name, fmt in group.plan.time_sources:
         if field_name == ts_name:
             value = r[f"t{top_index[field_name]}"] if field_name in top_index else None
         else:
@@ -450,9 +260,7 @@ def _canonical(frame: DataFrame, group: _Group, schema: StructType) -> DataFrame
     )
 
 
-def _open_plain(path: Path) -> Any:
-    import gzip
-
+def _open_plain(path: Path) -> io.BufferedIOBase:
     return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else path.open("rb")
 
 
@@ -511,17 +319,12 @@ def _prefixer(prefix: str) -> Callable[[Column], Column]:
 
 def _local_path(uri: str) -> str:
     """A path as ``input_file_name()`` gives it (``file:///...``), as ``os.path.realpath``."""
-    import os
-    from urllib.parse import unquote
-
     parts = urlsplit(uri)
     return os.path.realpath(unquote(parts.path) if parts.scheme else uri)
 
 
 def _unreadable(paths: list[str], exc: Exception) -> DataFormatError:
     """The error for plain files Spark could not read (a damaged .gz, typically)."""
-    import re
-
     where = paths[0] if len(paths) == 1 else f"{paths[0]} (or one of {len(paths) - 1} more)"
     cause = re.search(r"java\.[\w.$]+(?:Exception|Error)[^\n]*", str(exc))
     return DataFormatError(
@@ -535,8 +338,6 @@ def _unreadable(paths: list[str], exc: Exception) -> DataFormatError:
 def _scan_plain(spark: SparkSession, group: _Group, keys: bool) -> dict[str, tuple[int, int]]:
     """One Spark job over the files Spark reads itself: per file, its non-blank lines and
     those that may not be JSON objects; with ``keys``, the keys of the good lines too."""
-    import os
-
     from py4j.protocol import Py4JJavaError
     from pyspark.sql import functions as F
 
@@ -556,10 +357,9 @@ def _scan_plain(spark: SparkSession, group: _Group, keys: bool) -> dict[str, tup
     marker = F.concat(F.when(bad, F.lit("\0bad\t")).otherwise(F.lit("\0ok\t")), F.input_file_name())
     found = [F.when(not_blank, F.array(marker)).otherwise(empty)]
     if keys:
-        flatten, nested = _containers(group.fmt)
         good = F.when(~bad, parsed)
         found.append(F.transform(F.map_keys(good), lambda k: F.concat(F.lit("\t"), k)))
-        for name in sorted(flatten.union(nested)):
+        for name in sorted(group.plan.containers):
             obj = F.from_json(good[name], "map<string,string>")
             found.append(F.transform(F.map_keys(obj), _prefixer(name + "\t")))
     every = F.flatten(F.array(*[F.coalesce(k, empty) for k in found]))

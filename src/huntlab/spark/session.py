@@ -1,0 +1,47 @@
+"""The lab's SparkSession: its master, the Elasticsearch connector on, UTC throughout."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from huntlab import versions
+from huntlab.settings import Settings, load_settings
+from huntlab.spark.connector import PACKAGE_EXCLUDES, es_options
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+
+def session(
+    app_name: str = "huntlab",
+    master: str | None = None,
+    settings: Settings | None = None,
+    *,
+    config: Mapping[str, str] | None = None,
+) -> SparkSession:
+    """The lab's SparkSession: master from settings (``spark_master``) unless given (e.g.
+    ``"local[2]"``), the Elasticsearch connector on ``spark.jars.packages`` (fetched once into
+    the download cache), ``es.*`` options from settings, UTC session time zone."""
+    from pyspark.sql import SparkSession
+
+    settings = settings or load_settings()
+    conf: dict[str, str] = {
+        "spark.jars.packages": versions.es_spark_connector(),
+        "spark.jars.excludes": PACKAGE_EXCLUDES,
+        "spark.jars.ivy": str(settings.cache / "ivy2"),
+        "spark.sql.session.timeZone": "UTC",
+        "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
+        "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
+        "spark.driver.memory": "2g",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        # Lab-sized data: the default 200 shuffle partitions only add scheduling overhead.
+        "spark.sql.shuffle.partitions": "8",
+    }
+    conf.update({f"spark.{k}": v for k, v in es_options(settings).items()})
+    conf.update(config or {})
+    builder = SparkSession.builder.appName(app_name).master(master or settings.spark_master)
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
