@@ -10,7 +10,6 @@ absent field is false, so ``not`` of it is true), as in the pandas engine.
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections import defaultdict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -23,19 +22,6 @@ if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
 
 RULE_COLUMN = "_rule"  # index of the rule in the list given to ``hits``
-
-
-def _glob_regex(pattern: tuple[ir.Part, ...]) -> str:
-    """A Java regex matching ``pattern`` as a whole value (Python's escapes are Java's too)."""
-    out = []
-    for part in pattern:
-        if part is ir.Wild.ANY:
-            out.append(".*")
-        elif part is ir.Wild.ONE:
-            out.append(".")
-        else:
-            out.append(re.escape(str(part)))
-    return "(?s)^" + "".join(out) + "$"
 
 
 class Renderer:
@@ -189,7 +175,7 @@ def _text_match(text: Column, pattern: tuple[ir.Part, ...]) -> Column:
         return text.endswith(pattern[1])
     if pattern == (ANY,):
         return text.isNotNull()
-    return text.rlike(_glob_regex(pattern))
+    return text.rlike("(?s)^" + ir.glob_regex(pattern) + "$")
 
 
 def _cidr(text: Column, network: str) -> Column:
