@@ -132,6 +132,22 @@ Leaf: TypeAlias = Text | Regex | Number | Compare | Cidr | Exists | IsNull | Fie
 Node: TypeAlias = Leaf | Const | And | Or | Not
 
 
+def glob_regex(pattern: tuple[Part, ...]) -> str:
+    """A ``Text`` pattern as regex text (for a whole-value match, with DOTALL); Python's
+    escapes are also valid in Java's regexes, so the Spark renderer uses it too."""
+    import re
+
+    out = []
+    for part in pattern:
+        if part is Wild.ANY:
+            out.append(".*")
+        elif part is Wild.ONE:
+            out.append(".")
+        else:
+            out.append(re.escape(str(part)))
+    return "".join(out)
+
+
 def _joined(kind: type[And] | type[Or], children: list[Node]) -> Node:
     """``kind`` of ``children``, flattened and with constants folded."""
     neutral = Const(kind is And)  # true in an And, false in an Or: dropped

@@ -108,15 +108,7 @@ def _ip(text: str) -> Any:
 
 
 def _glob_regex(pattern: tuple[ir.Part, ...]) -> re.Pattern[str]:
-    out = []
-    for part in pattern:
-        if part is ir.Wild.ANY:
-            out.append(".*")
-        elif part is ir.Wild.ONE:
-            out.append(".")
-        else:
-            out.append(re.escape(str(part)))
-    return re.compile("".join(out), re.DOTALL)
+    return re.compile(ir.glob_regex(pattern), re.DOTALL)
 
 
 def _lowered(pattern: tuple[ir.Part, ...], cased: bool) -> tuple[ir.Part, ...]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,7 @@ from huntlab.detect.compile import CompiledRule
 from huntlab.detect.logsource import Source
 from huntlab.detect.pandas_engine import Evaluator, Table
 from huntlab.detect.rules import RuleSet, Skipped
+from huntlab.errors import HuntlabError
 
 # The event columns a hit shows, when the table has them ("event" is the row's position).
 EVENT_COLUMNS = ("@timestamp", "Hostname", "Channel", "EventID", "RecordNumber", "Dataset")
@@ -76,18 +78,73 @@ def rule_rows(
     return out, dict(in_source)
 
 
-def detect(events: pd.DataFrame, rules: RuleSet, progress: bool | None = None) -> Detection:
-    """Apply ``rules`` to the canonical event table ``events`` (pandas engine)."""
+ENGINES = ("pandas", "spark")
+
+
+def detect(
+    events: Any, rules: RuleSet, progress: bool | None = None, engine: str | None = None
+) -> Detection:
+    """Apply ``rules`` to the canonical event table ``events``: a pandas DataFrame (engine
+    ``pandas``) or a Spark DataFrame from ``huntlab.spark.read_events`` (engine ``spark``).
+    ``engine`` defaults to the kind of ``events``."""
+    from huntlab.detect.spark_engine import is_spark_frame
+
+    spark_frame = is_spark_frame(events)
+    engine = engine or ("spark" if spark_frame else "pandas")
+    if engine not in ENGINES:
+        raise HuntlabError(f"unknown detection engine {engine!r}: use one of {', '.join(ENGINES)}")
+    if (engine == "spark") != spark_frame:
+        kind = "a Spark DataFrame" if engine == "spark" else "a pandas DataFrame"
+        raise HuntlabError(f"the {engine} engine takes {kind} of events")
+    if engine == "spark":
+        return _detect_spark(events, rules)
+    return _detect_pandas(events, rules, progress)
+
+
+def _detect_pandas(events: pd.DataFrame, rules: RuleSet, progress: bool | None) -> Detection:
     table = Table(events)
     matched, in_source = rule_rows(table, rules.rules, progress)
+    event_columns = [c for c in EVENT_COLUMNS if c in events.columns]
+    parts: dict[int, pd.DataFrame] = {}
+    for r, rows in matched.items():
+        if len(rows):
+            part = events.iloc[rows][event_columns].reset_index(drop=True)
+            part.insert(0, "event", rows)
+            parts[r] = part
+    rows_by_id = {
+        (rule.info.id or rule.info.path): matched[r] for r, rule in enumerate(rules.rules)
+    }
+    detection = _assemble(rules, parts, in_source, ["event", *event_columns])
+    detection.rows = rows_by_id
+    return detection
+
+
+def _detect_spark(events: Any, rules: RuleSet) -> Detection:
+    from huntlab.detect import spark_engine
+
+    event_columns = [c for c in EVENT_COLUMNS if c in events.columns]
+    found = spark_engine.hits(events, rules.rules, event_columns).toPandas()
+    parts: dict[int, pd.DataFrame] = {}
+    for r, group in found.groupby(spark_engine.RULE_COLUMN, sort=True):
+        parts[int(str(r))] = group.drop(columns=spark_engine.RULE_COLUMN).reset_index(drop=True)
+    sources = sorted({b.source for rule in rules.rules for b in rule.branches}, key=str)
+    counts = dict(zip(sources, spark_engine.source_counts(events, sources), strict=True))
+    in_source = {
+        r: sum(counts[b.source] for b in rule.branches) for r, rule in enumerate(rules.rules)
+    }
+    return _assemble(rules, parts, in_source, event_columns)
+
+
+def _assemble(
+    rules: RuleSet, parts: dict[int, pd.DataFrame], in_source: dict[int, int], columns: list[str]
+) -> Detection:
+    """The hits table (rule columns, then ``columns`` of each event) and the summary, from the
+    events each rule matched (``parts``, by position in ``rules.rules``)."""
     hit_parts: list[pd.DataFrame] = []
     summary_rows = []
-    event_columns = [c for c in EVENT_COLUMNS if c in events.columns]
-    rows_by_id: dict[str, np.ndarray] = {}
     for r, rule in enumerate(rules.rules):
         info = rule.info
-        rows = matched[r]
-        rows_by_id[info.id or info.path] = rows
+        part = parts.get(r)
         events_here = in_source.get(r, 0)
         note = "" if events_here else "no events of this logsource in the table"
         summary_rows.append(
@@ -97,14 +154,13 @@ def detect(events: pd.DataFrame, rules: RuleSet, progress: bool | None = None) -
                 info.level,
                 info.status,
                 info.author,
-                len(rows),
+                0 if part is None else len(part),
                 events_here,
                 note,
             )
         )
-        if len(rows):
-            part = events.iloc[rows][event_columns].reset_index(drop=True)
-            part.insert(0, "event", rows)
+        if part is not None and len(part):
+            part = part.copy()
             for i, (name, value) in enumerate(
                 zip(
                     HIT_COLUMNS,
@@ -117,6 +173,6 @@ def detect(events: pd.DataFrame, rules: RuleSet, progress: bool | None = None) -
     if hit_parts:
         hits = pd.concat(hit_parts, ignore_index=True)
     else:
-        hits = pd.DataFrame(columns=[*HIT_COLUMNS, "event", *event_columns])
+        hits = pd.DataFrame(columns=[*HIT_COLUMNS, *columns])
     summary = pd.DataFrame(summary_rows, columns=list(SUMMARY_COLUMNS))
-    return Detection(hits, summary, list(rules.unsupported), rows_by_id)
+    return Detection(hits, summary, list(rules.unsupported))
