@@ -11,9 +11,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 # shellcheck source=/dev/null
 source .venv/bin/activate
 
-echo "test.sh: lint (ruff, mypy, shellcheck, hadolint)" >&2
+echo "test.sh: lint (ruff, mypy, import-linter, shellcheck, hadolint)" >&2
 ruff check .
 mypy
+lint-imports
 mapfile -t shell_scripts < <(git ls-files -co --exclude-standard -- '*.sh' '.ci/run' | sort -u)
 shellcheck "${shell_scripts[@]}"
 mapfile -t dockerfiles < <(git ls-files -co --exclude-standard -- '*Dockerfile*' | sort -u)

@@ -7,7 +7,6 @@ dicts and ``iter_raw`` the parsed objects untouched (the Elasticsearch ingest-pi
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ import orjson
 
 from huntlab.errors import DataFormatError
 from huntlab.readers import mapping as m
+from huntlab.readers.records import RawRecord
 from huntlab.readers.report import Errors, ReadReport, RejectsWriter, default_rejects_path
 from huntlab.readers.sources import (
     MAX_DECOMPRESSION_RATIO,
@@ -33,18 +33,6 @@ from huntlab.readers.sources import (
 _PCAP_MAGIC = (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x0a\x0d\x0d\x0a")
 _UNKNOWN = "unknown"
 _SKIP_HINT = "pass errors='skip' (huntlab read --errors skip) to set such lines aside and go on"
-
-
-@dataclass(slots=True)
-class RawRecord:
-    """One parsed record and where it came from."""
-
-    file: str
-    line: int
-    format: str
-    dataset: str
-    data: dict[str, Any]
-    raw: bytes  # the line as read (the Spark reader hands it to Spark's own JSON parser)
 
 
 def _check_errors(errors: str) -> None:

@@ -17,8 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from huntlab.readers.records import RawRecord
+
 if TYPE_CHECKING:
-    from huntlab.readers.events import RawRecord, Run
+    from huntlab.readers.events import Run
 
 EVTX = "evtx"
 EVTX_JSON = "evtx-json"
@@ -149,8 +151,6 @@ def _json_objects(path: Path) -> Iterator[tuple[int, bytes]]:
 
 def records(run: Run, path: Path, kind: str, dataset: str | None) -> Iterator[RawRecord]:
     """The RawRecords of one .evtx or evtx_dump JSON file, in the flat ``FLAT_FORMAT``."""
-    from huntlab.readers.events import RawRecord
-
     name = str(path)
     run.report.files[name] = kind
     if dataset is None:
