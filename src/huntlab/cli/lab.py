@@ -152,16 +152,30 @@ def up(
 
 @click.command()
 @click.option(
-    "--purge", is_flag=True, help="Also delete the lab's data (indexes, Spark work, logs)."
+    "--purge",
+    is_flag=True,
+    help="Also delete the lab's data (indexes, Spark work, logs); your notebooks are kept.",
+)
+@click.option(
+    "--purge-notebooks",
+    is_flag=True,
+    help="With --purge, in the docker lab: delete the notebooks volume too (your edits).",
 )
 @home_option
-def down(purge: bool, home: Path | None) -> None:
+def down(purge: bool, purge_notebooks: bool, home: Path | None) -> None:
     """Stop everything the lab started; data is kept unless --purge."""
+    if purge_notebooks and not purge:
+        raise click.UsageError("--purge-notebooks goes with --purge")
     settings = _settings(home)
     runtime = _recorded(settings)
     if runtime == "docker":
-        _runtime_module("docker").down(settings, purge=purge)
+        _runtime_module("docker").down(settings, purge=purge, purge_notebooks=purge_notebooks)
         return
+    if purge_notebooks:
+        raise click.UsageError(
+            "--purge-notebooks is for the docker lab; the native lab's notebooks are files in "
+            f"{settings.home / 'workspace'}: delete them yourself if you mean to"
+        )
     from huntlab.lab import native
 
     stopped = native.down(settings, purge=purge)
