@@ -568,7 +568,8 @@ def test_no_secret_on_any_command_line(stack: Stack, tmp_path: Path) -> None:
         )
         shim.chmod(0o755)
     trace.chmod(0o777)
-    (trace / "argv").touch(mode=0o666)
+    (trace / "argv").touch()
+    (trace / "argv").chmod(0o666)  # setup runs as the image's user, not as this one
     path = "/trace/bin:/opt/huntlab/venv/bin:/opt/huntlab/spark/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     stack.compose(
         "run", "--rm", "--no-deps", "-T",
