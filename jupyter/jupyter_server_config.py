@@ -7,6 +7,11 @@ Everything comes from the environment, so the same file serves both runtimes:
 - ``JUPYTER_ROOT_DIR``: the notebook workspace (default: the current directory).
 - ``JUPYTER_CERTFILE`` / ``JUPYTER_KEYFILE``: PEM files; when both are set the server speaks
   only HTTPS.
+- ``HUNTLAB_PUBLISHED_IP``: where the host publishes this server when that is not
+  ``JUPYTER_IP`` (in a container, ``JUPYTER_IP`` is 0.0.0.0 of the container's own network).
+
+Beyond loopback the server refuses to start without a certificate: the token must not cross
+a network in clear text.
 """
 
 # ruff: noqa: F821  (`c` is injected by Jupyter's config loader)
@@ -43,6 +48,12 @@ if bool(_cert) != bool(_key):
 if _cert:
     c.ServerApp.certfile = _cert
     c.ServerApp.keyfile = _key
+_published = os.environ.get("HUNTLAB_PUBLISHED_IP", c.ServerApp.ip)
+if _published not in ("127.0.0.1", "localhost", "::1") and not _cert:
+    raise SystemExit(
+        f"jupyter_server_config.py: JupyterLab would be reachable on {_published} over plain "
+        "HTTP; give it a certificate (huntlab up --tls, or --tls-cert and --tls-key)"
+    )
 
 # The lab runs offline as often as not: no update checks or news fetched at start.
 c.LabApp.check_for_updates_class = "jupyterlab.NeverCheckForUpdate"

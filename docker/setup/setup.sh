@@ -5,21 +5,31 @@
 #  3. the datasets named by HUNTLAB_SETUP_DATASETS (`huntlab load`, deterministic ids, so a
 #     rerun leaves the same counts).
 # Elasticsearch is reached through HUNTLAB_ES_URL / HUNTLAB_ES_USER / HUNTLAB_ES_PASSWORD.
+# No secret ever goes into a command's arguments (any account can read those): curl reads
+# the credentials as a config file on stdin, python reads passwords from its environment.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 log() { echo "setup: $*" >&2; }
 
+curl_credentials() {
+  # A curl config line with the user and password, quoted as curl's config syntax wants.
+  local secret="${HUNTLAB_ES_USER}:${HUNTLAB_ES_PASSWORD}"
+  secret=${secret//\\/\\\\}
+  secret=${secret//\"/\\\"}
+  printf 'user = "%s"\n' "$secret"
+}
+
 es() {
   # es METHOD PATH [JSON-FILE]: one authenticated request; fails on HTTP errors, says which.
   local method=$1 path=$2 body=${3:-}
-  local args=(-sS --fail-with-body -X "$method" -u "${HUNTLAB_ES_USER}:${HUNTLAB_ES_PASSWORD}"
+  local args=(-sS --fail-with-body -K - -X "$method"
     -H 'Content-Type: application/json' "${HUNTLAB_ES_URL}${path}")
   if [[ -n $body ]]; then
     args+=(--data-binary "@$body")
   fi
   local answer
-  if ! answer=$(curl "${args[@]}"); then
+  if ! answer=$(curl_credentials | curl "${args[@]}"); then
     log "$method $path failed: $answer"
     return 1
   fi
@@ -43,8 +53,9 @@ if [[ ${HUNTLAB_ES_SECURITY:-true} == true ]]; then
       exit 1
     fi
     log "user $user ($roles)"
-    python3 -c 'import json, sys; print(json.dumps({"password": sys.argv[1], "roles": sys.argv[2].split(",")}))' \
-      "$password" "$roles" >"$body"
+    # The body file is mktemp's (mode 600); python takes the password's variable name only.
+    python3 -c 'import json, os, sys; print(json.dumps({"password": os.environ[sys.argv[1]], "roles": sys.argv[2].split(",")}))' \
+      "$password_env" "$roles" >"$body"
     es PUT "/_security/user/$user" "$body"
   done < <(python3 -c '
 import json, sys

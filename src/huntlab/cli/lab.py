@@ -99,12 +99,21 @@ def up(
 
 @click.command()
 @click.option(
-    "--purge", is_flag=True, help="Also delete the lab's data (indexes, Spark work, logs)."
+    "--purge",
+    is_flag=True,
+    help="Also delete the lab's data (indexes, Spark work, logs); your notebooks are kept.",
+)
+@click.option(
+    "--purge-notebooks",
+    is_flag=True,
+    help="With --purge, in the docker lab: delete the notebooks volume too (your edits).",
 )
 @home_option
-def down(purge: bool, home: Path | None) -> None:
+def down(purge: bool, purge_notebooks: bool, home: Path | None) -> None:
     """Stop everything the lab started; data is kept unless --purge."""
-    if not _runtime(home).down(purge=purge):
+    if purge_notebooks and not purge:
+        raise click.UsageError("--purge-notebooks goes with --purge")
+    if not _runtime(home).down(purge=purge, purge_notebooks=purge_notebooks):
         click.echo("huntlab: nothing was running", err=True)
 
 

@@ -14,6 +14,10 @@ Environment variables read here (besides the ``HUNTLAB_*`` settings):
   the env file, ``huntlab``);
 - ``HUNTLAB_DATASETS_MIRROR``: a folder laid out like Security-Datasets, mounted into the
   setup service (``docker/compose.mirror.yaml``) so it loads without downloading.
+
+Exposure: every published port is on 127.0.0.1 except JupyterLab's, which follows
+``HUNTLAB_LISTEN`` and may leave loopback only over TLS (``docker/compose.tls.yaml``, added
+when the env file names a certificate).
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from pathlib import Path
 
 from huntlab import versions
 from huntlab.errors import HuntlabError, ServiceError
+from huntlab.files import atomic_write
+from huntlab.lab import tls
 from huntlab.lab.runtime import LabSummary, UpOptions
 from huntlab.lab.status import ServiceStatus
 from huntlab.settings import Settings
@@ -46,7 +52,12 @@ SECRET_KEYS = (
     "JUPYTER_TOKEN",
     "JUPYTER_ES_PASSWORD",
     "LOGSTASH_INTERNAL_PASSWORD",
+    "SPARK_AUTH_SECRET",
 )
+# Keys of the env file naming JupyterLab's certificate and key (copies the container can read).
+TLS_KEYS = ("JUPYTER_TLS_CERT", "JUPYTER_TLS_KEY")
+# The user the lab's images run as (spark/Dockerfile): it must be able to read the TLS key.
+CONTAINER_UID = 1000
 # Keys taken from huntlab/versions.env: written into .env, and passed at every run so that an
 # upgraded checkout builds the versions it pins even with an older .env.
 VERSION_KEYS = ("ELASTIC_VERSION", "SPARK_VERSION", "PYTHON_VERSION")
@@ -134,6 +145,8 @@ def compose_files() -> list[Path]:
             files.append(path if path.is_absolute() else (Path.cwd() / path))
     if os.environ.get(MIRROR_ENV):
         files.append(folder / "compose.mirror.yaml")
+    if _tls_configured():
+        files.append(folder / "compose.tls.yaml")
     for path in files:
         if not path.is_file():
             raise DockerError(f"compose file {path} not found (check {COMPOSE_FILES_ENV})")
@@ -288,8 +301,7 @@ def ensure_env_file(settings: Settings) -> Path:
         return path
     template = (docker_dir() / ".env.example").read_text(encoding="utf-8")
     fill: dict[str, str] = {key: versions.get(key) for key in VERSION_KEYS}
-    fill.update({key: secrets.token_urlsafe(32) for key in SECRET_KEYS})
-    fill["JUPYTER_TOKEN"] = secrets.token_hex(32)
+    fill.update({key: _new_secret(key) for key in SECRET_KEYS})
     fill.update(
         {
             "HUNTLAB_LISTEN": settings.listen,
@@ -317,6 +329,94 @@ def ensure_env_file(settings: Settings) -> Path:
     return path
 
 
+def _tls_configured(values: Mapping[str, str] | None = None) -> bool:
+    values = read_env_file() if values is None else values
+    return all(os.environ.get(key) or values.get(key) for key in TLS_KEYS)
+
+
+def _set_env_keys(path: Path, values: Mapping[str, str]) -> None:
+    """Rewrite these keys of the env file (appending missing ones); every other line is kept."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    todo = dict(values)
+    for number, raw in enumerate(lines):
+        key = raw.partition("=")[0].strip()
+        if "=" in raw and key in todo:
+            lines[number] = f"{key}={todo.pop(key)}"
+    lines += [f"{key}={value}" for key, value in todo.items()]
+    atomic_write(path, "\n".join(lines) + "\n")
+
+
+def _container_tls(pair: tls.TlsPair, home: Path) -> tls.TlsPair:
+    """Copies of the certificate and key that the Jupyter container's user can read.
+
+    The key is made the container user's when we may (root, or that very uid). Otherwise it
+    is world-readable but inside a folder only we can enter: a bind mount reaches it, other
+    accounts on this host do not.
+    """
+    folder = tls.tls_dir(home) / "docker"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    copy = tls.TlsPair(folder / tls.CERT_FILE, folder / tls.KEY_FILE)
+    atomic_write(copy.cert, pair.cert.read_bytes(), mode=0o644)
+    owned = os.geteuid() in (0, CONTAINER_UID)
+    atomic_write(copy.key, pair.key.read_bytes(), mode=0o600 if owned else 0o644)
+    if os.geteuid() == 0:
+        os.chown(copy.key, CONTAINER_UID, CONTAINER_UID)
+    return copy
+
+
+def configure_env(
+    settings: Settings,
+    *,
+    tls_self_signed: bool = False,
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
+) -> Path:
+    """The env file for this ``up``: written the first time, then kept, with the settings applied.
+
+    JupyterLab listens on ``settings.listen``; beyond loopback only over TLS (the user's pair,
+    a self-signed certificate, or the one the env file already names), else this refuses and
+    changes nothing. A listen address that differs from the env file's is written into it,
+    and said; secrets are kept (a secret an older env file lacks is added).
+    """
+    if bool(tls_cert) != bool(tls_key):
+        raise HuntlabError("give both --tls-cert and --tls-key (PEM files), or neither")
+    pair: tls.TlsPair | None = None
+    if tls_cert and tls_key:
+        pair = tls.user_pair(tls_cert, tls_key)
+    existing = read_env_file()
+    has_tls = pair is not None or tls_self_signed or _tls_configured(existing)
+    if not tls.is_loopback(settings.listen) and not has_tls:
+        raise HuntlabError(
+            f"--listen {settings.listen} would expose JupyterLab beyond this machine without "
+            "TLS: add --tls (a self-signed certificate for this host) or --tls-cert and "
+            f"--tls-key (your own); {env_file()} is unchanged"
+        )
+    if pair is None and tls_self_signed:
+        pair = tls.self_signed(settings.home)
+    path = ensure_env_file(settings)
+    values = read_env_file(path)
+    changes = {key: _new_secret(key) for key in SECRET_KEYS if not values.get(key)}
+    if values.get("HUNTLAB_LISTEN", "127.0.0.1") != settings.listen:
+        print(
+            f"huntlab: JupyterLab will listen on {settings.listen} (was "
+            f"{values.get('HUNTLAB_LISTEN')} in {path})",
+            file=sys.stderr,
+        )
+        changes["HUNTLAB_LISTEN"] = settings.listen
+    if pair is not None:
+        copy = _container_tls(pair, settings.home)
+        changes.update({"JUPYTER_TLS_CERT": str(copy.cert), "JUPYTER_TLS_KEY": str(copy.key)})
+    if changes:
+        _set_env_keys(path, changes)
+    return path
+
+
+def _new_secret(key: str) -> str:
+    # The token is hex (it goes into URLs); passwords and the Spark secret are URL-safe base64.
+    return secrets.token_hex(32) if key == "JUPYTER_TOKEN" else secrets.token_urlsafe(32)
+
+
 def token(settings: Settings | None = None) -> str:
     """The JupyterLab token of the containerised lab (JUPYTER_TOKEN in the env file)."""
     value = read_env_file().get("JUPYTER_TOKEN", "")
@@ -332,14 +432,8 @@ def rotate_token(settings: Settings | None = None) -> str:
     path = env_file()
     if not path.is_file():
         raise HuntlabError(f"{path} not found: bring the lab up with `huntlab up --docker`")
-    new = secrets.token_hex(32)
-    lines = path.read_text(encoding="utf-8").splitlines()
-    lines = [f"JUPYTER_TOKEN={new}" if ln.startswith("JUPYTER_TOKEN=") else ln for ln in lines]
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write("\n".join(lines) + "\n")
-    os.replace(tmp, path)
+    new = _new_secret("JUPYTER_TOKEN")
+    _set_env_keys(path, {"JUPYTER_TOKEN": new})
     running = {str(row.get("Service")) for row in ps() if row.get("State") == "running"}
     if "jupyter" in running:
         compose("up", "--detach", "--no-deps", "--wait", "jupyter")
@@ -357,12 +451,14 @@ def endpoints() -> dict[str, str]:
     """The lab's URLs as published on this host."""
     env = read_env_file()
     listen = _published(env, "HUNTLAB_LISTEN", "127.0.0.1")
-    host = "127.0.0.1" if listen in ("0.0.0.0", "") else listen
+    # Only JupyterLab follows the listen address; huntlab reaches it on loopback all the same.
+    jupyter_host = "127.0.0.1" if listen in ("0.0.0.0", "::", "") else listen
+    scheme = "https" if _tls_configured(env) else "http"
     return {
-        "elasticsearch": f"http://{host}:{_published(env, 'ES_PORT', '9200')}",
-        "spark-master": f"http://{host}:{_published(env, 'SPARK_MASTER_UI_PORT', '8080')}",
-        "spark-worker": f"http://{host}:{_published(env, 'SPARK_WORKER_UI_PORT', '8081')}",
-        "jupyter": f"http://{host}:{_published(env, 'JUPYTER_PORT', '8888')}",
+        "elasticsearch": f"http://127.0.0.1:{_published(env, 'ES_PORT', '9200')}",
+        "spark-master": f"http://127.0.0.1:{_published(env, 'SPARK_MASTER_UI_PORT', '8080')}",
+        "spark-worker": f"http://127.0.0.1:{_published(env, 'SPARK_WORKER_UI_PORT', '8081')}",
+        "jupyter": f"{scheme}://{jupyter_host}:{_published(env, 'JUPYTER_PORT', '8888')}",
     }
 
 
@@ -379,6 +475,8 @@ def _record(settings: Settings) -> None:
         es_user="huntlab_jupyter",
         es_password=env.get("JUPYTER_ES_PASSWORD"),
         jupyter_port=int(urls["jupyter"].rsplit(":", 1)[1]),
+        # A later `up` without --listen keeps this address instead of reverting to loopback.
+        listen=env.get("HUNTLAB_LISTEN") or None,
         docker_env_file=str(env_file()),
     )
 
@@ -417,13 +515,10 @@ def up(
     nothing that is there already. ``datasets`` replaces the default datasets setup loads;
     ``load_data=False`` loads none.
     """
-    if tls_self_signed or tls_cert or tls_key:
-        raise HuntlabError(
-            "TLS options apply to the native lab; in the containerised lab put a TLS reverse "
-            "proxy in front of the published Jupyter port (see docs/docker.md)"
-        )
     preflight()
-    path = ensure_env_file(settings)
+    path = configure_env(
+        settings, tls_self_signed=tls_self_signed, tls_cert=tls_cert, tls_key=tls_key
+    )
     if not load_data:
         os.environ["HUNTLAB_SETUP_DATASETS"] = "none"
     elif datasets:
@@ -458,16 +553,61 @@ def up(
     return urls
 
 
-def down(settings: Settings | None = None, purge: bool = False) -> None:
-    """Stop and remove the containers; with ``purge`` also the volumes (data, notebooks)."""
-    args = ["--profile", "*", "down", "--remove-orphans"]
+# The volume holding the user's own notebooks: `down --purge` keeps it unless told otherwise.
+NOTEBOOKS_VOLUME = "notebooks"
+
+
+def down(
+    settings: Settings | None = None, purge: bool = False, purge_notebooks: bool = False
+) -> None:
+    """Stop and remove the containers; with ``purge`` also the lab's data volumes (indexes,
+    Spark work, downloads), and the notebooks volume only with ``purge_notebooks`` as well."""
+    if purge_notebooks and not purge:
+        raise HuntlabError("--purge-notebooks goes with --purge (it deletes your notebooks too)")
+    compose("--profile", "*", "down", "--remove-orphans")
     if purge:
-        args.append("--volumes")
-    compose(*args)
+        _remove_volumes(keep=() if purge_notebooks else (NOTEBOOKS_VOLUME,))
     if settings is not None:
         from huntlab.lab.config import update_config
 
-        update_config(settings.home, runtime=None if purge else "docker")
+        # Kept notebooks are still the docker lab's: a later `up` or `down` goes there.
+        gone = purge and purge_notebooks
+        update_config(settings.home, runtime=None if gone else "docker")
+
+
+def volumes() -> dict[str, str]:
+    """The project's volumes on the engine: compose key (e.g. ``notebooks``) -> volume name."""
+    project = json.loads(compose("config", "--format", "json", capture=True).stdout)["name"]
+    out = subprocess.run(
+        [
+            "docker",
+            "volume",
+            "ls",
+            "--filter",
+            f"label=com.docker.compose.project={project}",
+            "--format",
+            '{{.Label "com.docker.compose.volume"}}\t{{.Name}}',
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise DockerError(f"`docker volume ls` failed: {out.stderr.strip()[:500]}")
+    rows = (line.split("\t", 1) for line in out.stdout.splitlines() if "\t" in line)
+    return {key: name for key, name in rows}
+
+
+def _remove_volumes(keep: Sequence[str]) -> None:
+    doomed = [name for key, name in volumes().items() if key not in keep]
+    if not doomed:
+        return
+    out = subprocess.run(
+        ["docker", "volume", "rm", *doomed], capture_output=True, text=True, timeout=300
+    )
+    if out.returncode != 0:
+        raise DockerError(f"`docker volume rm {' '.join(doomed)}` failed: {out.stderr.strip()}")
 
 
 def ps() -> list[dict[str, object]]:
@@ -556,9 +696,9 @@ class DockerRuntime:
         lines = [row.line() for row in status(self.settings)]
         return LabSummary(self.name, (*lines, f"token: {value}"), value)
 
-    def down(self, purge: bool = False) -> list[str]:
+    def down(self, purge: bool = False, purge_notebooks: bool = False) -> list[str]:
         running = [str(row.get("Service")) for row in ps() if row.get("State") == "running"]
-        down(self.settings, purge=purge)
+        down(self.settings, purge=purge, purge_notebooks=purge_notebooks)
         return running
 
     def status(self) -> list[ServiceStatus]:

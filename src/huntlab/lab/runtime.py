@@ -66,9 +66,10 @@ class Runtime(Protocol):
         """Bring every service up (idempotent) and load the datasets asked for."""
         ...
 
-    def down(self, purge: bool = False) -> list[str]:
+    def down(self, purge: bool = False, purge_notebooks: bool = False) -> list[str]:
         """Stop every service; return the names of those that were running. ``purge`` also
-        deletes the lab's data."""
+        deletes the lab's data (never the hunters' notebooks); ``purge_notebooks`` with it
+        deletes the notebooks too, where the runtime keeps them apart from the user's files."""
         ...
 
     def status(self) -> list[ServiceStatus]:

@@ -36,6 +36,7 @@ SHELL_SCRIPTS = [
     "docker/local-images/elasticsearch-image.sh",
     "docker/local-images/elasticsearch/entrypoint.sh",
     "docker/setup/setup.sh",
+    "jupyter/start.sh",
 ]
 DOCKERFILES = [
     "spark/Dockerfile",
@@ -228,7 +229,11 @@ def stack(
         yield lab
     finally:
         subprocess.run(
-            [sys.executable, "-c", "from huntlab.lab import docker; docker.down(purge=True)"],
+            [
+                sys.executable,
+                "-c",
+                "from huntlab.lab import docker; docker.down(purge=True, purge_notebooks=True)",
+            ],
             cwd=REPO,
             env=env,
             capture_output=True,
@@ -377,7 +382,12 @@ def test_code_in_jupyter_reads_es_and_runs_spark_on_the_worker(stack: Stack) -> 
         n = huntlab.spark.read_es(spark, "huntlab-sysmon").count()
         ui = sc.uiWebUrl
         ex = json.load(urllib.request.urlopen(f"{ui}/api/v1/applications/{sc.applicationId}/executors"))
+        env = json.load(urllib.request.urlopen(f"{ui}/api/v1/applications/{sc.applicationId}/environment"))
+        shown = dict(env["sparkProperties"])
         print("RESULT " + json.dumps({
+            "shown_password": shown.get("spark.es.net.http.auth.pass"),
+            "shown_secret": shown.get("spark.authenticate.secret"),
+            "authenticate": sc.getConf().get("spark.authenticate"),
             "hits": len(hits), "count": n, "app": sc.applicationId, "master": sc.master,
             "executors": [
                 {"id": e["id"], "host": e["hostPort"].split(":")[0], "tasks": e["totalTasks"]}
@@ -390,6 +400,9 @@ def test_code_in_jupyter_reads_es_and_runs_spark_on_the_worker(stack: Stack) -> 
     line = next(ln for ln in out.splitlines() if ln.startswith("RESULT "))
     result = json.loads(line[len("RESULT ") :])
     assert result["master"] == "spark://spark-master:7077"
+    # Spark authenticates, and its UI hides the connector's password and the shared secret.
+    assert result["authenticate"] == "true"
+    assert result["shown_password"] == result["shown_secret"] == "*********(redacted)", result
     assert result["hits"] == 2  # one WmiPrvSE child per default dataset
     sysmon = requests.get(f"{stack.es}/huntlab-sysmon/_count", auth=stack.admin, timeout=30)
     sysmon = sysmon.json()["count"]
@@ -410,6 +423,169 @@ def test_code_in_jupyter_reads_es_and_runs_spark_on_the_worker(stack: Stack) -> 
     assert [w["state"] for w in master["workers"]] == ["ALIVE"]
 
 
+# --------------------------------------------------------------------------- hardening
+
+
+def _master_apps(stack: Stack) -> dict[str, dict[str, object]]:
+    master = requests.get(
+        f"http://127.0.0.1:{stack.ports['SPARK_MASTER_UI_PORT']}/json/", timeout=30
+    ).json()
+    return {str(a["name"]): a for a in master["activeapps"] + master["completedapps"]}
+
+
+# A Spark application from this host, as any local account could submit one to the published
+# master port: with Spark's defaults (no authentication), or with a wrong secret.
+_INTRUDER = """
+import sys
+from pyspark.sql import SparkSession
+builder = SparkSession.builder.master(sys.argv[1]).appName(sys.argv[2])
+builder = builder.config("spark.ui.enabled", "false")
+if sys.argv[3]:
+    builder = builder.config("spark.authenticate", "true")
+    builder = builder.config("spark.authenticate.secret", sys.argv[3])
+try:
+    spark = builder.getOrCreate()
+    print("COUNTED", spark.range(10).count(), flush=True)
+except Exception as exc:  # refused: registration fails, the context stops
+    print("REFUSED", type(exc).__name__, flush=True)
+"""
+
+
+def test_spark_master_refuses_applications_without_the_secret(stack: Stack) -> None:
+    from huntlab.java import find_java
+
+    master = f"spark://127.0.0.1:{stack.ports['SPARK_MASTER_PORT']}"
+    env = {**stack.env, "JAVA_HOME": str(find_java().home)}
+    env.pop("SPARK_CONF_DIR", None)
+    runs = {
+        "huntlab-intruder-noauth": "",
+        "huntlab-intruder-wrong": secrets.token_urlsafe(32),
+    }
+    procs = {
+        name: subprocess.Popen(
+            [sys.executable, "-c", _INTRUDER, master, name, secret],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name, secret in runs.items()
+    }
+    for name, proc in procs.items():
+        out, err = proc.communicate(timeout=600)
+        assert "COUNTED" not in out, (name, out, err[-3000:])
+    apps = _master_apps(stack)
+    assert not set(runs) & set(apps), apps
+
+
+# Runs in the jupyter container until the test drops the stop file: a notebook's driver with
+# an executor on the worker, so their command lines can be read while they live.
+_PROBE_DRIVER = """
+import os, time
+from pyspark.sql import SparkSession
+spark = SparkSession.builder.master(os.environ["HUNTLAB_SPARK_MASTER"]).appName(
+    "huntlab-argv-probe").getOrCreate()
+spark.sparkContext.parallelize(range(8), 2).map(lambda x: x * 2).count()
+deadline = time.monotonic() + 600
+while not os.path.exists("/tmp/huntlab-argv-probe.stop") and time.monotonic() < deadline:
+    time.sleep(1)
+spark.stop()
+"""
+
+
+def _project_command_lines(stack: Stack) -> dict[str, list[str]]:
+    """Every process of every container of the project: container -> command lines, read
+    from /proc on this host (docker top gives the host's pids)."""
+    project = stack.env["HUNTLAB_COMPOSE_PROJECT"]
+    ids = _run(
+        ["docker", "ps", "-q", "--filter", f"label=com.docker.compose.project={project}"]
+    ).split()
+    assert ids
+    lines: dict[str, list[str]] = {}
+    for container in ids:
+        top = _run(["docker", "top", container, "-eo", "pid"]).split()[1:]
+        found = []
+        for pid in top:
+            try:
+                raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue  # exited meanwhile
+            found.append(raw.replace(b"\0", b" ").decode("utf-8", "replace"))
+        lines[container] = found
+    return lines
+
+
+def test_no_secret_on_any_command_line(stack: Stack, tmp_path: Path) -> None:
+    """Secrets travel by environment, stdin or private files: no process of the stack (the
+    Elasticsearch healthcheck included, a live notebook driver and its executor included)
+    and none that setup starts has one in its argv, which every account can read."""
+    from huntlab.lab.docker import SECRET_KEYS
+
+    values = {key: stack.secret(key) for key in SECRET_KEYS}
+    stack.compose("exec", "-T", "jupyter", "rm", "-f", "/tmp/huntlab-argv-probe.stop")
+    stack.compose("exec", "-d", "-T", "jupyter", "python", "-c", _PROBE_DRIVER)
+    try:
+        for _ in range(300):
+            running = str(_project_command_lines(stack))
+            if "CoarseGrainedExecutorBackend" in running and "huntlab-argv-probe" in running:
+                break
+            subprocess.run(["sleep", "1"], check=True)
+        else:
+            pytest.fail(f"the probe driver never ran: {_master_apps(stack)}")
+        seen: list[str] = []
+        for _ in range(3):
+            for found in _project_command_lines(stack).values():
+                seen.extend(found)
+            subprocess.run(["sleep", "1"], check=True)
+    finally:
+        stack.compose("exec", "-T", "jupyter", "touch", "/tmp/huntlab-argv-probe.stop")
+    assert any("CoarseGrainedExecutorBackend" in line for line in seen), "no executor seen"
+    assert any("SparkSubmit" in line for line in seen), "no driver seen"
+    for key, value in values.items():
+        leaks = sorted({line for line in seen if value in line})
+        assert not leaks, (key, leaks)
+    # Healthchecks live for a moment every 10 s: their argv is `sh -c TEST`, read it whole.
+    project = stack.env["HUNTLAB_COMPOSE_PROJECT"]
+    ids = _run(["docker", "ps", "-q", "--filter", f"label=com.docker.compose.project={project}"])
+    inspected = _run(
+        ["docker", "inspect", "--format", "{{json .Config.Healthcheck}}", *ids.split()]
+    )
+    assert "$ELASTIC_PASSWORD" in inspected  # the variable's name, expanded by the shell
+    for key, value in values.items():
+        assert value not in inspected, key
+
+    # setup's commands: a rerun of the setup service with every curl and python it starts
+    # going through a shim that records its arguments, then runs the real program.
+    trace = tmp_path / "trace"
+    (trace / "bin").mkdir(parents=True)
+    real = {"curl": "/usr/bin/curl", "python3": "/opt/huntlab/venv/bin/python3"}
+    real["python"] = real["python3"]
+    for name, target in real.items():
+        shim = trace / "bin" / name
+        shim.write_text(
+            f'#!/bin/sh\nprintf \'%s\\n\' "{name} $*" >>/trace/argv\nexec {target} "$@"\n'
+        )
+        shim.chmod(0o755)
+    trace.chmod(0o777)
+    (trace / "argv").touch()
+    (trace / "argv").chmod(0o666)  # setup runs as the image's user, not as this one
+    path = "/trace/bin:/opt/huntlab/venv/bin:/opt/huntlab/spark/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    stack.compose(
+        "run", "--rm", "--no-deps", "-T",
+        "-v", f"{trace}:/trace",
+        "-e", f"PATH={path}",
+        "-e", "HUNTLAB_SETUP_DATASETS=none",
+        "setup",
+        timeout=600,
+    )  # fmt: skip
+    recorded = (trace / "argv").read_text().splitlines()
+    assert any(line.startswith("curl ") and "_security/user" in line for line in recorded)
+    assert any(line.startswith("python3 ") for line in recorded)
+    for key, value in values.items():
+        assert not [line for line in recorded if value in line], key
+
+
 def test_rerun_keeps_env_and_data(stack: Stack) -> None:
     path = Path(stack.env["HUNTLAB_DOCKER_ENV_FILE"])
     before_env = path.read_bytes()
@@ -425,3 +601,20 @@ def test_down_stops_everything(stack: Stack) -> None:
     _run([sys.executable, "-m", "huntlab", "down"], env=stack.env, timeout=300)
     rows = _service_rows(stack)
     assert not [r for r in rows.values() if r.get("State") == "running"], rows
+
+
+def _volume_keys(stack: Stack) -> set[str]:
+    code = "from huntlab.lab import docker; print(*sorted(docker.volumes()))"
+    return set(_run([sys.executable, "-c", code], env=stack.env, timeout=120).split())
+
+
+def test_purge_keeps_the_notebooks_unless_asked(stack: Stack) -> None:
+    assert {"notebooks", "elasticsearch-data"} <= _volume_keys(stack)
+    _run([sys.executable, "-m", "huntlab", "down", "--purge"], env=stack.env, timeout=300)
+    assert _volume_keys(stack) == {"notebooks"}
+    _run(
+        [sys.executable, "-m", "huntlab", "down", "--purge", "--purge-notebooks"],
+        env=stack.env,
+        timeout=300,
+    )
+    assert _volume_keys(stack) == set()

@@ -196,9 +196,14 @@ class NativeRuntime:
         self.say(f"huntlab: the lab is up ({time.monotonic() - started:.0f} s)")
         return LabSummary(self.name, tuple(summary(lab, token)), token)
 
-    def down(self, purge: bool = False) -> list[str]:
+    def down(self, purge: bool = False, purge_notebooks: bool = False) -> list[str]:
         """Stop every service the native lab started; return the names that were running."""
         home = self.home
+        if purge_notebooks:
+            raise HuntlabError(
+                "--purge-notebooks is for the docker lab; the native lab's notebooks are files "
+                f"in {home / 'workspace'}: delete them yourself if you mean to"
+            )
         stopped = [n for n in reversed(SPARK_AND_JUPYTER) if processes.stop(home, n)]
         if elasticsearch.stop(self.settings):
             stopped.append(ELASTICSEARCH)

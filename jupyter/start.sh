@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Start a command (JupyterLab) in the lab's Jupyter container with the stack's Spark secret.
+# Spark's driver, for a standalone master, insists on finding spark.authenticate.secret in its
+# configuration (the daemons read _SPARK_AUTH_SECRET from their environment instead), and a
+# setting given on the command line is visible to every account. So the image's Spark defaults
+# plus that one line go to SPARK_CONF_DIR, a folder only this user can read.
+set -euo pipefail
+
+defaults=/opt/huntlab/spark-conf/spark-defaults.conf
+conf_dir=${SPARK_CONF_DIR:?SPARK_CONF_DIR is not set}
+if [[ -z ${_SPARK_AUTH_SECRET:-} ]]; then
+  echo "start.sh: _SPARK_AUTH_SECRET is empty: run the lab with huntlab up --docker" >&2
+  exit 1
+fi
+umask 077
+mkdir -p "$conf_dir"
+chmod 700 "$conf_dir"
+tmp=$(mktemp "$conf_dir/.spark-defaults.XXXXXX")
+{
+  cat "$defaults"
+  # printf is the shell's builtin: the secret is in no process's argv.
+  printf 'spark.authenticate.secret           %s\n' "$_SPARK_AUTH_SECRET"
+} >"$tmp"
+mv -f "$tmp" "$conf_dir/spark-defaults.conf"
+exec "$@"

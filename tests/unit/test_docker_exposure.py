@@ -1,0 +1,135 @@
+"""What the containerised lab publishes, read from the Compose model itself.
+
+``docker compose config`` renders docker/compose.yaml with a generated env file exactly as
+``huntlab up --docker`` would run it; no engine is needed. Only JupyterLab may leave loopback,
+and only over TLS; a ``--listen`` that disagrees with an existing env file is applied.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from huntlab.errors import HuntlabError
+from huntlab.lab import docker
+from huntlab.settings import load_settings
+
+# Every port compose.yaml publishes (Logstash's under its profile), by service.
+PUBLISHED = {
+    "elasticsearch": {9200},
+    "spark-master": {7077, 8080},
+    "spark-worker": {8081},
+    "jupyter": {8888},
+    "logstash": {5044, 5000, 8090},
+}
+
+
+@pytest.fixture
+def lab_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private env file and home; the developer's own compose settings kept out."""
+    monkeypatch.setenv(docker.ENV_FILE_ENV, str(tmp_path / "lab.env"))
+    monkeypatch.setenv("HUNTLAB_HOME", str(tmp_path / "home"))
+    for key in (
+        "HUNTLAB_LISTEN",
+        docker.COMPOSE_FILES_ENV,
+        docker.MIRROR_ENV,
+        docker.PROJECT_ENV,
+        "COMPOSE_FILE",
+        "COMPOSE_PROFILES",
+        "COMPOSE_PROJECT_NAME",
+    ):
+        monkeypatch.delenv(key, raising=False)
+    return tmp_path / "lab.env"
+
+
+def _render() -> dict[str, Any]:
+    cmd = docker.compose_args("--profile", "logstash", "config", "--format", "json")
+    done = subprocess.run(
+        cmd, env=docker.compose_env(), capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    config: dict[str, Any] = json.loads(done.stdout)
+    return config
+
+
+def _host_ips(config: dict[str, Any]) -> dict[tuple[str, int], str]:
+    out = {}
+    for name, service in config["services"].items():
+        for port in service.get("ports", []):
+            out[(name, int(port["target"]))] = port.get("host_ip", "")
+    return out
+
+
+def _configure(listen: str, **tls: Any) -> Path:
+    settings = load_settings(listen=listen)
+    return docker.configure_env(settings, **tls)
+
+
+def test_loopback_listen_publishes_everything_on_loopback(lab_env: Path) -> None:
+    _configure("127.0.0.1")
+    ips = _host_ips(_render())
+    expected = {(name, port) for name, ports in PUBLISHED.items() for port in ports}
+    assert set(ips) == expected
+    assert set(ips.values()) == {"127.0.0.1"}, ips
+
+
+def test_public_listen_moves_only_jupyter_and_serves_it_over_tls(lab_env: Path) -> None:
+    _configure("0.0.0.0", tls_self_signed=True)
+    config = _render()
+    ips = _host_ips(config)
+    assert ips.pop(("jupyter", 8888)) == "0.0.0.0"
+    assert ips and set(ips.values()) == {"127.0.0.1"}, ips
+    jupyter = config["services"]["jupyter"]
+    env = jupyter["environment"]
+    mounts = {v["target"]: v for v in jupyter["volumes"] if v["type"] == "bind"}
+    for variable in ("JUPYTER_CERTFILE", "JUPYTER_KEYFILE"):
+        mount = mounts[env[variable]]
+        assert mount["read_only"] is True
+        assert Path(mount["source"]).is_file()
+    values = docker.read_env_file(lab_env)
+    assert values["HUNTLAB_LISTEN"] == "0.0.0.0"
+
+
+def test_public_listen_without_tls_is_refused(lab_env: Path) -> None:
+    with pytest.raises(HuntlabError, match="TLS"):
+        _configure("0.0.0.0")
+    assert not lab_env.exists()
+    # Nor on an existing env file: it stays as it was.
+    _configure("127.0.0.1")
+    before = lab_env.read_bytes()
+    with pytest.raises(HuntlabError, match="TLS"):
+        _configure("0.0.0.0")
+    assert lab_env.read_bytes() == before
+
+
+def test_a_listen_that_disagrees_with_the_env_file_is_applied(lab_env: Path) -> None:
+    _configure("127.0.0.1")
+    first = docker.read_env_file(lab_env)
+    _configure("0.0.0.0", tls_self_signed=True)
+    second = docker.read_env_file(lab_env)
+    assert second["HUNTLAB_LISTEN"] == "0.0.0.0"
+    for key in docker.SECRET_KEYS:
+        assert second[key] == first[key], key  # the secrets are kept
+    assert _host_ips(_render())[("jupyter", 8888)] == "0.0.0.0"
+    # Back to loopback: applied too; TLS, once configured, stays on.
+    _configure("127.0.0.1")
+    assert docker.read_env_file(lab_env)["HUNTLAB_LISTEN"] == "127.0.0.1"
+    assert set(_host_ips(_render()).values()) == {"127.0.0.1"}
+    assert lab_env.stat().st_mode & 0o777 == 0o600
+
+
+def test_env_file_holds_a_spark_secret(lab_env: Path) -> None:
+    _configure("127.0.0.1")
+    values = docker.read_env_file(lab_env)
+    assert "SPARK_AUTH_SECRET" in docker.SECRET_KEYS
+    assert len(values["SPARK_AUTH_SECRET"]) >= 32
+    config = _render()
+    # Given to the daemons and the notebook drivers through the environment, never argv.
+    for name in ("spark-master", "spark-worker", "jupyter"):
+        service = config["services"][name]
+        assert service["environment"]["_SPARK_AUTH_SECRET"] == values["SPARK_AUTH_SECRET"]
+        assert values["SPARK_AUTH_SECRET"] not in json.dumps(service.get("command", [])), name
