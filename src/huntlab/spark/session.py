@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -11,6 +12,24 @@ from huntlab.spark.connector import PACKAGE_EXCLUDES, es_options
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+
+
+# Settings that hold secrets (passwords, API keys, the Spark authentication secret). pyspark
+# hands every setting it has before the JVM starts to spark-submit as `--conf key=value`, where
+# any local user reads it in the process list; these are set over the py4j gateway instead, and
+# the Spark UI redacts them (spark-defaults' spark.redaction.regex).
+SECRET_SETTING = re.compile(r"(?i)secret|password|pass$|token|authorization|api.?key")
+
+
+def _start_gateway(launch: Mapping[str, str]) -> None:
+    """Start the driver JVM with only the non-secret settings on its command line (the ones
+    spark-submit itself needs: packages, memory, Java options)."""
+    from pyspark import SparkConf, SparkContext
+
+    conf = SparkConf(loadDefaults=False)
+    for key, value in launch.items():
+        conf.set(key, value)
+    SparkContext._ensure_initialized(conf=conf)
 
 
 def session(
@@ -41,6 +60,7 @@ def session(
     }
     conf.update({f"spark.{k}": v for k, v in es_options(settings).items()})
     conf.update(config or {})
+    _start_gateway({k: v for k, v in conf.items() if not SECRET_SETTING.search(k)})
     builder = SparkSession.builder.appName(app_name).master(master or settings.spark_master)
     for key, value in conf.items():
         builder = builder.config(key, value)
