@@ -23,9 +23,15 @@ F = TypeVar("F", bound=Callable[..., Any])
 _OPTIONS = [
     click.option("--es-url", help="Elasticsearch URL [env HUNTLAB_ES_URL; default the lab's]"),
     click.option("--es-user", help="user for basic auth [env HUNTLAB_ES_USER]"),
-    click.option("--es-password", help="password for basic auth [env HUNTLAB_ES_PASSWORD]"),
     click.option(
-        "--es-api-key", help="API key (instead of user/password) [env HUNTLAB_ES_API_KEY]"
+        "--es-password",
+        help="password for basic auth: prefer the variable HUNTLAB_ES_PASSWORD, or '-' to read "
+        "it from standard input (a value here shows in the process list)",
+    ),
+    click.option(
+        "--es-api-key",
+        help="API key (instead of user/password): prefer HUNTLAB_ES_API_KEY, or '-' to read it "
+        "from standard input",
     ),
     click.option(
         "--es-ca",
@@ -91,6 +97,23 @@ def echo_frame(frame: Any, fmt: str) -> None:
                nl=fmt == "json")
 
 
+def _secret(flag: str, variable: str, value: str | None) -> str | None:
+    """A secret given as an option: ``-`` reads one line from standard input; a literal value
+    works but is visible to every local account in the process list, so say so."""
+    if value == "-":
+        line = sys.stdin.readline().rstrip("\r\n")
+        if not line:
+            raise click.UsageError(f"{flag} -: nothing on standard input")
+        return line
+    if value is not None:
+        click.echo(
+            f"huntlab: warning: {flag} on the command line is visible to other local users "
+            f"(ps); set {variable} or pass {flag} - and the value on standard input",
+            err=True,
+        )
+    return value
+
+
 def es_options(command: F) -> F:
     """Add the Elasticsearch options; the command receives ``settings`` instead of them."""
 
@@ -109,8 +132,8 @@ def es_options(command: F) -> F:
         kwargs["settings"] = load_settings(
             es_url=es_url,
             es_user=es_user,
-            es_password=es_password,
-            es_api_key=es_api_key,
+            es_password=_secret("--es-password", "HUNTLAB_ES_PASSWORD", es_password),
+            es_api_key=_secret("--es-api-key", "HUNTLAB_ES_API_KEY", es_api_key),
             es_ca=es_ca,
         )
         return command(*args, **kwargs)
