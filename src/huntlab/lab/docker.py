@@ -153,11 +153,25 @@ def compose_files() -> list[Path]:
     return files
 
 
+def jupyter_es_user() -> str:
+    """The Elasticsearch user of JupyterLab and its Spark drivers: the one user of
+    docker/setup/users.json whose password is ``JUPYTER_ES_PASSWORD`` (the setup job creates
+    it from that file, so the name is stated there only)."""
+    path = docker_dir() / "setup" / "users.json"
+    users = json.loads(path.read_text(encoding="utf-8"))
+    names = [name for name, spec in users.items() if spec.get("password_env") == "JUPYTER_ES_PASSWORD"]
+    if len(names) != 1:
+        raise HuntlabError(f"{path}: expected one user whose password_env is JUPYTER_ES_PASSWORD")
+    return str(names[0])
+
+
 def compose_env() -> dict[str, str]:
-    """The environment compose runs with: ours, plus the pinned versions (they beat .env)."""
+    """The environment compose runs with: ours, plus the pinned versions (they beat .env) and
+    the facts stated elsewhere (the Jupyter user of docker/setup/users.json)."""
     env = dict(os.environ)
     for key in VERSION_KEYS:
         env[key] = versions.get(key)
+    env["JUPYTER_ES_USER"] = jupyter_es_user()
     mirror = env.get(MIRROR_ENV)
     if mirror:
         env[MIRROR_ENV] = str(Path(mirror).expanduser().resolve())
@@ -304,6 +318,7 @@ def ensure_env_file(settings: Settings) -> Path:
     fill.update({key: _new_secret(key) for key in SECRET_KEYS})
     fill.update(
         {
+            "JUPYTER_ES_USER": jupyter_es_user(),
             "HUNTLAB_LISTEN": settings.listen,
             "ES_PORT": str(settings.es_port),
             "SPARK_MASTER_PORT": str(settings.spark_master_port),
@@ -472,7 +487,7 @@ def _record(settings: Settings) -> None:
         settings.home,
         runtime="docker",
         es_url=urls["elasticsearch"],
-        es_user="huntlab_jupyter",
+        es_user=jupyter_es_user(),
         es_password=env.get("JUPYTER_ES_PASSWORD"),
         jupyter_port=int(urls["jupyter"].rsplit(":", 1)[1]),
         # A later `up` without --listen keeps this address instead of reverting to loopback.
