@@ -29,14 +29,8 @@ if TYPE_CHECKING:
 SYSMON = "Microsoft-Windows-Sysmon"
 SECURITY = "Microsoft-Windows-Security-Auditing"
 
-# The columns of a process table (``processes``) and, with the tree's own, of ``build_tree``.
-PROCESS_COLUMNS = (
-    "@timestamp",
-    "Hostname",
-    "Source",
-    "ProcessKey",
-    "ParentKey",
-    "ProcessGuid",
+# Sysmon 1's fields that a process table keeps as they are.
+_SYSMON_FIELDS = (
     "ProcessId",
     "ParentProcessId",
     "Image",
@@ -45,6 +39,16 @@ PROCESS_COLUMNS = (
     "ParentCommandLine",
     "User",
     "LogonId",
+)
+# The columns of a process table (``processes``) and, with the tree's own, of ``build_tree``.
+PROCESS_COLUMNS = (
+    "@timestamp",
+    "Hostname",
+    "Source",
+    "ProcessKey",
+    "ParentKey",
+    "ProcessGuid",
+    *_SYSMON_FIELDS,
 )
 TREE_COLUMNS = (*PROCESS_COLUMNS, "Inferred", "Depth", "path", "IsRoot", "IsLeaf", "IsBranch")
 TIMELINE_COLUMNS = ("@timestamp", "Hostname", "EventID", "Category", "Relation", "Image", "Detail")
@@ -57,14 +61,7 @@ _PROCESS_FIELDS = (
     "EventID",
     "ProcessGuid",
     "ParentProcessGuid",
-    "ProcessId",
-    "ParentProcessId",
-    "Image",
-    "ParentImage",
-    "CommandLine",
-    "ParentCommandLine",
-    "User",
-    "LogonId",
+    *_SYSMON_FIELDS,
     # Security 4688
     "NewProcessId",
     "NewProcessName",
