@@ -17,7 +17,7 @@ import tempfile
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 SOURCES = ("json", "elasticsearch")
+# "auto": Elasticsearch when it holds the dataset, else the JSON lines, saying why.
+AUTO = "auto"
 
 # Machine-readable copy of a table shown by `show`: JupyterLab does not know this type, so a
 # person sees the usual table while papermill keeps the rows in the executed notebook.
@@ -47,6 +49,8 @@ class Params:
     source: str
     dataset: str | None
     settings: Settings
+    # why the source is what it is, when the notebook asked for "auto"
+    note: str = ""
 
     @property
     def es_url(self) -> str:
@@ -66,7 +70,7 @@ class Params:
         return f"<huntlab notebook parameters: {self.describe()}>"
 
     def _repr_markdown_(self) -> str:
-        return f"Reading {self.describe()}."
+        return f"Reading {self.describe()}." + (f"\n\n{self.note}" if self.note else "")
 
 
 def parameters(
@@ -75,13 +79,30 @@ def parameters(
     es_url: str | None = None,
     spark_master: str | None = None,
 ) -> Params:
-    """Check a notebook's parameters; ``None`` means the lab's settings (``HUNTLAB_*``)."""
-    if source not in SOURCES:
+    """Check a notebook's parameters; ``None`` means the lab's settings (``HUNTLAB_*``).
+
+    ``source="auto"`` reads Elasticsearch when it answers and holds the dataset's events, and
+    the dataset's JSON lines otherwise; ``note`` (shown with the parameters) says which and why.
+    """
+    if source not in (*SOURCES, AUTO):
         raise HuntlabError(
-            f"source={source!r} is not a data source; use one of {', '.join(SOURCES)}"
+            f"source={source!r} is not a data source; use one of {', '.join(SOURCES)} or {AUTO}"
         )
     settings = load_settings(es_url=es_url, spark_master=spark_master)
-    return Params(source=source, dataset=dataset or None, settings=settings)
+    params = Params(source=source, dataset=dataset or None, settings=settings)
+    if source != AUTO:
+        return params
+    chosen = replace(params, source="elasticsearch")
+    try:
+        _require_loaded(chosen, _all_index())
+    except HuntlabError as exc:
+        return replace(
+            params,
+            source="json",
+            note=f"Elasticsearch is not usable here, so this notebook reads the JSON lines "
+            f"instead (same table, same results). Why: {exc}",
+        )
+    return replace(chosen, note=f"Elasticsearch at {settings.es_url} holds {chosen.dataset}.")
 
 
 # -- the tutorial's way: a dataset archive's JSON lines --------------------------------------
@@ -91,8 +112,10 @@ def parameters(
 def open_json_lines(path: str | Path) -> Iterator[IO[bytes]]:
     """Open the JSON-lines file in ``path``: a .tar.gz/.zip holding one .json, or a .json.
 
-    Security-Datasets archives hold one JSON file; pandas cannot look inside an archive
-    itself, so this hands it that member as a seekable file object (which pandas wants).
+    pandas reads an archive of one member itself (``pd.read_json("x.tar.gz", lines=True)``),
+    as every Security-Datasets archive is; this helper is for the rest: it picks the one
+    JSON member among other files (and says which it found when there is not exactly one),
+    and hands it over as a file object.
     """
     path = Path(path)
     name = path.name.lower()
@@ -401,3 +424,15 @@ def results_in(notebook: dict[str, Any]) -> dict[str, dict[str, Any]]:
                 result = data[RESULT_MIME]
                 found[result["name"]] = result
     return found
+
+
+def completions(code: str) -> list[str]:
+    """What Tab would offer at the end of ``code``, in this kernel (names, attributes, paths)."""
+    from IPython.core.completer import provisionalcompleter
+    from IPython.core.getipython import get_ipython
+
+    shell = get_ipython()
+    if shell is None:
+        raise HuntlabError("completions() needs an IPython kernel (a notebook or `ipython`)")
+    with provisionalcompleter():
+        return sorted({c.text for c in shell.Completer.completions(code, len(code))})

@@ -33,9 +33,21 @@ SERIES = [
     "05-spark-elasticsearch",
     "06-spark-sql-joins",
     "07-documented-hunt-wmi",
+    "09-process-trees-timelines",
     "hunt-template",
 ]
 PARAMETERS = {"source", "dataset", "es_url", "spark_master"}
+# 01-03 read no events: their parameters cell is empty
+NO_EVENTS = {"01-jupyter-basics", "02-numpy-arrays", "03-pandas-basics"}
+# these read Elasticsearch by default when it holds the dataset, else the JSON lines
+AUTO = {
+    "05-spark-elasticsearch",
+    "06-spark-sql-joins",
+    "07-documented-hunt-wmi",
+    "09-process-trees-timelines",
+}
+# no Elasticsearch listens here: source="auto" must fall back to the JSON lines
+NO_ES = "http://127.0.0.1:9"
 WMI_2019 = "empire_invoke_wmi"
 WMI_2020 = "empire_wmi_dcerpc_wmi_IWbemServices_ExecMethod"
 # Spark in a notebook kernel: a small local driver, jars from the lab's session config.
@@ -71,10 +83,13 @@ def test_committed_without_outputs_and_with_parameters(path: Path) -> None:
         for target in node.targets
         if isinstance(target, ast.Name)
     }
+    if path.stem in NO_EVENTS:
+        assert assigned == set(), f"{path.name} reads no events: its parameters cell stays empty"
+        return
     assert assigned == PARAMETERS
     namespace: dict[str, Any] = {}
-    exec(tagged[0].source, namespace)  # the defaults: JSON, the tutorial's dataset, lab settings
-    assert namespace["source"] == "json"
+    exec(tagged[0].source, namespace)  # the defaults: the tutorial's dataset, lab settings
+    assert namespace["source"] == ("auto" if path.stem in AUTO else "json")
     assert namespace["dataset"] == WMI_2019
     assert namespace["es_url"] is None and namespace["spark_master"] is None
 
@@ -220,6 +235,21 @@ def rows(nb: nbformat.NotebookNode, name: str) -> list[dict[str, Any]]:
 
 
 @cache
+def raw_events(dataset: str) -> list[dict[str, Any]]:
+    """A recording's events as the standard library reads them (one JSON file per archive)."""
+    import json
+    import tarfile
+
+    import huntlab.datasets
+
+    with tarfile.open(huntlab.datasets.resolve(dataset)) as archive:
+        (member,) = [m for m in archive.getmembers() if m.isfile()]
+        stream = archive.extractfile(member)
+        assert stream is not None
+        return [json.loads(line) for line in stream if line.strip()]
+
+
+@cache
 def _events(dataset: str) -> pd.DataFrame:
     import huntlab
 
@@ -281,6 +311,12 @@ def counted(found: list[dict[str, Any]], *fields: str, count: str) -> Counter[tu
 def test_basics_notebooks_run(notebook_env: Path, tmp_path: Path) -> None:
     nb = execute("01-jupyter-basics", tmp_path)
     assert stdout_of(tagged_cell(nb, "shared-variables")) == "3 events seen so far, from 3 hosts\n"
+    committed = nbformat.read(NOTEBOOKS / "01-jupyter-basics.ipynb", as_version=4)
+    assert f"cells: {len(committed.cells)}\n" in stdout_of(tagged_cell(nb, "ipynb-json"))
+    assert "connection file: " in stdout_of(tagged_cell(nb, "kernel"))
+    completed = stdout_of(tagged_cell(nb, "tab-completion"))
+    assert "'pandas'" in completed and "'append'" in completed
+    assert "'01-jupyter-basics.ipynb'" in completed
     nb = execute("02-numpy-arrays", tmp_path)
     assert stdout_of(tagged_cell(nb, "same-result")) == "same result: True\n"
     execute("03-pandas-basics", tmp_path)
@@ -304,6 +340,27 @@ def check_notebook_04(nb: nbformat.NotebookNode) -> None:
     )
     charts = png_images(tagged_cell(nb, "parent-image-chart"))
     assert len(charts) == 1 and charts[0].startswith(b"\x89PNG\r\n\x1a\n")
+
+    # the recording, read with the standard library: its numbers, not the series' screenshots
+    raw = raw_events(WMI_2019)
+    created = [e for e in raw if e["source_name"] == SYSMON and e["event_id"] == 1]
+    assert (len(raw), len({k for e in raw for k in e}), len(created)) == (5189, 22, 4)
+    hosts = ", ".join(sorted({e["computer_name"] for e in raw}))
+    assert stdout_of(tagged_cell(nb, "recording")) == (
+        f"{len(raw):,} events x 22 columns\n4 Sysmon process creations\nhosts: {hosts}\n"
+    )
+    # the series' chart: command line length per parent, WmiPrvSE's child standing out
+    charts = png_images(tagged_cell(nb, "command-count-chart"))
+    assert len(charts) == 1 and charts[0].startswith(b"\x89PNG\r\n\x1a\n")
+    printed_lengths = stdout_of(tagged_cell(nb, "command-count")).splitlines()
+    assert sorted(printed_lengths) == sorted(
+        f"{len(e['event_data']['CommandLine']):6} characters  started by "
+        f"{e['event_data']['ParentImage']}"
+        for e in created
+    )
+    assert f"{len(command_line):6} characters  started by {expected['ParentImage'].iloc[0]}" in (
+        printed_lengths
+    )
 
     # the same through huntlab (JSON or Elasticsearch)
     found = rows(nb, "wmiprvse-children")
@@ -360,21 +417,33 @@ def test_hunt_template_elasticsearch(notebook_env: Path, es_loaded: Any, tmp_pat
 @pytest.mark.es
 @pytest.mark.spark
 def test_05_spark_over_elasticsearch(notebook_env: Path, es_loaded: Any, tmp_path: Path) -> None:
-    nb = execute(
-        "05-spark-elasticsearch",
-        tmp_path,
-        source="elasticsearch",
-        dataset=WMI_2019,
-        es_url=es_loaded.es_url,
-        **SPARK,
-    )
+    # the default source ("auto") picks Elasticsearch, which holds the dataset
+    nb = execute("05-spark-elasticsearch", tmp_path, es_url=es_loaded.es_url, **SPARK)
+    assert "holds empire_invoke_wmi" in source_note(nb)
     check_spark_counts(nb)
+    sysmon = events_of(WMI_2019, SYSMON, *range(1, 256))
+    printed = stdout_of(tagged_cell(nb, "connector-read"))
+    assert f"connector read: {len(sysmon)} Sysmon events of {WMI_2019}\n" in printed
+    assert "org.elasticsearch:elasticsearch-spark" in stdout_of(tagged_cell(nb, "session-config"))
 
 
 @pytest.mark.spark
-def test_05_spark_over_json(notebook_env: Path, tmp_path: Path) -> None:
-    nb = execute("05-spark-elasticsearch", tmp_path, source="json", dataset=WMI_2019, **SPARK)
+def test_05_spark_falls_back_to_json(notebook_env: Path, tmp_path: Path) -> None:
+    nb = execute("05-spark-elasticsearch", tmp_path, es_url=NO_ES, **SPARK)
+    note = source_note(nb)
+    assert "reads the JSON lines instead" in note and NO_ES in note
+    assert "skipped" in stdout_of(tagged_cell(nb, "connector-read"))
     check_spark_counts(nb)
+
+
+def source_note(nb: nbformat.NotebookNode) -> str:
+    """What the parameters said about the source (the markdown of ``params``)."""
+    return "".join(
+        o["data"]["text/markdown"]
+        for c in nb.cells
+        for o in c.get("outputs", [])
+        if o["output_type"] in ("display_data", "execute_result") and "text/markdown" in o["data"]
+    )
 
 
 def check_spark_counts(nb: nbformat.NotebookNode) -> None:
@@ -492,3 +561,77 @@ def test_07_documented_hunt_elasticsearch(
         **SPARK,
     )
     check_hunt(nb, WMI_2020)
+
+
+# -- 09: process trees and timelines ---------------------------------------------------------------
+
+
+def check_process_trees(nb: nbformat.NotebookNode, dataset: str) -> None:
+    created = events_of(dataset, SYSMON, 1)
+    seen = {
+        (h.lower(), int(p), i.lower())
+        for h, p, i in zip(created["Hostname"], created["ProcessId"], created["Image"], strict=True)
+    }
+    security = events_of(dataset, SECURITY, 4688)
+    only_security = security[
+        [
+            (h.lower(), int(p, 16), i.lower()) not in seen
+            for h, p, i in zip(
+                security["Hostname"],
+                security["NewProcessId"],
+                security["NewProcessName"],
+                strict=True,
+            )
+        ]
+    ]
+    expected = Counter(created["Hostname"]).most_common()
+    found = counted(rows(nb, "processes"), "Hostname", "Source", count="Processes")
+    assert found == Counter(
+        {
+            **{(h, "Sysmon 1"): n for h, n in expected},
+            **{(h, "Security 4688"): n for h, n in Counter(only_security["Hostname"]).items()},
+        }
+    )
+
+    child = wmi_children(dataset).iloc[0]
+    host = str(child["Hostname"])
+    assert stdout_of(tagged_cell(nb, "host")) == f"host: {host}\n"
+    on_host = created[created["Hostname"] == host]
+    guids = set(on_host["ProcessGuid"].str.upper())
+    parents = set(on_host["ParentProcessGuid"].str.upper()) - guids
+    text = stdout_of(tagged_cell(nb, "tree-text"))
+    assert f"+ Process: {child['ParentImage']}  PID: {int(child['ParentProcessId'])}" in text
+    assert f"({len(str(child['CommandLine']))} characters)" in text
+    (summary,) = rows(nb, "tree-summary")
+    assert summary["Processes"] == len(guids) + len(parents)
+    assert summary["RootProcesses"] == len(parents)
+    for tag in ("tree-chart", "timeline-chart"):
+        charts = png_images(tagged_cell(nb, tag))
+        assert len(charts) == 1 and charts[0].startswith(b"\x89PNG\r\n\x1a\n")
+
+    # the WmiPrvSE child's timeline: every Sysmon event naming its GUID
+    guid = str(child["ProcessGuid"]).upper()
+    sysmon = _events(dataset)
+    sysmon = sysmon[sysmon["SourceName"] == SYSMON]
+    naming = pd.Series(False, index=sysmon.index)
+    for field in ("ProcessGuid", "ParentProcessGuid", "SourceProcessGUID", "TargetProcessGUID"):
+        naming |= sysmon[field].str.upper().eq(guid).fillna(False)
+    timeline = rows(nb, "timeline-counts")
+    assert sum(r["Events"] for r in timeline) == int(naming.sum())
+    network = sum(r["Events"] for r in timeline if r["Category"] == "network")
+    assert network == int((naming & (sysmon["EventID"] == 3)).sum())
+    assert stdout_of(tagged_cell(nb, "spark-same")).endswith("Spark and pandas agree: True\n")
+
+
+@pytest.mark.spark
+def test_09_process_trees_json(notebook_env: Path, tmp_path: Path) -> None:
+    nb = execute("09-process-trees-timelines", tmp_path, source="json", **SPARK)
+    check_process_trees(nb, WMI_2019)
+
+
+@pytest.mark.es
+@pytest.mark.spark
+def test_09_process_trees_elasticsearch(notebook_env: Path, es_loaded: Any, tmp_path: Path) -> None:
+    nb = execute("09-process-trees-timelines", tmp_path, es_url=es_loaded.es_url, **SPARK)
+    assert "holds empire_invoke_wmi" in source_note(nb)
+    check_process_trees(nb, WMI_2019)
