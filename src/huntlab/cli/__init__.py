@@ -7,6 +7,7 @@ package does no I/O.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import Any
 
@@ -47,6 +48,15 @@ class LazyGroup(click.Group):
         command: click.Command = getattr(module, attr)
         return command
 
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            # The reader went away (`huntlab read ... | head`): normal use, exit 0 as other
+            # Unix tools do. stdout goes to /dev/null so the final flush cannot fail again.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise click.exceptions.Exit(0) from None
+
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="huntlab")
@@ -70,3 +80,4 @@ def main(argv: list[str] | None = None) -> Any:
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+

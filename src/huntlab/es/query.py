@@ -156,6 +156,17 @@ def _rows(
         es.options(ignore_status=404).close_point_in_time(id=pit)
 
 
+def _reason(exc: Any) -> str:
+    """Elasticsearch's own words for a refused request (the root cause's reason)."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        error = body["error"]
+        causes = error.get("root_cause") or []
+        first = causes[0] if causes and isinstance(causes[0], dict) else error
+        return str(first.get("reason") or error.get("reason") or exc)
+    return str(exc)
+
+
 def search(
     query: str | Mapping[str, Any] | None = None,
     *,
@@ -177,7 +188,7 @@ def search(
     (``start <= t < end``); ``limit``: at most this many events. Rows are ordered by
     ``@timestamp``.
     """
-    from elasticsearch import AuthorizationException, NotFoundError
+    from elasticsearch import AuthorizationException, BadRequestError, NotFoundError
 
     from huntlab.errors import HuntlabError
     from huntlab.es.client import check, client, forbidden
@@ -204,6 +215,11 @@ def search(
         raise HuntlabError(
             f"index {index!r} not found at {settings.es_url}; load data first "
             "(huntlab load DATASET) or name an existing index"
+        ) from exc
+    except BadRequestError as exc:
+        raise HuntlabError(
+            f"Elasticsearch at {settings.es_url} refused the query {query!r} (400): "
+            f"{_reason(exc)}; check the Lucene syntax (quotes, parentheses, AND/OR/NOT)"
         ) from exc
     if "@timestamp" in frame.columns:
         frame = frame.sort_values("@timestamp", kind="stable").reset_index(drop=True)
