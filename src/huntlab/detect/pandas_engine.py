@@ -154,6 +154,7 @@ class Table:
         self._views: dict[str, View | None] = {}
         self._distinct: dict[tuple[str, ir.Node], BoolArray] = {}
         self._columns_lower = {str(c).lower(): str(c) for c in frame.columns}
+        self._text_columns: list[str] | None = None
 
     def column(self, field: str) -> str | None:
         """The table's column for a Sigma field (field names are case-insensitive)."""
@@ -168,7 +169,20 @@ class Table:
         return self._views[field]
 
     def text_columns(self) -> list[str]:
-        return [str(c) for c in self.frame.columns]
+        """The columns a keyword (field-less) search reads: the text ones, as in the other
+        engines (Elasticsearch cannot search a date or number field for text)."""
+        if self._text_columns is None:
+            frame = self.frame
+            self._text_columns = [
+                str(c)
+                for c in frame.columns
+                if not (
+                    pd.api.types.is_numeric_dtype(frame[c].dtype)
+                    or pd.api.types.is_datetime64_any_dtype(frame[c].dtype)
+                    or pd.api.types.is_bool_dtype(frame[c].dtype)
+                )
+            ]
+        return self._text_columns
 
     def distinct_mask(self, field: str, leaf: ir.Node, view: View) -> BoolArray:
         """Which distinct values of ``field`` satisfy ``leaf``, with a trailing False slot

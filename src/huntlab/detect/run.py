@@ -123,14 +123,18 @@ def _detect_spark(events: Any, rules: RuleSet) -> Detection:
     from huntlab.detect import spark_engine
 
     event_columns = [c for c in EVENT_COLUMNS if c in events.columns]
-    found = spark_engine.hits(events, rules.rules, event_columns).toPandas()
+    found: list[pd.DataFrame] = []
+    counts: dict[Source, int] = {}
+    for source, total, frames in spark_engine.source_hits(events, rules.rules, event_columns):
+        counts[source] = total
+        found.extend(frame.toPandas() for frame in frames)
     parts: dict[int, pd.DataFrame] = {}
-    for r, group in found.groupby(spark_engine.RULE_COLUMN, sort=True):
-        parts[int(str(r))] = group.drop(columns=spark_engine.RULE_COLUMN).reset_index(drop=True)
-    sources = sorted({b.source for rule in rules.rules for b in rule.branches}, key=str)
-    counts = dict(zip(sources, spark_engine.source_counts(events, sources), strict=True))
+    if found:
+        every = pd.concat(found, ignore_index=True)
+        for r, group in every.groupby(spark_engine.RULE_COLUMN, sort=True):
+            parts[int(str(r))] = group.drop(columns=spark_engine.RULE_COLUMN).reset_index(drop=True)
     in_source = {
-        r: sum(counts[b.source] for b in rule.branches) for r, rule in enumerate(rules.rules)
+        r: sum(counts.get(b.source, 0) for b in rule.branches) for r, rule in enumerate(rules.rules)
     }
     return _assemble(rules, parts, in_source, event_columns)
 

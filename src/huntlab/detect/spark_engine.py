@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from huntlab.detect import ir
@@ -37,6 +37,10 @@ class Renderer:
         self._lower = {name.lower(): name for name in self._types}
         self._string = StringType
         self._timestamp = TimestampType
+
+    def string_columns(self) -> list[str]:
+        """The columns a keyword (field-less) search reads: the text ones."""
+        return [n for n, kind in self._types.items() if isinstance(kind, self._string)]
 
     def name(self, field: str) -> str | None:
         if field in self._types:
@@ -73,8 +77,8 @@ class Renderer:
             return ~self.render(node.child)
         if isinstance(node, ir.Const):
             return F.lit(node.value)
-        if node.field is None:  # keyword: any column
-            parts = [self._leaf(name, node) for name in self._types]
+        if node.field is None:  # keyword: any text column
+            parts = [self._leaf(name, node) for name in self.string_columns()]
             return _balanced(parts, lambda a, b: a | b) if parts else F.lit(False)
         return self._leaf(node.field, node)
 
@@ -207,19 +211,95 @@ def _cidr(text: Column, network: str) -> Column:
     return F.udf(inside, BooleanType())(value)
 
 
-def hits(events: DataFrame, rules: list[CompiledRule], keep: list[str]) -> DataFrame:
-    """One row per (rule, event): ``RULE_COLUMN`` (index into ``rules``) and the ``keep``
-    columns of the event. Lazy; one projection (a pass) per logsource source."""
-    from pyspark.sql import functions as F
+CHUNK_RULES = 100  # rules per projection: larger plans exhaust the driver's memory
 
-    renderer = Renderer(events)
+
+def _members(rules: list[CompiledRule]) -> dict[Source, list[tuple[int, int]]]:
     by_source: dict[Source, list[tuple[int, int]]] = defaultdict(list)
     for r, rule in enumerate(rules):
         for b, branch in enumerate(rule.branches):
             by_source[branch.source].append((r, b))
+    return by_source
+
+
+def _has_keyword(node: ir.Node) -> bool:
+    if isinstance(node, ir.And | ir.Or):
+        return any(_has_keyword(c) for c in node.children)
+    if isinstance(node, ir.Not):
+        return _has_keyword(node.child)
+    return not isinstance(node, ir.Const) and node.field is None
+
+
+def source_hits(
+    events: DataFrame,
+    rules: list[CompiledRule],
+    keep: list[str],
+    chunk: int = CHUNK_RULES,
+) -> Iterator[tuple[Source, int, list[DataFrame]]]:
+    """Per logsource source: its number of events and its hits, as DataFrames of at most
+    ``chunk`` rules each (``RULE_COLUMN`` and the ``keep`` columns). The source's rows are
+    selected once, narrowed to the columns its rules read, and persisted while its chunks
+    are collected; the caller collects them before asking for the next source."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    whole = Renderer(events)
+    for source, members in _members(rules).items():
+        conditions = [rules[r].branches[b].condition for r, b in members]
+        read: set[str] = set(keep)
+        for condition in conditions:
+            read |= {n for f in ir.fields_of(condition) if (n := whole.name(f)) is not None}
+        keyword = any(_has_keyword(c) for c in conditions)
+        if keyword:
+            read |= set(whole.string_columns())
+        selected = events.where(whole.render(source.condition()))
+        rows = selected.select(*[F.col(f"`{c}`") for c in events.columns if c in read])
+        rows = rows.persist(StorageLevel.MEMORY_AND_DISK)
+        try:
+            total = rows.count()
+            if total == 0:
+                yield source, 0, []
+                continue
+            if keyword:  # keyword searches need only the columns this source fills
+                present = rows.select(
+                    *[F.count(F.col(f"`{c}`")).alias(c) for c in rows.columns]
+                ).first()
+                assert present is not None
+                narrowed = [c for c in rows.columns if c in keep or present[c]]
+                renderer = Renderer(rows.select(*[F.col(f"`{c}`") for c in narrowed]))
+            else:
+                renderer = Renderer(rows)
+            keep_cols = [F.col(f"`{c}`") for c in keep]
+            frames = []
+            for start in range(0, len(members), chunk):
+                part = members[start : start + chunk]
+                matched = F.array(
+                    *[
+                        F.when(renderer.render(rules[r].branches[b].condition), F.lit(r))
+                        for r, b in part
+                    ]
+                )
+                found = rows.select(
+                    *keep_cols, F.filter(matched, lambda x: x.isNotNull()).alias("_m")
+                )
+                found = found.where(F.size("_m") > 0)
+                frames.append(found.select(*keep_cols, F.explode("_m").alias(RULE_COLUMN)))
+            yield source, total, frames
+        finally:
+            rows.unpersist()
+
+
+def hits(events: DataFrame, rules: list[CompiledRule], keep: list[str]) -> DataFrame:
+    """One row per (rule, event): ``RULE_COLUMN`` (index into ``rules``) and the ``keep``
+    columns of the event, as one lazy DataFrame (small rule sets; ``source_hits`` collects
+    large ones source by source). The sources of one rule never share a row (distinct
+    channels or event IDs), so a row is a hit of a rule at most once, as in pandas."""
+    from pyspark.sql import functions as F
+
+    renderer = Renderer(events)
     keep_cols = [F.col(f"`{c}`") for c in keep]
     parts: list[DataFrame] = []
-    for source, members in by_source.items():
+    for source, members in _members(rules).items():
         rows = events.where(renderer.render(source.condition()))
         matched = F.array(
             *[F.when(renderer.render(rules[r].branches[b].condition), F.lit(r)) for r, b in members]
@@ -232,26 +312,7 @@ def hits(events: DataFrame, rules: list[CompiledRule], keep: list[str]) -> DataF
     out = parts[0]
     for part in parts[1:]:
         out = out.unionByName(part)
-    # The sources of one rule never share a row (distinct channels or event IDs), so a row
-    # is a hit of a rule at most once, as in the pandas engine.
     return out
-
-
-def source_counts(events: DataFrame, sources: list[Source]) -> list[int]:
-    """How many events each source has (one Spark job)."""
-    from pyspark.sql import functions as F
-
-    if not sources:
-        return []
-    renderer = Renderer(events)
-    row = events.select(
-        *[
-            F.sum(F.when(renderer.render(s.condition()), 1).otherwise(0)).alias(f"s{i}")
-            for i, s in enumerate(sources)
-        ]
-    ).first()
-    assert row is not None
-    return [int(row[f"s{i}"] or 0) for i in range(len(sources))]
 
 
 def is_spark_frame(value: Any) -> bool:
