@@ -15,12 +15,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from huntlab.errors import ServiceError
+from huntlab.files import PRIVATE_DIR, atomic_write
 from huntlab.java import Java
 from huntlab.lab import processes
 from huntlab.lab.native.distribution import install
@@ -123,14 +124,13 @@ def write_config(settings: Settings, dist: Path) -> NodePaths:
     distribution's JVM and logging defaults."""
     paths = node_paths(settings)
     for folder in (paths.config, paths.data, paths.logs, paths.tmp):
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
     for name in ("jvm.options", "log4j2.properties"):
-        shutil.copyfile(dist / "config" / name, paths.config / name)
+        atomic_write(paths.config / name, (dist / "config" / name).read_bytes())
     options = paths.config / "jvm.options.d"
-    options.mkdir(exist_ok=True)
     heap = settings.es_heap
-    (options / "heap.options").write_text(f"-Xms{heap}\n-Xmx{heap}\n", encoding="utf-8")
-    (paths.config / "elasticsearch.yml").write_text(config_yaml(settings, paths), "utf-8")
+    atomic_write(options / "heap.options", f"-Xms{heap}\n-Xmx{heap}\n")
+    atomic_write(paths.config / "elasticsearch.yml", config_yaml(settings, paths))
     return paths
 
 
@@ -228,10 +228,16 @@ def start(
     return current.pid
 
 
-def stop(settings: Settings, *, timeout: float = STOP_TIMEOUT) -> bool:
+def stop(
+    settings: Settings,
+    *,
+    timeout: float = STOP_TIMEOUT,
+    say: Callable[[str], None] | None = None,
+) -> bool:
     """Stop the node and every process it started: SIGTERM, at most ``timeout`` seconds, then
-    SIGKILL. False when no node was running."""
-    return processes.stop(settings.home, NAME, timeout=timeout)
+    SIGKILL. False when no node was running (``say`` hears of a pid record naming a process
+    huntlab did not start, which is left alone)."""
+    return processes.stop(settings.home, NAME, timeout=timeout, say=say)
 
 
 @dataclass(frozen=True)
