@@ -7,7 +7,6 @@ from __future__ import annotations
 import http.server
 import json
 import os
-import stat
 import subprocess
 import sys
 import threading
@@ -20,6 +19,7 @@ import pytest
 
 from huntlab.lab import processes
 from tests.support.cli import run_huntlab
+from tests.support.private_files import open_to_others
 
 
 def _env(home: Path) -> dict[str, str]:
@@ -232,16 +232,6 @@ def test_a_non_empty_folder_is_not_taken_over_as_a_home(tmp_path: Path) -> None:
     assert sorted(p.name for p in folder.iterdir()) == ["letter.txt"]
 
 
-def _loose(home: Path) -> list[str]:
-    """Every path under ``home`` (itself included) that its group or others can use."""
-    found = []
-    for path in [home, *home.rglob("*")]:
-        mode = path.lstat().st_mode
-        if not stat.S_ISLNK(mode) and mode & 0o077:
-            found.append(f"{oct(mode & 0o777)} {path}")
-    return found
-
-
 def test_everything_the_lab_writes_in_its_home_is_private(tmp_path: Path) -> None:
     from huntlab.lab import tls
     from huntlab.lab.config import update_config
@@ -270,4 +260,4 @@ def test_everything_the_lab_writes_in_its_home_is_private(tmp_path: Path) -> Non
     finally:
         os.umask(old)
     assert (home / "made-by-service.txt").is_file()
-    assert _loose(home) == []
+    assert open_to_others(home) == []

@@ -11,8 +11,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from huntlab.errors import HuntlabError
-from huntlab.files import atomic_write
+from huntlab.files import atomic_write, read_secret_line
 
 SECRET_FILE = "secret"
 # Where Spark's daemons read the secret (SecurityManager.ENV_AUTH_SECRET).
@@ -26,16 +25,11 @@ def secret_path(home: Path) -> Path:
 
 def read_secret(home: Path) -> str | None:
     """The home's Spark secret, or None when the home has none (no native Spark ran)."""
-    path = secret_path(home)
-    try:
-        value = path.read_text(encoding="ascii").strip()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise HuntlabError(f"{path}: cannot read the Spark secret ({exc})") from exc
-    if not value:
-        raise HuntlabError(f"{path} is empty; delete it and run `huntlab up` to make a new one")
-    return value
+    return read_secret_line(
+        secret_path(home),
+        "the Spark secret",
+        "delete it and run `huntlab up` to make a new one",
+    )
 
 
 def ensure_secret(home: Path) -> str:

@@ -42,8 +42,16 @@ print("COUNT", spark.range(3).count(), flush=True)
 
 OWN_DRIVER = """
 import huntlab.spark
+from huntlab.lab.spark_auth import read_secret
+from huntlab.settings import load_settings
 spark = huntlab.spark.session(app_name="huntlab-own-driver", config={"spark.ui.enabled": "false"})
 print("COUNT", spark.range(3).count(), flush=True)
+# The driver's JVM (PySpark's gateway) got the secret through py4j, not on its command line.
+jvm = spark.sparkContext._gateway.proc.pid
+with open(f"/proc/{jvm}/cmdline", "rb") as fh:
+    argv = fh.read().decode()
+secret = read_secret(load_settings().home)
+print("ARGV_HAS_SECRET", secret in argv, "ARGV_HAS_SPARK_SUBMIT", "pyspark-shell" in argv, flush=True)
 spark.stop()
 """
 
@@ -144,6 +152,7 @@ def test_the_labs_own_driver_holds_the_secret(spark_lab: LabPlan) -> None:
         check=False,
     )
     assert "COUNT 3" in done.stdout, done.stderr[-4000:]
+    assert "ARGV_HAS_SECRET False ARGV_HAS_SPARK_SUBMIT True" in done.stdout
     state = requests.get(f"{spark_lab.spark_master_ui}/json/", timeout=30).json()
     names = {app["name"] for app in state["activeapps"] + state["completedapps"]}
     assert "huntlab-own-driver" in names

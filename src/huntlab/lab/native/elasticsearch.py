@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from huntlab.errors import ServiceError
-from huntlab.files import PRIVATE_DIR, atomic_write
+from huntlab.files import PRIVATE_DIR, PRIVATE_FILE, atomic_write
 from huntlab.java import Java
 from huntlab.lab import processes
 from huntlab.lab.native.distribution import install
@@ -123,7 +123,7 @@ def write_config(settings: Settings, dist: Path) -> NodePaths:
     """The node's config folder for this home: ``elasticsearch.yml``, heap, and the
     distribution's JVM and logging defaults."""
     paths = node_paths(settings)
-    for folder in (paths.config, paths.data, paths.logs, paths.tmp):
+    for folder in (paths.root, paths.config, paths.data, paths.logs, paths.tmp):
         folder.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
     for name in ("jvm.options", "log4j2.properties"):
         atomic_write(paths.config / name, (dist / "config" / name).read_bytes())
@@ -165,6 +165,7 @@ def write_keystore(dist: Path, paths: NodePaths, java: Java, entries: Mapping[st
                 f"elasticsearch-keystore {' '.join(command[len(tool) :])} failed "
                 f"(exit {result.returncode}):\n{result.stdout}{result.stderr}"
             )
+    os.chmod(keystore, PRIVATE_FILE)  # the tool makes it 660; it holds passwords
     return keystore
 
 

@@ -94,7 +94,7 @@ def start_jupyter(lab: LabPlan, token: str, say: Callable[[str], None]) -> None:
     workspace, kept = sync_notebooks(notebooks_source(), lab.home)
     for name in kept:
         say(f"huntlab: kept your edited notebook {workspace / name} (not replaced)")
-    for sub in ("config", "runtime"):
+    for sub in ("", "config", "runtime"):
         (lab.home / "jupyter" / sub).mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
     _disable_announcements(lab.home / "jupyter" / "config")
     processes.ensure(

@@ -55,7 +55,7 @@ def _write_daemon_conf(conf_dir: Path) -> None:
 
 def _spark_env(lab: LabPlan, java: Java, secret: str) -> dict[str, str]:
     spark_dir = lab.home / "spark"
-    for sub in ("work", "tmp", "conf"):
+    for sub in ("", "work", "tmp", "conf"):
         (spark_dir / sub).mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
     _write_daemon_conf(spark_dir / "conf")
     env = dict(os.environ)
