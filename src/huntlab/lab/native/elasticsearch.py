@@ -12,6 +12,7 @@ Each home keeps the node's config, data, server logs and temporary files under
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -207,7 +208,8 @@ def wait(settings: Settings, timeout: float = START_TIMEOUT) -> None:
     url = local_url(settings)
     paths = node_paths(settings)
     processes.wait_until(
-        lambda: healthy(url),
+        # Our own node, not whatever else answers on the port.
+        lambda: processes.listens(settings.home, NAME, settings.es_port) and healthy(url),
         what=f"Elasticsearch on {url} (server log {paths.server_log})",
         log=paths.console_log,
         timeout=timeout,
@@ -226,6 +228,9 @@ def start(
         write_config(settings, dist)
         current = spawn(settings, dist, java)
     wait(settings, timeout)
+    # The server makes its keystore 660 when it creates one; it may hold passwords.
+    with contextlib.suppress(FileNotFoundError):
+        os.chmod(node_paths(settings).config / "elasticsearch.keystore", PRIVATE_FILE)
     return current.pid
 
 
