@@ -74,7 +74,7 @@ while (($#)); do
 done
 
 if [[ -n $home ]]; then
-  mkdir -p "$home"
+  (umask 077 && mkdir -p "$home")
   home="$(cd "$home" && pwd)"
   export HUNTLAB_HOME="$home"
 fi

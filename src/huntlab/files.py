@@ -35,3 +35,19 @@ def atomic_write(path: Path, data: str | bytes, *, mode: int = PRIVATE_FILE) -> 
             os.unlink(tmp)
         raise
     return path
+
+
+def read_secret_line(path: Path, what: str, remedy: str) -> str | None:
+    """The one-line secret kept in ``path`` (a token, a shared secret), or None when the file
+    does not exist; an unreadable or empty file is an error that says ``remedy``."""
+    from huntlab.errors import HuntlabError
+
+    try:
+        value = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise HuntlabError(f"{path}: cannot read {what} ({exc})") from exc
+    if not value:
+        raise HuntlabError(f"{path} is empty; {remedy}")
+    return value

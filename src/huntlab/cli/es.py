@@ -29,9 +29,11 @@ def _node_settings(port: int | None, heap: str | None) -> Settings:
 def start(port: int | None, heap: str | None, timeout: float, no_setup: bool) -> None:
     """Start the native node (downloading it once) and wait until it is healthy."""
     from huntlab.java import find_java
+    from huntlab.lab.home import ensure_home
     from huntlab.lab.native import elasticsearch
 
     settings = _node_settings(port, heap)
+    ensure_home(settings.home)
     pid = elasticsearch.start(settings, find_java(), timeout=timeout)
     url = elasticsearch.local_url(settings)
     click.echo(f"elasticsearch: running, pid {pid}, {url}")
@@ -46,7 +48,9 @@ def stop(port: int | None, timeout: float) -> None:
     """Stop the native node (SIGTERM, then SIGKILL after --timeout seconds)."""
     from huntlab.lab.native import elasticsearch
 
-    stopped = elasticsearch.stop(_node_settings(port, None), timeout=timeout)
+    stopped = elasticsearch.stop(
+        _node_settings(port, None), timeout=timeout, say=lambda line: click.echo(line, err=True)
+    )
     click.echo("elasticsearch: stopped" if stopped else "elasticsearch: was not running")
 
 

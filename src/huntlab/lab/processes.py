@@ -3,9 +3,13 @@
 Each service runs in its own session (process group) with its output appended to
 ``$HUNTLAB_HOME/logs/<name>.log``; its pid, start time and argv go to
 ``$HUNTLAB_HOME/run/<name>.pid``. A service counts as running only when a live process has that
-pid *and* was created at that time, so a stale record or a recycled pid is never signalled.
-(The argv is recorded for people reading the file, not compared: the launchers exec into Java,
-which changes the command line of the very same process.)
+pid, was created at that time *and* carries in its environment the random tag recorded with it
+(:data:`TAG_VARIABLE`; an environment survives the launchers' exec into Java, a command line
+does not), so a stale record, a recycled pid or a record naming somebody else's process is
+never signalled nor trusted. Such a record is removed and reported (:class:`Stranger`).
+
+Services run with umask 077: whatever they write in the home is private to its owner. A secret
+goes to a service only after :func:`listens` has checked that the socket belongs to it.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import signal
 import socket
 import ssl
@@ -27,9 +32,13 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from huntlab.errors import ServiceError
-from huntlab.files import atomic_write
+from huntlab.files import PRIVATE_DIR, PRIVATE_FILE, atomic_write
 
 POLL_SECONDS = 0.5
+# Set in each service's environment to the random tag of its pid record.
+TAG_VARIABLE = "HUNTLAB_SUPERVISED"
+# What the services create (logs, data, runtime files) is readable by the lab's owner only.
+SERVICE_UMASK = 0o077
 
 
 def run_dir(home: Path) -> Path:
@@ -82,29 +91,90 @@ class Running:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-def running(home: Path, name: str) -> Running | None:
-    """The service's process if its pid file names a live process started at that time."""
-    path = pid_path(home, name)
+@dataclass(frozen=True)
+class Stranger:
+    """A live process named by a service's pid record that huntlab did not start."""
+
+    name: str
+    pid: int
+    command: str
+    record: Path
+
+    def message(self) -> str:
+        return (
+            f"{self.name}: its pid record {self.record} named process {self.pid} "
+            f"({self.command}), which huntlab did not start: left it alone, removed the record"
+        )
+
+
+def _ours(proc: Any, started: float, tag: str) -> bool:
+    """Whether ``proc`` is the one a pid record describes (see the module's note)."""
+    psutil = _psutil()
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-        pid, started = int(record["pid"]), float(record["started"])
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError, KeyError, TypeError):
-        path.unlink(missing_ok=True)  # unreadable: it cannot tell us anything
-        return None
+        if not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        if abs(proc.create_time() - started) >= 1.0:
+            return False
+        return bool(tag) and proc.environ().get(TAG_VARIABLE) == tag
+    except psutil.Error:  # gone, or another user's (its environment is not ours to read)
+        return False
+
+
+def _describe(pid: int) -> str | None:
+    """A live process's command line (or name) for a message; None when there is none."""
     psutil = _psutil()
     try:
         proc = psutil.Process(pid)
-        alive = proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
-        same = abs(proc.create_time() - started) < 1.0
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return None
+        try:
+            command = " ".join(proc.cmdline()) or proc.name()
+            owner = proc.username()
+        except psutil.AccessDenied:
+            return proc.name()
+        return f"{command[:80]}, user {owner}"
     except psutil.Error:
-        alive = same = False
-    if not (alive and same):
-        path.unlink(missing_ok=True)
         return None
+
+
+def lookup(home: Path, name: str) -> Running | Stranger | None:
+    """The service's process when its pid record names ours; a :class:`Stranger` when it
+    names a live process huntlab did not start; None when nothing runs. A record that does
+    not name our process is removed."""
+    path = pid_path(home, name)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError:
+        text = ""
+    try:
+        record = json.loads(text)
+        pid = int(record["pid"])
+        started, tag = float(record["started"]), str(record.get("tag", ""))
+    except (ValueError, KeyError, TypeError):
+        # Not a record we wrote (a bare pid, say): it names nothing of ours.
+        path.unlink(missing_ok=True)
+        bare = text.strip()
+        command = _describe(int(bare)) if bare.isdigit() else None
+        return Stranger(name, int(bare), command, path) if command is not None else None
+    psutil = _psutil()
+    try:
+        proc = psutil.Process(pid)
+    except psutil.Error:
+        proc = None
+    if proc is None or not _ours(proc, started, tag):
+        path.unlink(missing_ok=True)
+        command = _describe(pid)
+        return Stranger(name, pid, command, path) if command is not None else None
     meta = record.get("meta")
     return Running(name, pid, log_path(home, name), meta if isinstance(meta, dict) else {})
+
+
+def running(home: Path, name: str) -> Running | None:
+    """The service's process if its pid record names a live process of ours."""
+    found = lookup(home, name)
+    return found if isinstance(found, Running) else None
 
 
 def start(
@@ -118,9 +188,13 @@ def start(
 ) -> Running:
     """Start ``argv`` detached, its output appended to the service's log; record its pid."""
     log = log_path(home, name)
-    log.parent.mkdir(parents=True, exist_ok=True)
-    pid_path(home, name).parent.mkdir(parents=True, exist_ok=True)
-    with log.open("ab") as out:
+    log.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    pid_path(home, name).parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    tag = secrets.token_hex(16)
+    child_env = dict(env if env is not None else os.environ)
+    child_env[TAG_VARIABLE] = tag
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE)
+    with os.fdopen(fd, "ab") as out:
         out.write(f"\n--- huntlab: starting {name}: {' '.join(argv)}\n".encode())
         out.flush()
         try:
@@ -129,8 +203,9 @@ def start(
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                env=dict(env) if env is not None else None,
+                env=child_env,
                 cwd=cwd,
+                umask=SERVICE_UMASK,
                 # Own session: the service survives the command that started it, and `down`
                 # can signal its whole process group.
                 start_new_session=True,
@@ -139,7 +214,13 @@ def start(
         except OSError as exc:
             raise ServiceError(f"{name}: cannot run {argv[0]} ({exc})") from exc
     started = _psutil().Process(proc.pid).create_time()
-    record = {"pid": proc.pid, "started": started, "argv": list(argv), "meta": meta or {}}
+    record = {
+        "pid": proc.pid,
+        "started": started,
+        "tag": tag,
+        "argv": list(argv),
+        "meta": meta or {},
+    }
     atomic_write(pid_path(home, name), json.dumps(record))
     return Running(name, proc.pid, log, meta or {})
 
@@ -175,11 +256,18 @@ def family(pid: int) -> list[int]:
         return []
 
 
-def stop(home: Path, name: str, *, timeout: float = 30.0) -> bool:
-    """Stop the service and every process it started; True if something was running."""
-    current = running(home, name)
+def stop(
+    home: Path, name: str, *, timeout: float = 30.0, say: Callable[[str], None] | None = None
+) -> bool:
+    """Stop the service and every process it started; True if something was running. A pid
+    record naming a process huntlab did not start is removed, the process left alone, and
+    ``say`` told so."""
+    current = lookup(home, name)
+    if isinstance(current, Stranger):
+        if say is not None:
+            say(current.message())
+        return False
     if current is None:
-        pid_path(home, name).unlink(missing_ok=True)
         return False
     psutil = _psutil()
     procs = []
@@ -201,6 +289,25 @@ def stop(home: Path, name: str, *, timeout: float = 30.0) -> bool:
         raise ServiceError(f"{name}: processes {pids} did not stop; see {current.log}")
     pid_path(home, name).unlink(missing_ok=True)
     return True
+
+
+def listens(home: Path, name: str, port: int) -> bool:
+    """Whether the service ``name`` (its process or one it started) is what listens on TCP
+    ``port``: asked before a secret is sent to that port, or an answer on it is trusted."""
+    current = running(home, name)
+    if current is None:
+        return False
+    psutil = _psutil()
+    for pid in family(current.pid):
+        try:
+            proc = psutil.Process(pid)
+            sockets = getattr(proc, "net_connections", None) or proc.connections
+            for conn in sockets(kind="tcp"):
+                if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port:
+                    return True
+        except psutil.Error:
+            continue
+    return False
 
 
 def _tail_of(fh: BinaryIO, end: int, lines: int) -> str:

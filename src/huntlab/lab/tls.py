@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import os
 import socket
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
 from huntlab.errors import HuntlabError
+from huntlab.files import atomic_write
 
 CERT_FILE = "jupyter.crt"
 KEY_FILE = "jupyter.key"
@@ -89,17 +89,16 @@ def self_signed(home: Path) -> TlsPair:
         )
         .sign(key, hashes.SHA256())
     )
-    folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(pair.key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-    pair.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    # Both private (mode 600), like everything in the home.
+    atomic_write(
+        pair.key,
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+    )
+    atomic_write(pair.cert, cert.public_bytes(serialization.Encoding.PEM))
     return pair
 
 

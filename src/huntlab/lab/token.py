@@ -10,8 +10,7 @@ import os
 import secrets
 from pathlib import Path
 
-from huntlab.errors import HuntlabError
-from huntlab.files import atomic_write
+from huntlab.files import atomic_write, read_secret_line
 
 TOKEN_FILE = "jupyter_token"
 # 32 random bytes -> 64 hex characters; Jupyter compares tokens in constant time.
@@ -29,19 +28,11 @@ def _write(path: Path, value: str) -> None:
 
 def read_token(home: Path) -> str | None:
     """The stored token, or None when the home has none yet."""
-    path = token_path(home)
-    try:
-        value = path.read_text(encoding="ascii").strip()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise HuntlabError(f"{path}: cannot read the Jupyter token ({exc})") from exc
-    if not value:
-        raise HuntlabError(
-            f"{path} is empty; delete it and run `huntlab up` (a new token is made) "
-            "or `huntlab token --rotate`"
-        )
-    return value
+    return read_secret_line(
+        token_path(home),
+        "the Jupyter token",
+        "delete it and run `huntlab up` (a new token is made) or `huntlab token --rotate`",
+    )
 
 
 def ensure_token(home: Path) -> str:

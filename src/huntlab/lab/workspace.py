@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from pathlib import Path
+
+from huntlab.files import PRIVATE_DIR, atomic_write
 
 MANIFEST = ".huntlab-shipped.json"
 
@@ -26,7 +27,7 @@ def _digest(path: Path) -> str:
 def sync_notebooks(source: Path | None, home: Path) -> tuple[Path, list[str]]:
     """Copy shipped notebooks into the workspace; return it and the names kept as edited."""
     target = workspace_dir(home)
-    target.mkdir(parents=True, exist_ok=True)
+    target.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
     if source is None or not source.is_dir():
         return target, []
     manifest_path = target / MANIFEST
@@ -51,8 +52,8 @@ def sync_notebooks(source: Path | None, home: Path) -> tuple[Path, list[str]]:
                 continue
         elif rel in shipped:
             continue  # deleted by the user after we copied it: respect that
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, dest)
+        # Private like the rest of the home (a copy would take the umask's mode).
+        atomic_write(dest, src.read_bytes())
         shipped[rel] = new_digest
-    manifest_path.write_text(json.dumps(shipped, indent=2, sort_keys=True) + "\n", "utf-8")
+    atomic_write(manifest_path, json.dumps(shipped, indent=2, sort_keys=True) + "\n")
     return target, kept

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import IO, Literal
 
 import orjson
 
+from huntlab.files import PRIVATE_DIR, PRIVATE_FILE
 from huntlab.readers.sources import REJECT_PREFIX_BYTES
 from huntlab.settings import home_dir
 
@@ -55,8 +57,10 @@ class RejectsWriter:
         only, with ``truncated``; ``raw_bytes`` is its whole length, ``size`` when the
         caller only had a prefix)."""
         if self._out is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._out = self.path.open("wb")
+            # Rejected records are the user's data: private, like everything in the home.
+            self.path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
+            self._out = os.fdopen(fd, "wb")
             self.report.rejects_path = self.path
         body = raw.rstrip(b"\r\n")
         whole = size if size is not None else len(raw)

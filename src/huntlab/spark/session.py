@@ -60,8 +60,25 @@ def session(
     }
     conf.update({f"spark.{k}": v for k, v in es_options(settings).items()})
     conf.update(config or {})
-    _start_gateway({k: v for k, v in conf.items() if not SECRET_SETTING.search(k)})
-    builder = SparkSession.builder.appName(app_name).master(master or settings.spark_master)
+    master = master or settings.spark_master
+    secret = _lab_secret(settings, master)
+    if secret is not None:
+        conf["spark.authenticate"] = "true"
+        conf["spark.authenticate.secret"] = secret
+    launch = {k: v for k, v in conf.items() if not SECRET_SETTING.search(k)}
+    _start_gateway({**launch, "spark.master": master, "spark.app.name": app_name})
+    builder = SparkSession.builder.appName(app_name).master(master)
     for key, value in conf.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
+
+
+def _lab_secret(settings: Settings, master: str) -> str | None:
+    """The home's Spark secret when ``master`` is the native lab's own (which refuses any
+    application without it); None for another master or a home without one."""
+    from huntlab.spark.auth import read_secret
+
+    if not master.startswith("spark://") or master != settings.spark_master:
+        return None
+    return read_secret(settings.home)
+

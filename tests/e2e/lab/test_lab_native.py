@@ -159,6 +159,28 @@ spark.stop()
     assert apps[result["app"]]["name"] == "huntlab-lab-e2e"
 
 
+def test_everything_in_the_home_is_private(lab: NativeLab) -> None:
+    """After `install.sh`, a notebook's Spark job and the data load: the home is 700 and
+    nothing under it (logs, pid records, data, notebooks, secrets) is open to group or others;
+    no lab process carries the Spark secret on its command line."""
+    import psutil
+
+    from huntlab.lab.home import MARKER
+    from huntlab.spark.auth import read_secret
+    from tests.support.private_files import open_to_others
+
+    assert (lab.home / MARKER).is_file()
+    assert open_to_others(lab.home) == []
+    secret = read_secret(lab.home)
+    assert secret is not None
+    for pid in lab.pids():
+        try:
+            argv = " ".join(psutil.Process(pid).cmdline())
+        except psutil.Error:
+            continue
+        assert secret not in argv, pid
+
+
 def test_install_again_keeps_token_and_counts(lab: NativeLab, file_counts: dict[str, int]) -> None:
     token = lab.token
     again = lab.install_sh()  # no flag: the runtime recorded in the home is reused

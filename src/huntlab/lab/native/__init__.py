@@ -24,6 +24,7 @@ from huntlab.errors import HuntlabError, ServiceError
 from huntlab.java import Java, find_java
 from huntlab.lab import processes, tls
 from huntlab.lab.config import update_config
+from huntlab.lab.home import ensure_home, require_home
 from huntlab.lab.native import elasticsearch
 from huntlab.lab.native.data import load_datasets, setup_es
 from huntlab.lab.native.jupyter import (
@@ -177,13 +178,13 @@ class NativeRuntime:
     def up(self, options: UpOptions, *, timeout: float = START_TIMEOUT) -> LabSummary:
         """Bring the native lab up (idempotent: services running as asked are left alone)."""
         started = time.monotonic()
+        ensure_home(self.home)  # before plan(): a self-signed certificate goes in it
         lab = plan(
             self.settings,
             tls_self_signed=options.tls_self_signed,
             tls_cert=options.tls_cert,
             tls_key=options.tls_key,
         )
-        lab.home.mkdir(parents=True, exist_ok=True)
         java = find_java()
         token = ensure_token(lab.home)
         _start_services(lab, java, token, timeout, self.say)
@@ -204,8 +205,12 @@ class NativeRuntime:
                 "--purge-notebooks is for the docker lab; the native lab's notebooks are files "
                 f"in {home / 'workspace'}: delete them yourself if you mean to"
             )
-        stopped = [n for n in reversed(SPARK_AND_JUPYTER) if processes.stop(home, n)]
-        if elasticsearch.stop(self.settings):
+        if purge:
+            require_home(home, "purge")
+        stopped = [
+            n for n in reversed(SPARK_AND_JUPYTER) if processes.stop(home, n, say=self.say)
+        ]
+        if elasticsearch.stop(self.settings, say=self.say):
             stopped.append(ELASTICSEARCH)
         for name in stopped:
             self.say(f"huntlab: stopped {name}")

@@ -12,15 +12,17 @@ Each home keeps the node's config, data, server logs and temporary files under
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from huntlab.errors import ServiceError
+from huntlab.files import PRIVATE_DIR, PRIVATE_FILE, atomic_write
 from huntlab.java import Java
 from huntlab.lab import processes
 from huntlab.lab.native.distribution import install
@@ -122,15 +124,14 @@ def write_config(settings: Settings, dist: Path) -> NodePaths:
     """The node's config folder for this home: ``elasticsearch.yml``, heap, and the
     distribution's JVM and logging defaults."""
     paths = node_paths(settings)
-    for folder in (paths.config, paths.data, paths.logs, paths.tmp):
-        folder.mkdir(parents=True, exist_ok=True)
+    for folder in (paths.root, paths.config, paths.data, paths.logs, paths.tmp):
+        folder.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
     for name in ("jvm.options", "log4j2.properties"):
-        shutil.copyfile(dist / "config" / name, paths.config / name)
+        atomic_write(paths.config / name, (dist / "config" / name).read_bytes())
     options = paths.config / "jvm.options.d"
-    options.mkdir(exist_ok=True)
     heap = settings.es_heap
-    (options / "heap.options").write_text(f"-Xms{heap}\n-Xmx{heap}\n", encoding="utf-8")
-    (paths.config / "elasticsearch.yml").write_text(config_yaml(settings, paths), "utf-8")
+    atomic_write(options / "heap.options", f"-Xms{heap}\n-Xmx{heap}\n")
+    atomic_write(paths.config / "elasticsearch.yml", config_yaml(settings, paths))
     return paths
 
 
@@ -165,6 +166,7 @@ def write_keystore(dist: Path, paths: NodePaths, java: Java, entries: Mapping[st
                 f"elasticsearch-keystore {' '.join(command[len(tool) :])} failed "
                 f"(exit {result.returncode}):\n{result.stdout}{result.stderr}"
             )
+    os.chmod(keystore, PRIVATE_FILE)  # the tool makes it 660; it holds passwords
     return keystore
 
 
@@ -206,7 +208,8 @@ def wait(settings: Settings, timeout: float = START_TIMEOUT) -> None:
     url = local_url(settings)
     paths = node_paths(settings)
     processes.wait_until(
-        lambda: healthy(url),
+        # Our own node, not whatever else answers on the port.
+        lambda: processes.listens(settings.home, NAME, settings.es_port) and healthy(url),
         what=f"Elasticsearch on {url} (server log {paths.server_log})",
         log=paths.console_log,
         timeout=timeout,
@@ -225,13 +228,22 @@ def start(
         write_config(settings, dist)
         current = spawn(settings, dist, java)
     wait(settings, timeout)
+    # The server makes its keystore 660 when it creates one; it may hold passwords.
+    with contextlib.suppress(FileNotFoundError):
+        os.chmod(node_paths(settings).config / "elasticsearch.keystore", PRIVATE_FILE)
     return current.pid
 
 
-def stop(settings: Settings, *, timeout: float = STOP_TIMEOUT) -> bool:
+def stop(
+    settings: Settings,
+    *,
+    timeout: float = STOP_TIMEOUT,
+    say: Callable[[str], None] | None = None,
+) -> bool:
     """Stop the node and every process it started: SIGTERM, at most ``timeout`` seconds, then
-    SIGKILL. False when no node was running."""
-    return processes.stop(settings.home, NAME, timeout=timeout)
+    SIGKILL. False when no node was running (``say`` hears of a pid record naming a process
+    huntlab did not start, which is left alone)."""
+    return processes.stop(settings.home, NAME, timeout=timeout, say=say)
 
 
 @dataclass(frozen=True)

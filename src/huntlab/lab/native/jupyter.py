@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from huntlab.files import PRIVATE_DIR, atomic_write
 from huntlab.lab import processes
 from huntlab.lab.native.plan import LabPlan
 from huntlab.lab.status import ServiceStatus
@@ -83,9 +84,8 @@ def _disable_announcements(config_dir: Path) -> None:
     page_config = config_dir / "labconfig" / "page_config.json"
     if page_config.exists():
         return  # the user's own choices (jupyter labextension enable/disable) stay
-    page_config.parent.mkdir(parents=True, exist_ok=True)
     plugin = "@jupyterlab/apputils-extension:announcements"
-    page_config.write_text(json.dumps({"disabledExtensions": {plugin: True}}, indent=2) + "\n")
+    atomic_write(page_config, json.dumps({"disabledExtensions": {plugin: True}}, indent=2) + "\n")
 
 
 def start_jupyter(lab: LabPlan, token: str, say: Callable[[str], None]) -> None:
@@ -94,8 +94,8 @@ def start_jupyter(lab: LabPlan, token: str, say: Callable[[str], None]) -> None:
     workspace, kept = sync_notebooks(notebooks_source(), lab.home)
     for name in kept:
         say(f"huntlab: kept your edited notebook {workspace / name} (not replaced)")
-    for sub in ("config", "runtime"):
-        (lab.home / "jupyter" / sub).mkdir(parents=True, exist_ok=True)
+    for sub in ("", "config", "runtime"):
+        (lab.home / "jupyter" / sub).mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
     _disable_announcements(lab.home / "jupyter" / "config")
     processes.ensure(
         lab.home,
@@ -109,6 +109,10 @@ def start_jupyter(lab: LabPlan, token: str, say: Callable[[str], None]) -> None:
 
 
 def jupyter_ready(lab: LabPlan, token: str) -> bool:
+    """The lab's JupyterLab answers and accepts ``token``. The token is sent only to the
+    process the lab started: whatever else listens on the port never sees it."""
+    if not processes.listens(lab.home, JUPYTER, lab.settings.jupyter_port):
+        return False
     answer = processes.http_get(
         f"{lab.jupyter_probe}/api/status", headers={"Authorization": f"token {token}"}
     )

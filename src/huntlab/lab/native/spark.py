@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -9,10 +10,15 @@ from pathlib import Path
 
 from huntlab import versions
 from huntlab.errors import HuntlabError
+from huntlab.files import PRIVATE_DIR, atomic_write
 from huntlab.java import Java
 from huntlab.lab import processes
 from huntlab.lab.native.plan import LabPlan
 from huntlab.lab.status import ServiceStatus
+from huntlab.spark.auth import SECRET_ENV, ensure_secret, secret_path
+
+__all__ = ["SPARK_MASTER", "SPARK_WORKER", "master_alive", "secret_path", "spark_status",
+           "start_spark"]  # fmt: skip
 
 SPARK_MASTER = "spark-master"
 SPARK_WORKER = "spark-worker"
@@ -32,10 +38,26 @@ def spark_home() -> Path:
     return home
 
 
-def _spark_env(lab: LabPlan, java: Java) -> dict[str, str]:
+# The daemons' spark-defaults.conf: every connection authenticated with the home's secret
+# (given by environment, never here nor on a command line), and a taken port is an error
+# instead of a silent move to the next one.
+DAEMON_DEFAULTS = {
+    "spark.authenticate": "true",
+    "spark.port.maxRetries": "0",
+}
+
+
+def _write_daemon_conf(conf_dir: Path) -> None:
+    lines = ["# Written by huntlab on every start of the native lab's Spark master and worker."]
+    lines += [f"{key} {value}" for key, value in DAEMON_DEFAULTS.items()]
+    atomic_write(conf_dir / "spark-defaults.conf", "\n".join(lines) + "\n")
+
+
+def _spark_env(lab: LabPlan, java: Java, secret: str) -> dict[str, str]:
     spark_dir = lab.home / "spark"
-    for sub in ("work", "tmp", "conf"):
-        (spark_dir / sub).mkdir(parents=True, exist_ok=True)
+    for sub in ("", "work", "tmp", "conf"):
+        (spark_dir / sub).mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    _write_daemon_conf(spark_dir / "conf")
     env = dict(os.environ)
     env.update(
         {
@@ -50,6 +72,7 @@ def _spark_env(lab: LabPlan, java: Java) -> dict[str, str]:
             "SPARK_NO_DAEMONIZE": "1",
             # Executors run the notebooks' Python functions with the lab's interpreter.
             "PYSPARK_PYTHON": sys.executable,
+            SECRET_ENV: secret,
         }
     )
     return env
@@ -61,8 +84,11 @@ def _spark_class(main: str, args: Sequence[str]) -> list[str]:
 
 def start_spark(lab: LabPlan, java: Java, say: Callable[[str], None]) -> None:
     """Start the master and the worker (each left alone when it already runs as asked)."""
-    env = _spark_env(lab, java)
+    secret = ensure_secret(lab.home)
+    env = _spark_env(lab, java, secret)
     s = lab.settings
+    # A master or worker started before with another secret (or none) is restarted.
+    auth = {"authenticate": hashlib.sha256(secret.encode()).hexdigest()[:16]}
     cwd = lab.home / "spark"
     master = _spark_class(
         "org.apache.spark.deploy.master.Master",
@@ -70,7 +96,7 @@ def start_spark(lab: LabPlan, java: Java, say: Callable[[str], None]) -> None:
          "--webui-port", str(s.spark_master_ui_port)],
     )  # fmt: skip
     processes.ensure(
-        lab.home, SPARK_MASTER, master, env=env, cwd=cwd, meta={"argv": master}, say=say
+        lab.home, SPARK_MASTER, master, env=env, cwd=cwd, meta={"argv": master, **auth}, say=say
     )
     cores = max(1, min(2, os.cpu_count() or 1))
     worker = _spark_class(
@@ -80,12 +106,24 @@ def start_spark(lab: LabPlan, java: Java, say: Callable[[str], None]) -> None:
          "--work-dir", str(lab.home / "spark" / "work"), lab.spark_master_url],
     )  # fmt: skip
     processes.ensure(
-        lab.home, SPARK_WORKER, worker, env=env, cwd=cwd, meta={"argv": worker}, say=say
+        lab.home, SPARK_WORKER, worker, env=env, cwd=cwd, meta={"argv": worker, **auth}, say=say
+    )
+
+
+def _master_is_ours(lab: LabPlan) -> bool:
+    """The lab's supervised master is what listens on the master's ports (not somebody
+    else's master that took them)."""
+    s = lab.settings
+    return all(
+        processes.listens(lab.home, SPARK_MASTER, port)
+        for port in (s.spark_master_port, s.spark_master_ui_port)
     )
 
 
 def master_alive(lab: LabPlan, *, workers: int = 0) -> bool:
-    """The master answers ALIVE with at least ``workers`` live workers registered."""
+    """The lab's master answers ALIVE with at least ``workers`` live workers registered."""
+    if not _master_is_ours(lab):
+        return False
     state = processes.http_json(f"{lab.spark_master_ui}/json/")
     if not isinstance(state, dict) or state.get("status") != "ALIVE":
         return False
@@ -95,7 +133,8 @@ def master_alive(lab: LabPlan, *, workers: int = 0) -> bool:
 
 def spark_status(lab: LabPlan) -> list[ServiceStatus]:
     spark_version = versions.spark_version()
-    master = processes.http_json(f"{lab.spark_master_ui}/json/")
+    ours = _master_is_ours(lab)
+    master = processes.http_json(f"{lab.spark_master_ui}/json/") if ours else None
     master_up = isinstance(master, dict) and master.get("status") == "ALIVE"
     workers = [w for w in (master or {}).get("workers", []) if w.get("state") == "ALIVE"]
     rows = [
@@ -109,7 +148,8 @@ def spark_status(lab: LabPlan) -> list[ServiceStatus]:
             else f"log {processes.log_path(lab.home, SPARK_MASTER)}",
         )
     ]
-    worker_state = processes.http_json(f"{lab.spark_worker_ui}/json/")
+    worker_ours = processes.listens(lab.home, SPARK_WORKER, lab.settings.spark_worker_ui_port)
+    worker_state = processes.http_json(f"{lab.spark_worker_ui}/json/") if worker_ours else None
     worker_up = (
         isinstance(worker_state, dict)
         and bool(workers)
