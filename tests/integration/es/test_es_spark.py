@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from huntlab.es import indices
@@ -28,7 +29,11 @@ def test_wmi_child_query_through_spark(spark: Any, es_loaded_reports: Loaded) ->
     from huntlab.es import search
 
     expected = search(WMI_CHILD, settings=settings)
-    got = sorted(r["@timestamp"].isoformat() for r in rows)
+    # pyspark's collect() gives naive datetimes in the process's local time zone (the tests run
+    # under a non-UTC TZ): compare instants.
+    got = sorted(
+        r["@timestamp"].astimezone(UTC).replace(tzinfo=None).isoformat() for r in rows
+    )
     want = sorted(ts.tz_localize(None).isoformat() for ts in expected["@timestamp"])
     assert got == want
 
