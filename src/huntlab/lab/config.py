@@ -13,9 +13,6 @@ from typing import Any
 from huntlab.files import atomic_write
 from huntlab.settings import read_config_file
 
-RUNTIMES = ("native", "docker")
-
-
 def config_path(home: Path) -> Path:
     return home / "config.json"
 
@@ -38,5 +35,6 @@ def update_config(home: Path, **values: Any) -> dict[str, Any]:
 
 
 def recorded_runtime(home: Path) -> str | None:
+    """The runtime ``huntlab up`` recorded (``lab.runtime`` checks it names one it knows)."""
     runtime = read_config(home).get("runtime")
-    return runtime if runtime in RUNTIMES else None
+    return runtime if isinstance(runtime, str) and runtime else None
