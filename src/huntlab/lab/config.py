@@ -13,6 +13,7 @@ from typing import Any
 from huntlab.files import atomic_write
 from huntlab.settings import read_config_file
 
+
 def config_path(home: Path) -> Path:
     return home / "config.json"
 
