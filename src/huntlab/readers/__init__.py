@@ -6,6 +6,19 @@
 - ``read_table(source)`` / ``read_tables(source)``: Azure exports, Zeek and auditd logs as
   tables of their own.
 
+For readers built on these (the Spark reader, ``huntlab.spark.read_events``), the one loop
+they share, with the same bounds, counts, rejects and errors:
+
+- ``resolve_source(source)`` -> (path, dataset name or None); ``list_files(path)``;
+- ``Run(source, errors, rejects, report, Limits(max_record_bytes, max_decompression_ratio))``:
+  the state of one read (``reject``, ``close``);
+- ``records_of_files(run, files, dataset, where)``: every ``RawRecord`` of those files,
+  archives, evtx and evtx_dump JSON included, bad lines rejected through ``run``;
+- ``normalised(run, records)``: each record with its canonical event, records that cannot
+  be normalised rejected;
+- ``evtx_file_kind(path)``: whether a file is a .evtx file or evtx_dump JSON (read by
+  ``records_of_files`` into flat records, not line by line).
+
 The mapping is ``huntlab/mapping.json``, explained in docs/event-mapping.md.
 """
 
@@ -14,22 +27,47 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from huntlab.readers.events import RawRecord, iter_events, iter_raw, iter_records
+from huntlab.readers.events import (
+    RawRecord,
+    Run,
+    iter_events,
+    iter_raw,
+    iter_records,
+    normalised,
+    records_of_files,
+)
+from huntlab.readers.evtx import file_kind as evtx_file_kind
 from huntlab.readers.report import Errors, ReadReport
-from huntlab.readers.sources import MAX_DECOMPRESSION_RATIO, MAX_RECORD_BYTES
+from huntlab.readers.sources import (
+    MAX_DECOMPRESSION_RATIO,
+    MAX_RECORD_BYTES,
+    Limits,
+    list_files,
+    resolve_source,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
+    "MAX_DECOMPRESSION_RATIO",
+    "MAX_RECORD_BYTES",
+    "Errors",
+    "Limits",
     "RawRecord",
     "ReadReport",
+    "Run",
+    "evtx_file_kind",
     "iter_events",
     "iter_raw",
     "iter_records",
+    "list_files",
+    "normalised",
     "read_events",
     "read_table",
     "read_tables",
+    "records_of_files",
+    "resolve_source",
 ]
 
 

@@ -6,7 +6,7 @@ dicts and ``iter_raw`` the parsed objects untouched (the Elasticsearch ingest-pi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -247,32 +247,42 @@ def iter_events(
     """
     limits = Limits(max_record_bytes, max_decompression_ratio)
     run = Run(str(source), errors, rejects, report, limits)
-    counts = run.report
-    dataset_key = m.dataset_field()
-    normalisers: dict[str, m.Normaliser] = {}
     try:
-        for record in _records(run, source, dataset):
-            normalise = normalisers.get(record.format)
-            if normalise is None:
-                normalise = normalisers[record.format] = m.normaliser(record.format)
-            try:
-                event = normalise(record.data)
-            except m.RecordError as exc:
-                counts.read -= 1  # counted when handed out; reject() counts it again
-                run.reject(record.file, record.line, str(exc), record.raw)
-                continue
-            except Exception as exc:  # the guarantee: every record is kept or rejected
-                # Whatever else a record makes fail (a field nested deeper than JSON can be
-                # written back, a number out of range) is that record's fault, not the run's.
-                counts.read -= 1
-                reason = f"cannot be normalised ({type(exc).__name__}: {exc})"
-                run.reject(record.file, record.line, reason, record.raw)
-                continue
-            event[dataset_key] = record.dataset
-            counts.kept += 1
+        for _, event in normalised(run, _records(run, source, dataset)):
+            run.report.kept += 1
             yield event
     finally:
         run.close()
+
+
+def normalised(
+    run: Run, records: Iterable[RawRecord]
+) -> Iterator[tuple[RawRecord, dict[str, Any]]]:
+    """Each record of ``records`` with its canonical event (``Dataset`` set); a record that
+    cannot be normalised, for whatever reason, is rejected with that reason. The caller
+    counts ``kept``."""
+    counts = run.report
+    dataset_key = m.dataset_field()
+    normalisers: dict[str, m.Normaliser] = {}
+    for record in records:
+        normalise = normalisers.get(record.format)
+        if normalise is None:
+            normalise = normalisers[record.format] = m.normaliser(record.format)
+        try:
+            event = normalise(record.data)
+        except m.RecordError as exc:
+            counts.read -= 1  # counted when handed out; reject() counts it again
+            run.reject(record.file, record.line, str(exc), record.raw)
+            continue
+        except Exception as exc:  # the guarantee: every record is kept or rejected
+            # Whatever else a record makes fail (a field nested deeper than JSON can be
+            # written back, a number out of range) is that record's fault, not the run's.
+            counts.read -= 1
+            reason = f"cannot be normalised ({type(exc).__name__}: {exc})"
+            run.reject(record.file, record.line, reason, record.raw)
+            continue
+        event[dataset_key] = record.dataset
+        yield record, event
 
 
 def iter_raw(
