@@ -18,3 +18,12 @@ def run_huntlab(
         timeout=timeout,
         check=False,
     )
+
+
+def sigint_at_default() -> None:
+    """``preexec_fn`` for a child a test will interrupt as Ctrl-C does: SIGINT at its default.
+    A test runner started in the background by a non-interactive shell ignores SIGINT, and
+    children inherit that."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.support.cli import sigint_at_default
 from tests.support.fixtures.lab import NativeLab, alive, run_in_kernel
 
 SERVICES = ("elasticsearch", "spark-master", "spark-worker", "jupyter")
@@ -228,6 +229,7 @@ def test_logs_follow_prints_new_lines_until_interrupted(lab: NativeLab) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=sigint_at_default,
     )
     seen: list[str] = []
     found = threading.Event()

@@ -145,9 +145,10 @@ def test_cli_query_with_es_ca(tls_loaded: TlsLoaded, tmp_path: Path) -> None:
 
     s = tls_loaded.settings
     args = ["query", "*", "--limit", "0", "--format", "csv", "--fields", "EventID,Dataset"]
-    args += ["--es-url", s.es_url, "--es-user", "elastic", "--es-password", s.es_password or ""]
-    args += ["--es-ca", str(s.es_ca)]
-    result = CliRunner().invoke(cli, args, env={"HUNTLAB_HOME": str(tmp_path)})
+    args += ["--es-url", s.es_url, "--es-user", "elastic", "--es-ca", str(s.es_ca)]
+    # The password as documented: in the environment, not on the command line.
+    env = {"HUNTLAB_HOME": str(tmp_path), "HUNTLAB_ES_PASSWORD": s.es_password or ""}
+    result = CliRunner().invoke(cli, args, env=env)
     assert result.exit_code == 0, result.output
     assert len(pd.read_csv(io.StringIO(result.output))) == tls_loaded.expected
 
@@ -252,10 +253,10 @@ def test_api_key_loads_searches_and_queries(
     assert len(search(settings=settings)) == tls_loaded.expected
 
     args = ["query", "EventID:*", "--limit", "0", "--format", "csv", "--fields", "EventID"]
-    args += ["--es-url", settings.es_url, "--es-api-key", settings.es_api_key or ""]
-    args += ["--es-ca", str(settings.es_ca)]
+    args += ["--es-url", settings.es_url, "--es-api-key", "-", "--es-ca", str(settings.es_ca)]
     env = {"HUNTLAB_HOME": str(tmp_path), "HUNTLAB_ES_USER": "", "HUNTLAB_ES_PASSWORD": ""}
-    result = CliRunner().invoke(cli, args, env=env)
+    # The key on standard input (`--es-api-key -`): never in the process list.
+    result = CliRunner().invoke(cli, args, env=env, input=f"{settings.es_api_key}\n")
     assert result.exit_code == 0, result.output
     assert len(pd.read_csv(io.StringIO(result.output))) == tls_loaded.expected
 

@@ -17,7 +17,7 @@ from huntlab.lab.native import SERVICES, NativeRuntime
 from huntlab.lab.processes import free_ports
 from huntlab.lab.runtime import Runtime, runtime_for, runtime_named
 from huntlab.settings import load_settings
-from tests.support.cli import run_huntlab
+from tests.support.cli import run_huntlab, sigint_at_default
 
 
 @pytest.fixture
@@ -113,6 +113,7 @@ def test_logs_follow_prints_the_tail_then_new_lines_and_ends_cleanly_on_ctrl_c(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=sigint_at_default,
     )
     assert follower.stdout is not None and follower.stderr is not None
     assert follower.stdout.readline() == "last line\n"
