@@ -255,7 +255,15 @@ def test_logs_follow_prints_new_lines_until_interrupted(lab: NativeLab) -> None:
         assert found.is_set(), "".join(seen[-20:])
     finally:
         follower.send_signal(signal.SIGINT)
-        code = follower.wait(timeout=30)
+        try:
+            code = follower.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            follower.kill()
+            err = follower.stderr.read() if follower.stderr else ""
+            raise AssertionError(
+                f"huntlab logs -f did not end on SIGINT; it printed {''.join(seen[-20:])!r}, "
+                f"stderr {err[-2000:]!r}, marker seen: {found.is_set()}"
+            ) from None
     assert code == 0
     assert "Traceback" not in (follower.stderr.read() if follower.stderr else "")
 
