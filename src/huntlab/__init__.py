@@ -12,8 +12,7 @@ Public API (imported lazily, so ``import huntlab`` is cheap and does no I/O):
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from huntlab.lazy import lazy_attributes
 
 __version__ = "0.1.0"
 
@@ -26,18 +25,11 @@ _LAZY: dict[str, str] = {
     "Settings": "huntlab.settings:Settings",
     "HuntlabError": "huntlab.errors:HuntlabError",
     "DataFormatError": "huntlab.errors:DataFormatError",
+    "es": "huntlab.es",
+    "spark": "huntlab.spark",
 }
 
-__all__ = [*_LAZY, "__version__", "es", "spark"]
+__all__ = [*_LAZY, "__version__"]
 
 
-def __getattr__(name: str) -> Any:
-    if name in ("es", "spark"):
-        return importlib.import_module(f"huntlab.{name}")
-    target = _LAZY.get(name)
-    if target is None:
-        raise AttributeError(f"module 'huntlab' has no attribute {name!r}")
-    module_name, _, attr = target.partition(":")
-    value = getattr(importlib.import_module(module_name), attr)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY)

@@ -10,8 +10,7 @@ Imported lazily: ``import huntlab.detect`` does not import pySigma or pandas.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from huntlab.lazy import lazy_attributes
 
 _LAZY: dict[str, str] = {
     "load_rules": "huntlab.detect.rules:load_rules",
@@ -26,11 +25,4 @@ _LAZY: dict[str, str] = {
 __all__ = list(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    target = _LAZY.get(name)
-    if target is None:
-        raise AttributeError(f"module 'huntlab.detect' has no attribute {name!r}")
-    module_name, _, attr = target.partition(":")
-    value = getattr(importlib.import_module(module_name), attr)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY)

@@ -6,12 +6,10 @@ on first use so ``import huntlab.es`` stays cheap.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 # ``huntlab.es.search(...)`` is the function of es/query.py, which imports pandas and the
 # client only when called, so this import stays cheap.
 from huntlab.es.query import search
+from huntlab.lazy import lazy_attributes
 
 _LAZY: dict[str, str] = {
     "load": "huntlab.es.loader:load",
@@ -24,11 +22,4 @@ _LAZY: dict[str, str] = {
 __all__ = [*_LAZY, "search"]
 
 
-def __getattr__(name: str) -> Any:
-    target = _LAZY.get(name)
-    if target is None:
-        raise AttributeError(f"module 'huntlab.es' has no attribute {name!r}")
-    module_name, _, attr = target.partition(":")
-    value = getattr(importlib.import_module(module_name), attr)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY)
