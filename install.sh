@@ -26,6 +26,10 @@ Options:
   --tls                serve JupyterLab over HTTPS with a self-signed certificate for this host
   --tls-cert FILE      your PEM certificate for JupyterLab (with --tls-key)
   --tls-key FILE       its PEM private key
+  --team               a team server: JupyterHub over HTTPS in front of the lab, each hunter
+                       their own login, server and Elasticsearch user (root; native runtime;
+                       add hunters with `huntlab users add NAME`; see docs/team.md)
+  --idle-timeout SECS  with --team: stop a hunter's idle server after SECS (default 3600)
   --no-data            do not load the default datasets
   --datasets A,B       load these datasets instead of the defaults
   -h, --help           show this help
@@ -46,6 +50,7 @@ runtime=""
 venv="$checkout/.venv"
 python=""
 home=""
+team=""
 up_args=()
 
 need_value() {
@@ -61,12 +66,16 @@ while (($#)); do
     --venv) need_value "$@"; venv="$2"; shift ;;
     --python) need_value "$@"; python="$2"; shift ;;
     --home) need_value "$@"; home="$2"; shift ;;
-    --listen | --tls-cert | --tls-key | --datasets)
+    --listen | --tls-cert | --tls-key | --datasets | --idle-timeout)
       need_value "$@"
       up_args+=("$1" "$2")
       shift
       ;;
     --tls | --no-data) up_args+=("$1") ;;
+    --team)
+      team=1
+      up_args+=("$1")
+      ;;
     -h | --help) usage; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
@@ -97,6 +106,9 @@ else
 fi
 
 # --- runtime -------------------------------------------------------------------------------
+if [[ -n $team && -z $runtime ]]; then
+  runtime=native # the team server runs natively for now (docs/team.md)
+fi
 if [[ -z $runtime && -f $effective_home/config.json ]]; then
   recorded="$(sed -n 's/.*"runtime": *"\([a-z]*\)".*/\1/p' "$effective_home/config.json" | head -n 1)"
   if [[ $recorded == docker || $recorded == native ]]; then
@@ -120,6 +132,16 @@ if [[ -z $runtime ]]; then
   fi
 else
   log "runtime: $runtime"
+fi
+
+# --- the team server: root, Node.js for its proxy ---------------------------------------------
+if [[ -n $team ]]; then
+  [[ $(id -u) -eq 0 ]] || die "--team needs root: each hunter is a unix account of their own (run it with sudo)"
+  if [[ $runtime == docker ]]; then
+    die "the team server runs in the native runtime for now: add --native"
+  fi
+  command -v node >/dev/null && command -v npm >/dev/null ||
+    die "the team server's proxy needs Node.js and npm (Debian: apt-get install nodejs npm)"
 fi
 
 # --- Java 17 for the native runtime ---------------------------------------------------------

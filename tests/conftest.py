@@ -15,6 +15,7 @@ pytest_plugins = [
     "tests.support.fixtures.elasticsearch",
     "tests.support.fixtures.lab",
     "tests.support.fixtures.ingest_node",
+    "tests.support.fixtures.team",
 ]
 
 
@@ -97,6 +98,7 @@ FOLDER_MARKERS: dict[str, tuple[str, ...]] = {
     "e2e/docker": ("docker",),
     "e2e/browser": ("browser", "lab", "es", "spark"),
     "e2e/notebooks": (),
+    "e2e/team": ("team", "lab", "es", "spark"),
 }
 FIXTURE_MARKERS: dict[str, tuple[str, ...]] = {
     "spark": ("spark",),
@@ -108,6 +110,7 @@ FIXTURE_MARKERS: dict[str, tuple[str, ...]] = {
     "tls_loaded": ("es",),
     "lab": ("lab", "es", "spark"),
     "stack": ("docker",),
+    "team_lab": ("team", "lab", "es", "spark"),
 }
 TESTS_DIR = Path(__file__).resolve().parent
 

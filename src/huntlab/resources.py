@@ -16,11 +16,12 @@ _LAYOUT = {
     "notebooks": "jupyter/notebooks",
     "jupyter": "jupyter",
     "logstash": "logstash",
+    "hub-templates": "jupyter/hub-templates",
 }
 
 
 def resource_dir(name: str) -> Path:
-    """The folder of resource ``name`` (one of elasticsearch, notebooks, jupyter, logstash)."""
+    """The folder of resource ``name`` (a key of ``_LAYOUT``)."""
     packaged = _PACKAGE / "_resources" / name
     if packaged.is_dir():
         return packaged

@@ -74,6 +74,9 @@ class Settings:
     spark_master_ui_port: int = 8080
     spark_worker_ui_port: int = 8081
     jupyter_port: int = 8888
+    # The team server's hub and its proxy's API (both on loopback; the door is jupyter_port).
+    hub_port: int = 8881
+    hub_proxy_api_port: int = 8882
     listen: str = DEFAULT_BIND
 
     @property
@@ -94,6 +97,8 @@ _ENV_FIELDS: dict[str, str] = {
     "HUNTLAB_SPARK_MASTER_UI_PORT": "spark_master_ui_port",
     "HUNTLAB_SPARK_WORKER_UI_PORT": "spark_worker_ui_port",
     "HUNTLAB_JUPYTER_PORT": "jupyter_port",
+    "HUNTLAB_HUB_PORT": "hub_port",
+    "HUNTLAB_HUB_PROXY_API_PORT": "hub_proxy_api_port",
     "HUNTLAB_LISTEN": "listen",
 }
 

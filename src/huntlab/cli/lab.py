@@ -69,6 +69,18 @@ def _runtime(home: Path | None) -> Runtime:
 @click.option(
     "--datasets", default=None, help="Comma-separated datasets to load instead of the defaults."
 )
+@click.option(
+    "--team",
+    is_flag=True,
+    help="A team server: JupyterHub over HTTPS, each hunter their own login, server and "
+    "Elasticsearch user (root; add hunters with `huntlab users add`).",
+)
+@click.option(
+    "--idle-timeout",
+    type=click.IntRange(min=60),
+    default=None,
+    help="With --team: seconds before an idle hunter's server is stopped (default 3600).",
+)
 @home_option
 def up(
     runtime: str | None,
@@ -78,6 +90,8 @@ def up(
     tls_key: str | None,
     no_data: bool,
     datasets: str | None,
+    team: bool,
+    idle_timeout: int | None,
     home: Path | None,
 ) -> None:
     """Bring the lab up (idempotent) and print its URLs and token."""
@@ -92,7 +106,11 @@ def up(
         tls_self_signed=tls_self_signed,
         tls_cert=tls_cert,
         tls_key=tls_key,
+        team=team,
+        idle_timeout=idle_timeout,
     )
+    if idle_timeout is not None and not team:
+        raise click.UsageError("--idle-timeout goes with --team")
     for line in lab.up(options).lines:
         click.echo(line)
 

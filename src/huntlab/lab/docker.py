@@ -699,6 +699,11 @@ class DockerRuntime:
         self.settings = settings
 
     def up(self, options: UpOptions) -> LabSummary:
+        if options.team:
+            raise HuntlabError(
+                "the team server runs in the native runtime for now (JupyterHub with a unix "
+                "account per hunter): `huntlab up --native --team`, as root; see docs/team.md"
+            )
         up(
             self.settings,
             datasets=options.datasets,

@@ -45,6 +45,8 @@ class UpOptions:
     tls_self_signed: bool = False
     tls_cert: str | None = None
     tls_key: str | None = None
+    team: bool = False  # JupyterHub in front: each hunter their own login and server
+    idle_timeout: int | None = None  # team: seconds before an idle hunter's server stops
 
 
 @dataclass(frozen=True)

@@ -18,14 +18,15 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from huntlab.errors import HuntlabError, ServiceError
 from huntlab.java import Java, find_java
 from huntlab.lab import processes, tls
-from huntlab.lab.config import update_config
+from huntlab.lab.config import read_config, update_config
 from huntlab.lab.home import ensure_home, require_home
-from huntlab.lab.native import elasticsearch
+from huntlab.lab.native import elasticsearch, team
 from huntlab.lab.native.data import load_datasets, setup_es
 from huntlab.lab.native.jupyter import (
     JUPYTER,
@@ -43,11 +44,12 @@ from huntlab.lab.native.spark import (
 )
 from huntlab.lab.runtime import LabSummary, Say, UpOptions, say_stderr
 from huntlab.lab.status import ServiceStatus
+from huntlab.lab.team import hub
 from huntlab.lab.token import ensure_token, read_token, rotate_token
 from huntlab.settings import Settings
 
 ELASTICSEARCH = elasticsearch.NAME
-SERVICES = (ELASTICSEARCH, SPARK_MASTER, SPARK_WORKER, JUPYTER)
+SERVICES = (ELASTICSEARCH, SPARK_MASTER, SPARK_WORKER, JUPYTER, hub.HUB)
 # Started in this order, stopped in the reverse one (Elasticsearch starts beside them).
 SPARK_AND_JUPYTER = (SPARK_MASTER, SPARK_WORKER, JUPYTER)
 
@@ -72,8 +74,40 @@ def summary(lab: LabPlan, token: str) -> list[str]:
     return lines
 
 
-def _record(lab: LabPlan) -> None:
+def team_summary(lab: LabPlan) -> list[str]:
+    assert lab.tls is not None
+    return [
+        f"Team server    {lab.jupyter_url}/hub/  (JupyterHub: hunters log in with their own "
+        "password)",
+        "  hunters      huntlab users add NAME [--admin]   (prints their one-time invite link)",
+        f"Elasticsearch  {lab.es_url}  (security on: each hunter their own user; the lab's "
+        f"admin is {team.es_realm.ADMIN_USER})",
+        f"Spark master   {lab.spark_master_url}  (web UI {lab.spark_master_ui})",
+        f"Hunters' files {team.accounts.hunters_dir(lab.home)}",
+        f"Shared         {team.accounts.datasets_dir(lab.home)} (read-only), "
+        f"{team.accounts.hunts_dir(lab.home)} (the team's hunts)",
+        f"Logs           {processes.logs_dir(lab.home)}  (huntlab logs SERVICE)",
+        f"TLS cert       {lab.tls.cert}",
+        f"  SHA-256      {tls.fingerprint(lab.tls.cert)}",
+    ]
+
+
+def _record(lab: LabPlan, *, is_team: bool = False) -> None:
     s = lab.settings
+    if is_team:
+        from huntlab.java import find_java as _find
+
+        update_config(
+            lab.home,
+            team=True,
+            jupyter_url=f"{lab.jupyter_url}/hub/",
+            es_user=team.es_realm.ADMIN_USER,
+            es_password_file=str(team.admin_password_file(lab.home)),
+            java_home=str(_find().home),
+            cache=str(s.cache),
+            hub_port=s.hub_port,
+            hub_proxy_api_port=s.hub_proxy_api_port,
+        )
     update_config(
         lab.home,
         runtime="native",
@@ -85,7 +119,7 @@ def _record(lab: LabPlan) -> None:
         spark_worker_ui_port=s.spark_worker_ui_port,
         jupyter_port=s.jupyter_port,
         listen=s.listen,
-        jupyter_url=f"{lab.jupyter_url}/lab",
+        **({} if is_team else {"jupyter_url": f"{lab.jupyter_url}/lab"}),
         tls_cert=str(lab.tls.cert) if lab.tls else None,
         tls_key=str(lab.tls.key) if lab.tls else None,
     )
@@ -95,7 +129,7 @@ def _alive(lab: LabPlan, name: str) -> Callable[[], bool]:
     return lambda: processes.running(lab.home, name) is not None
 
 
-def _wait_started(lab: LabPlan, token: str, timeout: float, say: Say, t0: float) -> None:
+def _wait_started(lab: LabPlan, door: _Door, timeout: float, say: Say, t0: float) -> None:
     def left() -> float:
         return max(1.0, timeout - (time.monotonic() - t0))
 
@@ -116,32 +150,44 @@ def _wait_started(lab: LabPlan, token: str, timeout: float, say: Say, t0: float)
             alive=_alive(lab, name),
         )
         say(f"huntlab: {name} ready ({time.monotonic() - t0:.0f} s)")
-    wait_jupyter(lab, token, left())
-    say(f"huntlab: {JUPYTER} ready ({time.monotonic() - t0:.0f} s)")
+    door.wait(left())
+    say(f"huntlab: {door.name} ready ({time.monotonic() - t0:.0f} s)")
 
 
-def _start_services(lab: LabPlan, java: Java, token: str, timeout: float, say: Say) -> None:
-    """Start Elasticsearch (in a thread: it is the slowest), Spark and JupyterLab together;
+@dataclass(frozen=True)
+class _Door:
+    """The lab's front door: JupyterLab (one analyst) or JupyterHub (a team)."""
+
+    name: str
+    start: Callable[[], None]
+    wait: Callable[[float], None]
+
+
+def _start_services(
+    lab: LabPlan, java: Java, door: _Door, timeout: float, say: Say,
+    es_settings: Settings, security: bool = False,
+) -> None:  # fmt: skip
+    """Start Elasticsearch (in a thread: it is the slowest), Spark and the door together;
     on failure stop what this call started and keep what ran before."""
-    es_settings = lab.es_settings
     es_error: list[BaseException] = []
+    services = (SPARK_MASTER, SPARK_WORKER, door.name)
 
     def start_es() -> None:
         try:
-            elasticsearch.start(es_settings, java, timeout=timeout)
+            elasticsearch.start(es_settings, java, timeout=timeout, security=security)
         except BaseException as exc:  # handed to the main thread
             es_error.append(exc)
 
     say(f"huntlab: starting the native lab in {lab.home}")
-    already = {n for n in SPARK_AND_JUPYTER if processes.running(lab.home, n) is not None}
+    already = {n for n in services if processes.running(lab.home, n) is not None}
     es_already = elasticsearch.running(es_settings) is not None
     t0 = time.monotonic()
     es_thread = threading.Thread(target=start_es, name="elasticsearch-start", daemon=True)
     es_thread.start()
     try:
         start_spark(lab, java, say)
-        start_jupyter(lab, token, say)
-        _wait_started(lab, token, timeout, say, t0)
+        door.start()
+        _wait_started(lab, door, timeout, say, t0)
         es_thread.join(max(1.0, timeout + 30 - (time.monotonic() - t0)))
         if es_thread.is_alive():
             raise ServiceError(
@@ -154,7 +200,7 @@ def _start_services(lab: LabPlan, java: Java, token: str, timeout: float, say: S
     except BaseException:
         # Leave the machine as we found it: stop what this call started, keep what ran before.
         es_thread.join(timeout + 30)
-        for name in reversed(SPARK_AND_JUPYTER):
+        for name in reversed(services):
             if name not in already:
                 processes.stop(lab.home, name)
         if not es_already:
@@ -179,23 +225,52 @@ class NativeRuntime:
         """Bring the native lab up (idempotent: services running as asked are left alone)."""
         started = time.monotonic()
         ensure_home(self.home)  # before plan(): a self-signed certificate goes in it
+        is_team = options.team or team.is_team(self.home)
         lab = plan(
             self.settings,
-            tls_self_signed=options.tls_self_signed,
+            # A team server has one door, always HTTPS: self-signed unless a pair is given.
+            tls_self_signed=options.tls_self_signed or (is_team and not options.tls_cert),
             tls_cert=options.tls_cert,
             tls_key=options.tls_key,
         )
         java = find_java()
-        token = ensure_token(lab.home)
-        _start_services(lab, java, token, timeout, self.say)
-        _record(lab)
-        setup_es(lab.es_settings, self.say)
+        token = ""
+        if is_team:
+            es_settings = team.prepare_team(lab.es_settings)
+            idle = options.idle_timeout or int(
+                read_config(self.home).get("team_idle_timeout") or hub.DEFAULT_IDLE_TIMEOUT
+            )
+            update_config(self.home, team_idle_timeout=idle)
+            processes.stop(self.home, JUPYTER, say=self.say)  # the hub is the door now
+            proxy = hub.install_proxy(self.settings, self.say)
+            assert lab.tls is not None
+            pair = lab.tls
+            door = _Door(
+                hub.HUB,
+                lambda: hub.start_hub(lab.settings, pair, proxy, idle, self.say),
+                lambda left: hub.wait_hub(lab.settings, left),
+            )
+        else:
+            es_settings = lab.es_settings
+            token = ensure_token(lab.home)
+            door = _Door(
+                JUPYTER,
+                lambda: start_jupyter(lab, token, self.say),
+                lambda left: wait_jupyter(lab, token, left),
+            )
+        _start_services(lab, java, door, timeout, self.say, es_settings, security=is_team)
+        _record(lab, is_team=is_team)
+        setup_es(es_settings, self.say)
         if options.load_data:
-            load_datasets(lab.home, lab.es_settings, options.datasets, self.say)
+            load_datasets(lab.home, es_settings, options.datasets, self.say)
         else:
             self.say("huntlab: no data loaded (--no-data); load some with `huntlab load NAME`")
+        if is_team:
+            loaded = read_config(self.home).get("datasets_loaded") or {}
+            team.share_datasets(self.home, sorted(loaded), self.say)
         self.say(f"huntlab: the lab is up ({time.monotonic() - started:.0f} s)")
-        return LabSummary(self.name, tuple(summary(lab, token)), token)
+        lines = team_summary(lab) if is_team else summary(lab, token)
+        return LabSummary(self.name, tuple(lines), token)
 
     def down(self, purge: bool = False, purge_notebooks: bool = False) -> list[str]:
         """Stop every service the native lab started; return the names that were running."""
@@ -207,9 +282,8 @@ class NativeRuntime:
             )
         if purge:
             require_home(home, "purge")
-        stopped = [
-            n for n in reversed(SPARK_AND_JUPYTER) if processes.stop(home, n, say=self.say)
-        ]
+        stopped = [hub.HUB] if hub.stop_hub(home, say=self.say) else []
+        stopped += [n for n in reversed(SPARK_AND_JUPYTER) if processes.stop(home, n, say=self.say)]
         if elasticsearch.stop(self.settings, say=self.say):
             stopped.append(ELASTICSEARCH)
         for name in stopped:
@@ -243,16 +317,25 @@ class NativeRuntime:
             )
         ]
         rows += spark_status(lab)
-        rows.append(jupyter_status(lab))
+        if team.is_team(self.home):
+            rows.append(hub.hub_status(self.settings, team.door_url(self.home) + "/hub/"))
+        else:
+            rows.append(jupyter_status(lab))
         return rows
 
     def token(self) -> str:
+        if team.is_team(self.home):
+            raise HuntlabError(
+                "a team lab has no shared token: each hunter logs in with their own password "
+                "(`huntlab users add NAME` prints their invite link)"
+            )
         value = read_token(self.home)
         if value is None:
             raise HuntlabError(f"no token in {self.home} yet: run `huntlab up` first")
         return value
 
     def rotate_token(self) -> str:
+        self.token()  # a team lab has none
         value = rotate_token(self.home)
         if self._restart_jupyter():
             self.say("huntlab: JupyterLab restarted; only the new token is accepted")

@@ -1,0 +1,223 @@
+"""The native lab as a team server: JupyterHub in front, each hunter a unix account with
+their own Elasticsearch user, Elasticsearch with security on (file realm), one shared Spark.
+
+``huntlab up --team`` (:func:`prepare_team`, then the runtime starts the hub where the single
+JupyterLab would run) and ``huntlab users add|list|remove|reset`` (:func:`add_hunter` ...).
+Root only: hunters' servers run as their own accounts.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from huntlab.errors import HuntlabError
+from huntlab.lab import processes
+from huntlab.lab.config import read_config
+from huntlab.lab.native import elasticsearch
+from huntlab.lab.team import accounts, es_realm, hub, hunter, logins
+from huntlab.settings import Settings
+
+Say = Callable[[str], None]
+
+
+def is_team(home: Path) -> bool:
+    return bool(read_config(home).get("team"))
+
+
+def require_team(home: Path) -> None:
+    if not is_team(home):
+        raise HuntlabError(
+            f"{home} is not a team lab: bring one up with `./install.sh --team` (or "
+            "`huntlab up --team`) first"
+        )
+
+
+def _readable_by_all(path: Path) -> str | None:
+    """The first folder on the way to ``path`` that other accounts cannot pass, or None."""
+    for folder in [*reversed(path.parents), path]:
+        mode = folder.stat().st_mode
+        if not mode & stat.S_IXOTH or not mode & stat.S_IROTH:
+            return str(folder)
+    return None
+
+
+def check_python_shared() -> None:
+    """Hunters' servers run this Python and this huntlab: other accounts must read them."""
+    import huntlab
+
+    for path in (Path(sys.prefix), Path(huntlab.__file__).resolve().parent):
+        blocked = _readable_by_all(path)
+        if blocked is not None:
+            raise HuntlabError(
+                f"hunters' servers run {path}, but other accounts cannot enter {blocked}: "
+                "install the team lab where they can (e.g. a checkout in /opt/huntlab, "
+                "`./install.sh --team --venv /opt/huntlab/venv`) or make that folder "
+                "readable (chmod o+rx)"
+            )
+
+
+def admin_settings(settings: Settings) -> Settings:
+    """``settings`` with the lab's own Elasticsearch admin identity."""
+    return replace(
+        settings,
+        es_user=es_realm.ADMIN_USER,
+        es_password=es_realm.ensure_admin_password(settings.home),
+        es_api_key=None,
+    )
+
+
+def prepare_team(settings: Settings) -> Settings:
+    """The team's folders and the node's users before anything starts; return the settings
+    the node is reached with (the admin identity)."""
+    accounts.require_root("a team lab (`huntlab up --team`)")
+    check_python_shared()
+    accounts.prepare_team_dirs(settings.home)
+    admin = admin_settings(settings)
+    es_realm.apply(settings.home, elasticsearch.node_paths(settings).config)
+    return admin
+
+
+def admin_password_file(home: Path) -> Path:
+    return es_realm.admin_password_file(home)
+
+
+def share_datasets(home: Path, names: list[str], say: Say) -> None:
+    """Put the loaded datasets' files in the team's read-only ``datasets/`` folder."""
+    from huntlab import datasets as catalog
+
+    target_root = accounts.datasets_dir(home)
+    for name in names:
+        source = catalog.dataset_dir(name)
+        if not source.is_dir():
+            continue
+        target = target_root / name
+        for src in source.rglob("*"):
+            dest = target / src.relative_to(source)
+            if src.is_dir():
+                dest.mkdir(mode=0o755, parents=True, exist_ok=True)
+                continue
+            if dest.exists() and dest.stat().st_size == src.stat().st_size:
+                continue
+            dest.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+            try:
+                if dest.exists():
+                    dest.unlink()
+                os.link(src, dest)
+            except OSError:
+                shutil.copyfile(src, dest)
+        for path in [target, *target.rglob("*")]:
+            os.chown(path, 0, 0)
+            os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    say(f"huntlab: shared datasets in {target_root} (read-only to hunters)")
+
+
+# --- hunters --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Added:
+    name: str
+    invite_url: str | None
+
+
+def door_url(home: Path) -> str:
+    url = str(read_config(home).get("jupyter_url") or "")
+    return url.removesuffix("/hub/").removesuffix("/hub").rstrip("/")
+
+
+def _hub_api(settings: Settings, method: str, path: str) -> tuple[int, Any] | None:
+    """A call on the running hub's API as the huntlab service; None when no hub answers."""
+    import json
+
+    if processes.running(settings.home, hub.HUB) is None:
+        return None
+    request = urllib.request.Request(
+        f"{hub.probe_url(settings)}/hub/api{path}",
+        method=method,
+        headers={"Authorization": f"token {hub.api_token(settings.home)}"},
+    )
+    context = processes._insecure_local_context()  # loopback, the lab's own certificate
+    try:
+        with urllib.request.urlopen(request, timeout=30, context=context) as response:
+            body = response.read()
+            return response.status, json.loads(body) if body else None
+    except urllib.error.HTTPError as exc:
+        return exc.code, None
+    except (urllib.error.URLError, OSError):
+        return None
+
+
+def add_hunter(
+    settings: Settings, name: str, *, admin: bool = False, password: str | None = None
+) -> Added:
+    accounts.require_root("huntlab users add")
+    require_team(settings.home)
+    token = logins.add(settings.home, name, admin=admin, password=password)
+    try:
+        hunter.prepare(settings.home, name)
+        es_realm.add_hunter(settings.home, name)
+        es_realm.apply(settings.home, elasticsearch.node_paths(settings).config)
+    except BaseException:
+        logins.remove(settings.home, name)
+        raise
+    invite = f"{door_url(settings.home)}/hub/invite/{token}" if token else None
+    return Added(name, invite)
+
+
+def reset_hunter(settings: Settings, name: str, *, password: str | None = None) -> str | None:
+    accounts.require_root("huntlab users reset")
+    require_team(settings.home)
+    token = logins.reset(settings.home, name, password=password)
+    return f"{door_url(settings.home)}/hub/invite/{token}" if token else None
+
+
+def remove_hunter(settings: Settings, name: str, *, keep_files: bool, say: Say) -> None:
+    """Stop the hunter's server, revoke their logins and Elasticsearch user, delete their
+    account (and their files unless ``keep_files``)."""
+    accounts.require_root("huntlab users remove")
+    require_team(settings.home)
+    logins.remove(settings.home, name)
+    answer = _hub_api(settings, "DELETE", f"/users/{name}")
+    if answer is not None and answer[0] not in (204, 404):
+        say(f"huntlab: the hub answered {answer[0]} removing {name}; their server may run on")
+    es_realm.remove_hunter(settings.home, name)
+    es_realm.apply(settings.home, elasticsearch.node_paths(settings).config)
+    accounts.kill_processes(name)
+    accounts.remove_account(settings.home, name, keep_files=keep_files)
+    where = accounts.hunter_dir(settings.home, name)
+    say(
+        f"huntlab: removed hunter {name}" + (f"; their files stay in {where}" if keep_files else "")
+    )
+
+
+def list_hunters(settings: Settings) -> list[dict[str, Any]]:
+    require_team(settings.home)
+    servers: dict[str, str] = {}
+    answer = _hub_api(settings, "GET", "/users")
+    if answer is not None and answer[0] == 200 and isinstance(answer[1], list):
+        for user in answer[1]:
+            state = "running" if user.get("server") else ("starting" if user.get("pending")
+                                                           else "stopped")  # fmt: skip
+            servers[user["name"]] = state
+    rows = []
+    for entry in logins.hunters(settings.home):
+        rows.append(
+            {
+                "name": entry.name,
+                "admin": entry.admin,
+                "login": "password set" if entry.has_password else "invited",
+                "account": accounts.unix_name(entry.name)
+                if accounts.account(entry.name) else "(missing)",
+                "server": servers.get(entry.name, "stopped" if answer else "hub down"),
+            }
+        )  # fmt: skip
+    return rows

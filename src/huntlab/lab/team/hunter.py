@@ -1,0 +1,127 @@
+"""What a hunter's server starts with: their workspace, their settings, their credentials.
+
+:func:`prepare` runs as root just before the hub starts a hunter's server (and when the hunter
+is added): it copies the tutorial notebooks into their workspace (a notebook they edited is
+never replaced), links the team's shared folders, and writes their huntlab settings: the lab's
+Elasticsearch and Spark, their own Elasticsearch user, the Spark secret and their Spark caps.
+:func:`server_env` is the environment the server (and so every kernel) gets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from huntlab.files import atomic_write
+from huntlab.lab.config import read_config
+from huntlab.lab.team import accounts, es_realm
+from huntlab.lab.workspace import sync_notebooks
+from huntlab.spark.auth import read_secret, secret_path
+
+# Each hunter's Spark application is capped so that one hunter cannot starve the others
+# (spark-defaults.conf of their server; the master's UI and API show the caps per application).
+DEFAULT_CORES = 1
+DEFAULT_EXECUTOR_MEMORY = "512m"
+
+
+def notebooks_source() -> Path | None:
+    from huntlab.resources import resource_dir
+
+    try:
+        return resource_dir("notebooks")
+    except FileNotFoundError:
+        return None
+
+
+def spark_caps(home: Path) -> dict[str, str]:
+    stored = read_config(home)
+    return {
+        "spark.cores.max": str(stored.get("team_spark_cores", DEFAULT_CORES)),
+        "spark.executor.cores": str(stored.get("team_spark_cores", DEFAULT_CORES)),
+        "spark.executor.memory": str(stored.get("team_executor_memory", DEFAULT_EXECUTOR_MEMORY)),
+    }
+
+
+def _link(link: Path, target: Path) -> None:
+    if link.is_symlink() and Path(os.readlink(link)) == target:
+        return
+    if link.is_symlink():
+        link.unlink()
+    if not link.exists():
+        link.symlink_to(target, target_is_directory=True)
+
+
+def prepare(home: Path, name: str) -> None:
+    """The hunter's account, workspace and settings, owned by them (idempotent; root)."""
+    entry = accounts.ensure_account(home, name)
+    uid, gid = entry.pw_uid, entry.pw_gid
+    folder = accounts.hunter_dir(home, name)
+    settings_home = accounts.hunter_settings_home(home, name)
+    space, _kept = sync_notebooks(notebooks_source(), folder)
+    _link(space / "datasets", accounts.datasets_dir(home))
+    _link(space / "hunts", accounts.hunts_dir(home))
+    stored = read_config(home)
+    atomic_write(
+        settings_home / "config.json",
+        json.dumps(
+            {
+                "runtime": "native",
+                "team": True,
+                "es_url": stored.get("es_url"),
+                "es_user": name,
+                "spark_master": stored.get("spark_master"),
+            },
+            indent=2,
+        )
+        + "\n",
+    )
+    secret = read_secret(home)
+    if secret is not None:
+        atomic_write(secret_path(settings_home), secret + "\n")
+    caps = "".join(f"{k} {v}\n" for k, v in spark_caps(home).items())
+    atomic_write(settings_home / "spark-conf" / "spark-defaults.conf", caps)
+    cache = folder / ".cache" / "huntlab"
+    cache.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _link(cache / "datasets", accounts.datasets_dir(home))
+    # Spark's Elasticsearch connector, resolved once by the lab: each hunter's Ivy cache starts
+    # with it, so no kernel downloads it again.
+    ivy = Path(stored.get("cache", "")) / "ivy2" if stored.get("cache") else None
+    if ivy is not None and ivy.is_dir() and not (cache / "ivy2").exists():
+        shutil.copytree(ivy, cache / "ivy2", symlinks=True)
+    _disable_announcements(folder / ".jupyter")
+    accounts.chown_tree(folder, uid, gid)
+
+
+def _disable_announcements(config_dir: Path) -> None:
+    page_config = config_dir / "labconfig" / "page_config.json"
+    if not page_config.exists():
+        plugin = "@jupyterlab/apputils-extension:announcements"
+        atomic_write(page_config, json.dumps({"disabledExtensions": {plugin: True}}) + "\n")
+
+
+def server_env(home: Path, name: str) -> dict[str, str]:
+    stored = read_config(home)
+    folder = accounts.hunter_dir(home, name)
+    settings_home = accounts.hunter_settings_home(home, name)
+    env = {
+        "HUNTLAB_HOME": str(settings_home),
+        "HUNTLAB_CACHE": str(folder / ".cache" / "huntlab"),
+        "HUNTLAB_RUNTIME": "native",
+        "HUNTLAB_ES_URL": str(stored.get("es_url", "")),
+        "HUNTLAB_ES_USER": name,
+        "HUNTLAB_SPARK_MASTER": str(stored.get("spark_master", "")),
+        "SPARK_CONF_DIR": str(settings_home / "spark-conf"),
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        "PYSPARK_PYTHON": sys.executable,
+        "PYSPARK_DRIVER_PYTHON": sys.executable,
+        "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+    }
+    if stored.get("java_home"):
+        env["JAVA_HOME"] = str(stored["java_home"])
+    password = es_realm.hunter_password(home, name)
+    if password:
+        env["HUNTLAB_ES_PASSWORD"] = password
+    return env

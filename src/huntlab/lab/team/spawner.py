@@ -1,0 +1,51 @@
+"""The hub's spawner: each hunter's JupyterLab runs as their own unix account
+(``huntlab-NAME``, :mod:`huntlab.lab.team.accounts`), prepared by :mod:`huntlab.lab.team.hunter`
+just before it starts. Imported by the hub process only (it needs jupyterhub)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pwd
+from pathlib import Path
+from typing import Any
+
+from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
+from traitlets import Unicode
+
+from huntlab.lab.team import accounts, hunter
+
+
+class HunterSpawner(LocalProcessSpawner):
+    huntlab_home = Unicode(help="The lab's home.").tag(config=True)
+
+    @property
+    def home(self) -> Path:
+        return Path(self.huntlab_home)
+
+    def make_preexec_fn(self, name: str) -> Any:
+        become = set_user_setuid(accounts.unix_name(name))
+
+        def preexec() -> None:
+            # Files made in the shared hunts/ folder are writable by the team (the folder's
+            # setgid group); the hunter's own folder is private by its mode.
+            os.umask(0o002)
+            become()
+
+        return preexec
+
+    def user_env(self, env: dict[str, str]) -> dict[str, str]:
+        entry = pwd.getpwnam(accounts.unix_name(self.user.name))
+        env.update({"USER": entry.pw_name, "HOME": entry.pw_dir, "SHELL": entry.pw_shell})
+        return env
+
+    def get_env(self) -> dict[str, str]:
+        env: dict[str, str] = super().get_env()
+        env.update(hunter.server_env(self.home, self.user.name))
+        return env
+
+    async def start(self) -> Any:
+        # As root, before the server exists: the account, the workspace, the settings.
+        await asyncio.to_thread(hunter.prepare, self.home, self.user.name)
+        self.notebook_dir = str(accounts.workspace(self.home, self.user.name))
+        return await super().start()
