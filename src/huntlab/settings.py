@@ -7,6 +7,7 @@ Nothing here touches the disk at import time.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from dataclasses import dataclass, field, fields, replace
@@ -19,6 +20,12 @@ DEFAULT_BIND = "127.0.0.1"
 def local_es_url(port: int, scheme: str = "http") -> str:
     """The URL of the lab's Elasticsearch node on this machine (it listens on loopback only)."""
     return f"{scheme}://127.0.0.1:{int(port)}"
+
+
+def basic_auth_headers(user: str, password: str) -> dict[str, str]:
+    """The HTTP ``Authorization`` header for ``user`` and ``password`` (basic auth)."""
+    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+    return {"Authorization": f"Basic {token}"}
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -65,6 +72,9 @@ class Settings:
     es_url: str = field(default_factory=lambda: local_es_url(9200))
     es_user: str | None = None
     es_password: str | None = None
+    # A file whose first line is es_password (used when es_user is set and no password is
+    # given): config.json can name the lab admin's password without holding it.
+    es_password_file: str | None = None
     es_api_key: str | None = None
     es_ca: str | None = None
     es_port: int = 9200
@@ -83,11 +93,21 @@ class Settings:
     def config_file(self) -> Path:
         return self.home / "config.json"
 
+    def auth_headers(self) -> dict[str, str]:
+        """The HTTP ``Authorization`` header of these credentials ({} when none): an API key
+        first, as the Elasticsearch client does, else the user and password."""
+        if self.es_api_key:
+            return {"Authorization": f"ApiKey {self.es_api_key}"}
+        if self.es_user:
+            return basic_auth_headers(self.es_user, self.es_password or "")
+        return {}
+
 
 _ENV_FIELDS: dict[str, str] = {
     "HUNTLAB_ES_URL": "es_url",
     "HUNTLAB_ES_USER": "es_user",
     "HUNTLAB_ES_PASSWORD": "es_password",
+    "HUNTLAB_ES_PASSWORD_FILE": "es_password_file",
     "HUNTLAB_ES_API_KEY": "es_api_key",
     "HUNTLAB_ES_CA": "es_ca",
     "HUNTLAB_ES_PORT": "es_port",
@@ -142,7 +162,32 @@ def load_settings(**overrides: Any) -> Settings:
         values["es_url"] = local_es_url(values["es_port"])
     if "spark_master_port" in values and "spark_master" not in values:
         values["spark_master"] = f"spark://127.0.0.1:{values['spark_master_port']}"
-    return replace(settings, **values)
+    settings = replace(settings, **values)
+    if settings.es_user and not settings.es_password and settings.es_password_file:
+        settings = replace(settings, es_password=_password_from_file(settings))
+    return settings
+
+
+def _password_from_file(settings: Settings) -> str:
+    from huntlab.errors import HuntlabError
+
+    path = Path(str(settings.es_password_file)).expanduser()
+    where = f"es_password_file (HUNTLAB_ES_PASSWORD_FILE or {settings.config_file})"
+    try:
+        with path.open(encoding="utf-8") as fh:
+            line = fh.readline().rstrip("\r\n")
+    except OSError as exc:
+        raise HuntlabError(
+            f"{path}: cannot read the Elasticsearch password of user {settings.es_user!r} "
+            f"({exc.strerror or exc}); it is named by {where}: fix that setting or give "
+            "HUNTLAB_ES_PASSWORD"
+        ) from exc
+    if not line:
+        raise HuntlabError(
+            f"{path}: empty first line, expected the Elasticsearch password of user "
+            f"{settings.es_user!r} (named by {where})"
+        )
+    return line
 
 
 _FIELD_NAMES = {f.name for f in fields(Settings)} - {"home", "cache"}

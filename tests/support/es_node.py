@@ -7,7 +7,6 @@ compose the same steps (install, write config, keystore, spawn, wait) with their
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import os
 import signal
@@ -28,15 +27,6 @@ def _add_config(config: Path, extra: Mapping[str, str]) -> None:
     lines.append("# Extra settings given by the tests.")
     lines.extend(f"{key}: {value}" for key, value in extra.items())
     config.write_text("\n".join([*lines, ""]), encoding="utf-8")
-
-
-def _probe_headers(settings: Settings) -> dict[str, str]:
-    if settings.es_user:
-        basic = base64.b64encode(f"{settings.es_user}:{settings.es_password or ''}".encode())
-        return {"Authorization": f"Basic {basic.decode('ascii')}"}
-    if settings.es_api_key:
-        return {"Authorization": f"ApiKey {settings.es_api_key}"}
-    return {}
 
 
 def start_node(
@@ -66,14 +56,9 @@ def start_node(
     if url is None:
         elasticsearch.wait(settings, timeout)
         return node.pid
-    headers = _probe_headers(settings)
-
-    def healthy() -> bool:
-        state = processes.http_json(f"{url}/_cluster/health", headers=headers)
-        return isinstance(state, dict) and state.get("status") in ("yellow", "green")
-
+    headers = settings.auth_headers()
     processes.wait_until(
-        healthy,
+        lambda: elasticsearch.healthy(url, headers),
         what=f"Elasticsearch on {url}",
         log=paths.console_log,
         timeout=timeout,

@@ -60,3 +60,38 @@ def test_a_port_that_is_not_a_number_is_a_clear_error(
     monkeypatch.setenv("HUNTLAB_ES_PORT", "ninety")
     with pytest.raises(HuntlabError, match="HUNTLAB_ES_PORT"):
         load_settings(home=tmp_path)
+
+
+def test_es_password_file_gives_the_password_of_the_configured_user(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = tmp_path / "team" / "es-admin-password"
+    secret.parent.mkdir()
+    secret.write_text("s3cret-pw\nignored second line\n")
+    update_config(tmp_path, es_user="huntlab-admin", es_password_file=str(secret))
+    settings = load_settings(home=tmp_path)
+    assert (settings.es_user, settings.es_password) == ("huntlab-admin", "s3cret-pw")
+    # A password given outright wins; the file is then not even read.
+    secret.unlink()
+    monkeypatch.setenv("HUNTLAB_ES_PASSWORD", "from-env")
+    assert load_settings(home=tmp_path).es_password == "from-env"
+    assert load_settings(home=tmp_path, es_password="flag").es_password == "flag"
+    monkeypatch.delenv("HUNTLAB_ES_PASSWORD")
+    # Without a user there is nothing to authenticate: the file is not needed.
+    assert load_settings(home=tmp_path, es_user="").es_password is None
+
+
+@pytest.mark.parametrize("content", [None, "", "\nsecond"], ids=["missing", "empty", "blank"])
+def test_an_unusable_es_password_file_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: str | None
+) -> None:
+    secret = tmp_path / "pw"
+    if content is not None:
+        secret.write_text(content)
+    monkeypatch.setenv("HUNTLAB_ES_USER", "huntlab-admin")
+    monkeypatch.setenv("HUNTLAB_ES_PASSWORD_FILE", str(secret))
+    with pytest.raises(HuntlabError) as error:
+        load_settings(home=tmp_path)
+    message = str(error.value)
+    assert message.startswith(f"{secret}: ")
+    assert "'huntlab-admin'" in message and "HUNTLAB_ES_PASSWORD_FILE" in message

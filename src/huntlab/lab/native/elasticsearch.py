@@ -26,6 +26,7 @@ from huntlab.files import PRIVATE_DIR, PRIVATE_FILE, atomic_write
 from huntlab.java import Java
 from huntlab.lab import processes
 from huntlab.lab.native.distribution import install
+from huntlab.lab.team import es_realm
 from huntlab.settings import DEFAULT_BIND, Settings, local_es_url
 
 NAME = "elasticsearch"
@@ -96,13 +97,15 @@ def unprivileged_prefix() -> list[str]:
     return [unshare, "--user", f"--map-user={UNPRIVILEGED_ID}", f"--map-group={UNPRIVILEGED_ID}"]
 
 
-def config_yaml(settings: Settings, paths: NodePaths) -> str:
+def config_yaml(settings: Settings, paths: NodePaths, *, security: bool = False) -> str:
+    """``elasticsearch.yml``; with ``security``, users and roles from the file realm only
+    (:mod:`huntlab.lab.team.es_realm`), otherwise no security at all."""
     lines = [
         "# Written by huntlab on every start; edit huntlab settings instead.",
         "cluster.name: huntlab",
         "node.name: huntlab-native",
-        # Always loopback: this distribution has no security, and `listen` is JupyterLab's
-        # address on a team server, never Elasticsearch's.
+        # Always loopback: plain HTTP (with or without security), and `listen` is
+        # JupyterLab's address on a team server, never Elasticsearch's.
         f"network.host: {DEFAULT_BIND}",
         f"http.port: {settings.es_port}",
         # The transport port is not used by a single node; pick any free one.
@@ -110,7 +113,11 @@ def config_yaml(settings: Settings, paths: NodePaths) -> str:
         "discovery.type: single-node",
         f"path.data: {paths.data}",
         f"path.logs: {paths.logs}",
-        "xpack.security.enabled: false",
+        *(
+            [f"{key}: {value}" for key, value in es_realm.security_settings().items()]
+            if security
+            else ["xpack.security.enabled: false"]
+        ),
         # Absolute free-space watermarks: percentages block indexing on large, full disks.
         "cluster.routing.allocation.disk.watermark.low: 2gb",
         "cluster.routing.allocation.disk.watermark.high: 1gb",
@@ -120,9 +127,10 @@ def config_yaml(settings: Settings, paths: NodePaths) -> str:
     return "\n".join([*lines, ""])
 
 
-def write_config(settings: Settings, dist: Path) -> NodePaths:
+def write_config(settings: Settings, dist: Path, *, security: bool = False) -> NodePaths:
     """The node's config folder for this home: ``elasticsearch.yml``, heap, and the
-    distribution's JVM and logging defaults."""
+    distribution's JVM and logging defaults; with ``security``, the file realm written from
+    the home's credential store (:func:`huntlab.lab.team.es_realm.apply`)."""
     paths = node_paths(settings)
     for folder in (paths.root, paths.config, paths.data, paths.logs, paths.tmp):
         folder.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
@@ -131,7 +139,16 @@ def write_config(settings: Settings, dist: Path) -> NodePaths:
     options = paths.config / "jvm.options.d"
     heap = settings.es_heap
     atomic_write(options / "heap.options", f"-Xms{heap}\n-Xmx{heap}\n")
-    atomic_write(paths.config / "elasticsearch.yml", config_yaml(settings, paths))
+    security_options = options / "security.options"
+    if security:
+        atomic_write(security_options, "".join(f"{o}\n" for o in es_realm.SECURITY_JVM_OPTIONS))
+    else:
+        security_options.unlink(missing_ok=True)
+    if security:
+        es_realm.apply(settings.home, paths.config)
+    atomic_write(
+        paths.config / "elasticsearch.yml", config_yaml(settings, paths, security=security)
+    )
     return paths
 
 
@@ -192,24 +209,29 @@ def spawn(settings: Settings, dist: Path, java: Java) -> processes.Running:
     )
 
 
-def health(url: str) -> dict[str, Any] | None:
-    answer = processes.http_json(f"{url}/_cluster/health", timeout=2.0)
+def health(url: str, headers: Mapping[str, str] | None = None) -> dict[str, Any] | None:
+    """The node's cluster health (``headers``: its credentials when security is on)."""
+    answer = processes.http_json(f"{url}/_cluster/health", headers=headers, timeout=2.0)
     return answer if isinstance(answer, dict) else None
 
 
-def healthy(url: str) -> bool:
-    state = health(url)
+def healthy(url: str, headers: Mapping[str, str] | None = None) -> bool:
+    state = health(url, headers)
     return state is not None and state.get("status") in ("yellow", "green")
 
 
 def wait(settings: Settings, timeout: float = START_TIMEOUT) -> None:
-    """Wait (at most ``timeout`` seconds) until the node answers with yellow or green health;
-    fail at once, with the console log's last lines, when its process exits."""
+    """Wait (at most ``timeout`` seconds) until the node answers with yellow or green health
+    (asked with the settings' credentials); fail at once, with the console log's last lines,
+    when its process exits."""
     url = local_url(settings)
     paths = node_paths(settings)
+    headers = settings.auth_headers()
     processes.wait_until(
-        # Our own node, not whatever else answers on the port.
-        lambda: processes.listens(settings.home, NAME, settings.es_port) and healthy(url),
+        # Our own node, not whatever else answers on the port (nor a secret sent to it).
+        lambda: (
+            processes.listens(settings.home, NAME, settings.es_port) and healthy(url, headers)
+        ),
         what=f"Elasticsearch on {url} (server log {paths.server_log})",
         log=paths.console_log,
         timeout=timeout,
@@ -218,14 +240,26 @@ def wait(settings: Settings, timeout: float = START_TIMEOUT) -> None:
 
 
 def start(
-    settings: Settings, java: Java, *, timeout: float = START_TIMEOUT, progress: bool = True
+    settings: Settings,
+    java: Java,
+    *,
+    timeout: float = START_TIMEOUT,
+    progress: bool = True,
+    security: bool = False,
 ) -> int:
     """Start the node (installing it first if needed) and wait for health; return its pid.
-    A node already running in this home is left as it is."""
+    A node already running in this home is left as it is.
+
+    ``security``: users and roles from the file realm, written from the home's credential
+    store (:mod:`huntlab.lab.team.es_realm`); health is then asked with the settings'
+    credentials, the lab admin's when the settings have none.
+    """
+    if security and not (settings.es_user or settings.es_api_key):
+        settings = es_realm.admin_settings(settings)
     current = running(settings)
     if current is None:
         dist = install(settings, java, progress=progress)
-        write_config(settings, dist)
+        write_config(settings, dist, security=security)
         current = spawn(settings, dist, java)
     wait(settings, timeout)
     # The server makes its keystore 660 when it creates one; it may hold passwords.
@@ -259,10 +293,11 @@ class NodeStatus:
 def status(settings: Settings) -> NodeStatus:
     current = running(settings)
     url = local_url(settings)
-    state = health(url)
+    headers = settings.auth_headers()
+    state = health(url, headers)
     version = None
     if state is not None:
-        info = processes.http_json(url, timeout=2.0)
+        info = processes.http_json(url, headers=headers, timeout=2.0)
         if isinstance(info, dict):
             version = info.get("version", {}).get("number")
     return NodeStatus(
