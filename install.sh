@@ -96,7 +96,13 @@ if [[ -x $venv/bin/python ]]; then
 elif [[ -n $python ]]; then
   python_ok "$python" || die "$python is not Python >= 3.11"
 else
-  for candidate in python3.13 python3.12 python3.11 python3; do
+  candidates=(python3.13 python3.12 python3.11 python3)
+  if [[ -n $team ]]; then
+    # Hunters (other unix accounts) run the virtualenv's interpreter: the system's Python,
+    # not one in root's private home (pyenv).
+    candidates=(/usr/bin/python3.13 /usr/bin/python3.12 /usr/bin/python3.11 /usr/bin/python3)
+  fi
+  for candidate in "${candidates[@]}"; do
     if command -v "$candidate" >/dev/null && python_ok "$candidate"; then
       python="$candidate"
       break

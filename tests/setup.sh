@@ -25,7 +25,26 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-python=${PYTHON:-python3}
+# The system's Python when it is new enough: the team server's hunters (other unix accounts)
+# run the virtualenv's interpreter, which must not live in root's private home (pyenv).
+# npm for the team server's proxy: Debian's package, unless the installed Node.js brings its
+# own (NodeSource's nodejs does, and conflicts with Debian's npm).
+if ! command -v npm >/dev/null; then
+  if [[ $(id -u) -ne 0 ]]; then
+    log "npm is missing; install it as root (apt-get install npm)"
+    exit 1
+  fi
+  log "installing Debian's npm"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm >/dev/null
+fi
+
+python=${PYTHON:-}
+if [[ -z $python ]]; then
+  python=python3
+  if /usr/bin/python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    python=/usr/bin/python3
+  fi
+fi
 if [[ ! -x .venv/bin/python ]]; then
   log "creating .venv with $("$python" --version)"
   "$python" -m venv .venv

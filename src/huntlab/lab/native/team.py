@@ -42,10 +42,12 @@ def require_team(home: Path) -> None:
 
 
 def _readable_by_all(path: Path) -> str | None:
-    """The first folder on the way to ``path`` that other accounts cannot pass, or None."""
+    """The first folder on the way to ``path`` (or ``path``) that other accounts cannot
+    pass or read, or None."""
     for folder in [*reversed(path.parents), path]:
         mode = folder.stat().st_mode
-        if not mode & stat.S_IXOTH or not mode & stat.S_IROTH:
+        needed = stat.S_IXOTH if folder != path or folder.is_dir() else stat.S_IROTH
+        if not mode & needed:
             return str(folder)
     return None
 
@@ -54,14 +56,20 @@ def check_python_shared() -> None:
     """Hunters' servers run this Python and this huntlab: other accounts must read them."""
     import huntlab
 
-    for path in (Path(sys.prefix), Path(huntlab.__file__).resolve().parent):
+    paths = (
+        Path(sys.executable).resolve(),
+        Path(sys.prefix),
+        Path(sys.base_prefix),
+        Path(huntlab.__file__).resolve().parent,
+    )
+    for path in paths:
         blocked = _readable_by_all(path)
         if blocked is not None:
             raise HuntlabError(
                 f"hunters' servers run {path}, but other accounts cannot enter {blocked}: "
-                "install the team lab where they can (e.g. a checkout in /opt/huntlab, "
-                "`./install.sh --team --venv /opt/huntlab/venv`) or make that folder "
-                "readable (chmod o+rx)"
+                "install the team lab where they can: a checkout outside root's home, with a "
+                "virtualenv made from the system's Python (`./install.sh --team` picks "
+                "/usr/bin/python3; a pyenv Python under /root will not do)"
             )
 
 

@@ -31,7 +31,7 @@ class _Failures:
 
 
 class Throttle:
-    """Failed logins per key (a hunter's name, a client address): after ``allowed`` failures
+    """Failed logins per key (a hunter's name, or a client address): after ``allowed`` failures
     within ``window`` seconds, each further attempt waits ``base`` seconds, doubling up to
     ``ceiling``. A success clears the name's record."""
 
@@ -70,9 +70,9 @@ class HuntlabAuthenticator(Authenticator):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.throttle = Throttle(
-            self.allowed_failures, self.failure_window, self.lockout_seconds, self.lockout_ceiling
-        )
+        timing = (self.failure_window, self.lockout_seconds, self.lockout_ceiling)
+        self.by_name = Throttle(self.allowed_failures, *timing)
+        self.by_address = Throttle(self.allowed_failures_per_address, *timing)
 
     @property
     def home(self) -> Path:
@@ -82,19 +82,18 @@ class HuntlabAuthenticator(Authenticator):
         name = (data.get("username") or "").strip().lower()
         password = data.get("password") or ""
         address = handler.request.remote_ip if handler is not None else ""
-        keys = [f"name:{name}", f"addr:{address}"]
-        wait = max(self.throttle.wait_left(k) for k in keys)
+        wait = max(self.by_name.wait_left(name), self.by_address.wait_left(address))
         if wait > 0:
             self.log.warning("login of %r from %s refused: throttled (%.0f s)", name, address, wait)
             raise web.HTTPError(429, f"Too many failed logins: try again in {wait:.0f} s.")
         # scrypt takes tens of milliseconds: off the hub's event loop.
         hunter = await asyncio.to_thread(logins.verify, self.home, name, password)
         if hunter is None:
-            for key in keys:
-                self.throttle.failed(key)
+            self.by_name.failed(name)
+            self.by_address.failed(address)
             self.log.warning("failed login for %r from %s", name, address)
             return None
-        self.throttle.succeeded(f"name:{name}")
+        self.by_name.succeeded(name)
         return {"name": hunter.name, "admin": hunter.admin}
 
     def check_allowed(self, username: str, authentication: Any = None) -> bool:
