@@ -99,29 +99,27 @@ def admin_password_file(home: Path) -> Path:
 
 
 def share_datasets(home: Path, names: list[str], say: Say) -> None:
-    """Put the loaded datasets' files in the team's read-only ``datasets/`` folder."""
+    """Put the loaded datasets' files in the team's read-only ``datasets/`` folder, laid out
+    as a datasets mirror (``NAME/<its files>``): hunters' kernels find them by name there
+    (``HUNTLAB_DATASETS_MIRROR``), offline, as the lab itself did."""
     from huntlab import datasets as catalog
 
     target_root = accounts.datasets_dir(home)
     for name in names:
-        source = catalog.dataset_dir(name)
-        if not source.is_dir():
+        try:
+            source = catalog.resolve(name)
+        except HuntlabError as exc:
+            say(f"huntlab: {name}: not shared with the hunters ({exc})")
             continue
+        files = [source] if source.is_file() else [p for p in source.rglob("*") if p.is_file()]
+        base = source.parent if source.is_file() else source
         target = target_root / name
-        for src in source.rglob("*"):
-            dest = target / src.relative_to(source)
-            if src.is_dir():
-                dest.mkdir(mode=0o755, parents=True, exist_ok=True)
-                continue
-            if dest.exists() and dest.stat().st_size == src.stat().st_size:
+        for src in files:
+            dest = target / src.relative_to(base)
+            if dest.is_file() and dest.stat().st_size == src.stat().st_size:
                 continue
             dest.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
-            try:
-                if dest.exists():
-                    dest.unlink()
-                os.link(src, dest)
-            except OSError:
-                shutil.copyfile(src, dest)
+            shutil.copyfile(src, dest)
         for path in [target, *target.rglob("*")]:
             os.chown(path, 0, 0)
             os.chmod(path, 0o755 if path.is_dir() else 0o644)
@@ -150,6 +148,7 @@ def _hub_api(settings: Settings, method: str, path: str) -> tuple[int, Any] | No
         return None
     request = urllib.request.Request(
         f"{hub.probe_url(settings)}/hub/api{path}",
+        data=None if method == "GET" else b"",
         method=method,
         headers={"Authorization": f"token {hub.api_token(settings.home)}"},
     )
@@ -177,6 +176,12 @@ def add_hunter(
     except BaseException:
         logins.remove(settings.home, name)
         raise
+    # Known to a running hub at once (an admin can start their server before they log in);
+    # a hub started later reads every hunter at its start.
+    answer = _hub_api(settings, "POST", f"/users/{name}")
+    if answer is not None and answer[0] not in (201, 409):
+        raise HuntlabError(f"the hub answered {answer[0]} adding {name}: read "
+                           f"{processes.log_path(settings.home, hub.HUB)}")  # fmt: skip
     invite = f"{door_url(settings.home)}/hub/invite/{token}" if token else None
     return Added(name, invite)
 

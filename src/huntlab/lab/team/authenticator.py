@@ -61,7 +61,12 @@ class HuntlabAuthenticator(Authenticator):
     """Hunters added with ``huntlab users add``; nobody else."""
 
     huntlab_home = Unicode(help="The lab's home (its team/logins.json).").tag(config=True)
-    allowed_failures = Integer(5, help="Failed logins allowed before waits begin.").tag(config=True)
+    allowed_failures = Integer(5, help="Failed logins of one name before waits begin.").tag(
+        config=True
+    )
+    allowed_failures_per_address = Integer(
+        25, help="Failed logins from one address (a team behind one NAT) before waits begin."
+    ).tag(config=True)
     failure_window = Float(600.0, help="Seconds over which failures are counted.").tag(config=True)
     lockout_seconds = Float(30.0, help="First wait once failures are used up; doubles.").tag(
         config=True

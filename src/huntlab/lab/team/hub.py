@@ -236,6 +236,13 @@ def configure(c: Any) -> None:
     c.JupyterHub.cleanup_servers = True
     c.JupyterHub.authenticator_class = "huntlab.lab.team.authenticator.HuntlabAuthenticator"
     c.HuntlabAuthenticator.huntlab_home = str(home)
+    # Every hunter is a hub user from the start (so an admin can act on them before their
+    # first login); who may log in is decided by the authenticator at each login.
+    from huntlab.lab.team import logins
+
+    hunters = logins.hunters(home) if logins.logins_path(home).is_file() else []
+    c.Authenticator.allowed_users = {h.name for h in hunters}
+    c.Authenticator.admin_users = {h.name for h in hunters if h.admin}
     c.JupyterHub.spawner_class = "huntlab.lab.team.spawner.HunterSpawner"
     c.HunterSpawner.huntlab_home = str(home)
     c.Spawner.cmd = [conf["python"], "-m", "jupyterhub.singleuser"]
@@ -258,7 +265,7 @@ def configure(c: Any) -> None:
     c.JupyterHub.load_roles = [
         {
             "name": "huntlab-cli",
-            "scopes": ["admin:users", "admin:servers", "list:users", "read:users"],
+            "scopes": ["admin:users", "admin:servers", "list:users", "read:users", "tokens"],
             "services": [CLI_SERVICE],
         },
         {

@@ -85,7 +85,6 @@ def prepare(home: Path, name: str) -> None:
     atomic_write(settings_home / "spark-conf" / "spark-defaults.conf", caps)
     cache = folder / ".cache" / "huntlab"
     cache.mkdir(mode=0o700, parents=True, exist_ok=True)
-    _link(cache / "datasets", accounts.datasets_dir(home))
     # Spark's Elasticsearch connector, resolved once by the lab: each hunter's Ivy cache starts
     # with it, so no kernel downloads it again.
     ivy = Path(stored.get("cache", "")) / "ivy2" if stored.get("cache") else None
@@ -110,6 +109,8 @@ def server_env(home: Path, name: str) -> dict[str, str]:
         "HUNTLAB_HOME": str(settings_home),
         "HUNTLAB_CACHE": str(folder / ".cache" / "huntlab"),
         "HUNTLAB_RUNTIME": "native",
+        # The team's read-only datasets folder, laid out as a mirror: found by name, offline.
+        "HUNTLAB_DATASETS_MIRROR": str(accounts.datasets_dir(home)),
         "HUNTLAB_ES_URL": str(stored.get("es_url", "")),
         "HUNTLAB_ES_USER": name,
         "HUNTLAB_SPARK_MASTER": str(stored.get("spark_master", "")),
