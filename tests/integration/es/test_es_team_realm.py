@@ -178,9 +178,10 @@ def test_hunter_owns_their_own_indexes_only(shared: TeamNode) -> None:
     assert b.get(index="huntlab-user-b-x", id="b1")["_source"] == note
 
 
-def test_added_then_removed_hunter_is_accepted_then_refused(shared: TeamNode) -> None:
-    """The running node applies a rewritten realm by itself: a new hunter gets in, a removed
-    one is refused (401), and the others are untouched."""
+def test_added_reset_then_removed_hunter(shared: TeamNode) -> None:
+    """The running node applies a rewritten realm by itself: a new hunter gets in, a reset
+    password replaces the old one, a removed hunter is refused (401), and the others are
+    untouched."""
     from huntlab.lab.team import es_realm
 
     password = es_realm.add_hunter(shared.home, "c")
@@ -189,6 +190,12 @@ def test_added_then_removed_hunter_is_accepted_then_refused(shared: TeamNode) ->
     c = shared.hunter("c")
     assert _es(c).security.authenticate()["username"] == "c"
     _es(c).index(index="huntlab-user-c-notes", document={"Message": "hi"}, refresh=True)
+
+    old, password = password, es_realm.add_hunter(shared.home, "c")
+    es_realm.apply(shared.home, shared.config)
+    es_realm.wait_realm_applied(shared.url, "c", old, expect_ok=False)
+    es_realm.wait_realm_applied(shared.url, "c", password, expect_ok=True)
+    c = shared.hunter("c")
 
     assert es_realm.remove_hunter(shared.home, "c")
     es_realm.apply(shared.home, shared.config)
