@@ -19,6 +19,7 @@ from huntlab.es import indices
 from huntlab.settings import Settings
 from tests.support.fixtures.elasticsearch import node_settings
 
+DATASET = "windows/psh_lsass_memory_dump_comsvcs/psh_lsass_memory_dump_comsvcs.zip"
 SHARED_DOC = {"@timestamp": "2020-01-01T00:00:00Z", "EventID": 1, "Dataset": "team-realm-test"}
 
 
@@ -224,3 +225,23 @@ def test_the_node_never_tries_the_security_index(shared: TeamNode) -> None:
     assert "file1" in log  # the realm is the file realm, named by huntlab
     assert ".security index" not in log
     assert "Unknown filter type" not in log
+
+
+def test_loading_a_dataset_is_the_admins_right(shared: TeamNode, datasets_dir: Path) -> None:
+    """``huntlab load`` as the admin fills the shared indexes; as a hunter every event is
+    refused (403) and nothing is written."""
+    import huntlab
+    from huntlab.es import load
+
+    source = datasets_dir / DATASET
+    expected = len(huntlab.read_events(source))
+    report = load(source, shared.admin, progress=False)
+    assert report.summary() == f"read {expected} = indexed {expected} + rejected 0"
+    in_dataset = {"term": {"Dataset": source.stem}}
+    count = _es(shared.hunters["a"]).count(index=indices.ALIAS, query=in_dataset)
+    assert int(count["count"]) == expected
+    refused = load(source, shared.hunters["b"], progress=False)
+    assert refused.summary() == f"read {expected} = indexed 0 + rejected {expected}"
+    assert {r.status for r in refused.rejects} == {403}
+    count = _es(shared.admin).count(index=indices.ALIAS, query=in_dataset)
+    assert int(count["count"]) == expected

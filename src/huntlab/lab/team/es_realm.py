@@ -37,6 +37,7 @@ from pathlib import Path
 
 from huntlab.errors import HuntlabError, ServiceError
 from huntlab.files import PRIVATE_DIR, atomic_write
+from huntlab.lab.processes import POLL_SECONDS, http_get
 from huntlab.settings import Settings, basic_auth_headers
 
 ADMIN_USER = "huntlab-admin"
@@ -217,8 +218,6 @@ def wait_realm_applied(
 ) -> None:
     """Wait (at most ``timeout`` seconds) until the node at ``url`` accepts ``user`` with
     ``password`` (``expect_ok``) or refuses them with 401 (not ``expect_ok``)."""
-    from huntlab.lab.processes import POLL_SECONDS, http_get
-
     headers = basic_auth_headers(user, password)
     deadline = time.monotonic() + timeout
     answer: tuple[int, bytes] | None = None
