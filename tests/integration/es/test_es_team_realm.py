@@ -110,6 +110,20 @@ def test_health_and_status_need_the_admin_credential(team_node: TeamNode) -> Non
     assert elasticsearch.status(replace(team_node.admin, es_user=None)).health is None
 
 
+def test_starting_again_without_security_is_refused(team_node: TeamNode) -> None:
+    from huntlab.errors import ServiceError
+    from huntlab.java import find_java
+    from huntlab.lab.native import elasticsearch
+
+    java = find_java()
+    with pytest.raises(ServiceError, match=r"already runs in .* with security on \(pid \d+\)"):
+        elasticsearch.start(team_node.admin, java, progress=False)
+    # As it runs: nothing to do.
+    pid = elasticsearch.start(team_node.admin, java, progress=False, security=True)
+    assert elasticsearch.running(team_node.admin) is not None
+    assert pid == elasticsearch.running(team_node.admin).pid  # type: ignore[union-attr]
+
+
 def test_everyone_is_a_file_realm_user(team_node: TeamNode) -> None:
     from huntlab.lab.team import es_realm
 
