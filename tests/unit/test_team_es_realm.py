@@ -9,6 +9,7 @@ import stat
 from pathlib import Path
 
 import pytest
+import yaml
 
 from huntlab.errors import HuntlabError
 from huntlab.lab.team import es_realm
@@ -30,6 +31,26 @@ def test_invalid_hunter_names_say_what_is_allowed(tmp_path: Path, name: str) -> 
     with pytest.raises(HuntlabError, match="is not allowed"):
         es_realm.add_hunter(tmp_path, name)
     assert es_realm.hunters(tmp_path) == []
+
+
+@pytest.mark.parametrize("name", ["huntlab-admin", "elastic", "kibana_system"])
+def test_reserved_names_are_refused(tmp_path: Path, name: str) -> None:
+    with pytest.raises(HuntlabError, match=rf"hunter name '{name}' is reserved"):
+        es_realm.add_hunter(tmp_path, name)
+    with pytest.raises(HuntlabError, match="is reserved"):
+        es_realm.write_realm(tmp_path / "config", admin_password="x", hunters={name: "pw"})
+
+
+def test_admin_config_lets_load_settings_authenticate_as_the_admin(tmp_path: Path) -> None:
+    from huntlab.lab.config import update_config
+    from huntlab.settings import load_settings
+
+    update_config(tmp_path, **es_realm.admin_config(tmp_path))
+    settings = load_settings(home=tmp_path)
+    assert settings.es_user == es_realm.ADMIN_USER
+    assert settings.es_password == es_realm.ensure_admin_password(tmp_path)
+    assert settings.es_password not in (tmp_path / "config.json").read_text()
+    assert es_realm.admin_settings(settings) == settings
 
 
 def test_a_name_inside_another_hunters_indexes_is_refused(tmp_path: Path) -> None:
@@ -111,9 +132,22 @@ def test_apply_writes_the_realm_privately_without_passwords(tmp_path: Path) -> N
         "huntlab_user_alice:alice",
         "huntlab_user_bob:bob",
     ]
-    roles = (config / "roles.yml").read_text()
-    assert 'huntlab_user_alice:\n  indices:\n    - names: ["huntlab-user-alice-*"]\n' in roles
-    assert 'huntlab_analyst:\n  cluster: ["monitor"]\n' in roles
+    roles = yaml.safe_load((config / "roles.yml").read_text())
+    lab = ["huntlab", "huntlab-*"]
+    assert roles == {
+        "huntlab_admin": {
+            "cluster": ["monitor", "manage_index_templates", "manage_ingest_pipelines"],
+            "indices": [{"names": lab, "privileges": ["all"]}],
+        },
+        "huntlab_analyst": {
+            "cluster": ["monitor"],
+            "indices": [{"names": lab, "privileges": ["read", "view_index_metadata"]}],
+        },
+        "huntlab_user_alice": {
+            "indices": [{"names": ["huntlab-user-alice-*"], "privileges": ["all"]}]
+        },
+        "huntlab_user_bob": {"indices": [{"names": ["huntlab-user-bob-*"], "privileges": ["all"]}]},
+    }
     es_realm.remove_hunter(home, "bob")
     es_realm.apply(home, config)
     assert "bob" not in (config / "users").read_text()

@@ -19,6 +19,7 @@ from huntlab.es import indices
 from huntlab.settings import Settings
 from tests.support.fixtures.elasticsearch import node_settings
 
+DATASET = "windows/psh_lsass_memory_dump_comsvcs/psh_lsass_memory_dump_comsvcs.zip"
 SHARED_DOC = {"@timestamp": "2020-01-01T00:00:00Z", "EventID": 1, "Dataset": "team-realm-test"}
 
 
@@ -109,6 +110,20 @@ def test_health_and_status_need_the_admin_credential(team_node: TeamNode) -> Non
     assert elasticsearch.status(replace(team_node.admin, es_user=None)).health is None
 
 
+def test_starting_again_without_security_is_refused(team_node: TeamNode) -> None:
+    from huntlab.errors import ServiceError
+    from huntlab.java import find_java
+    from huntlab.lab.native import elasticsearch
+
+    java = find_java()
+    with pytest.raises(ServiceError, match=r"already runs in .* with security on \(pid \d+\)"):
+        elasticsearch.start(team_node.admin, java, progress=False)
+    # As it runs: nothing to do.
+    pid = elasticsearch.start(team_node.admin, java, progress=False, security=True)
+    assert elasticsearch.running(team_node.admin) is not None
+    assert pid == elasticsearch.running(team_node.admin).pid  # type: ignore[union-attr]
+
+
 def test_everyone_is_a_file_realm_user(team_node: TeamNode) -> None:
     from huntlab.lab.team import es_realm
 
@@ -178,9 +193,10 @@ def test_hunter_owns_their_own_indexes_only(shared: TeamNode) -> None:
     assert b.get(index="huntlab-user-b-x", id="b1")["_source"] == note
 
 
-def test_added_then_removed_hunter_is_accepted_then_refused(shared: TeamNode) -> None:
-    """The running node applies a rewritten realm by itself: a new hunter gets in, a removed
-    one is refused (401), and the others are untouched."""
+def test_added_reset_then_removed_hunter(shared: TeamNode) -> None:
+    """The running node applies a rewritten realm by itself: a new hunter gets in, a reset
+    password replaces the old one, a removed hunter is refused (401), and the others are
+    untouched."""
     from huntlab.lab.team import es_realm
 
     password = es_realm.add_hunter(shared.home, "c")
@@ -189,6 +205,12 @@ def test_added_then_removed_hunter_is_accepted_then_refused(shared: TeamNode) ->
     c = shared.hunter("c")
     assert _es(c).security.authenticate()["username"] == "c"
     _es(c).index(index="huntlab-user-c-notes", document={"Message": "hi"}, refresh=True)
+
+    old, password = password, es_realm.add_hunter(shared.home, "c")
+    es_realm.apply(shared.home, shared.config)
+    es_realm.wait_realm_applied(shared.url, "c", old, expect_ok=False)
+    es_realm.wait_realm_applied(shared.url, "c", password, expect_ok=True)
+    c = shared.hunter("c")
 
     assert es_realm.remove_hunter(shared.home, "c")
     es_realm.apply(shared.home, shared.config)
@@ -217,3 +239,23 @@ def test_the_node_never_tries_the_security_index(shared: TeamNode) -> None:
     assert "file1" in log  # the realm is the file realm, named by huntlab
     assert ".security index" not in log
     assert "Unknown filter type" not in log
+
+
+def test_loading_a_dataset_is_the_admins_right(shared: TeamNode, datasets_dir: Path) -> None:
+    """``huntlab load`` as the admin fills the shared indexes; as a hunter every event is
+    refused (403) and nothing is written."""
+    import huntlab
+    from huntlab.es import load
+
+    source = datasets_dir / DATASET
+    expected = len(huntlab.read_events(source))
+    report = load(source, shared.admin, progress=False)
+    assert report.summary() == f"read {expected} = indexed {expected} + rejected 0"
+    in_dataset = {"term": {"Dataset": source.stem}}
+    count = _es(shared.hunters["a"]).count(index=indices.ALIAS, query=in_dataset)
+    assert int(count["count"]) == expected
+    refused = load(source, shared.hunters["b"], progress=False)
+    assert refused.summary() == f"read {expected} = indexed 0 + rejected {expected}"
+    assert {r.status for r in refused.rejects} == {403}
+    count = _es(shared.admin).count(index=indices.ALIAS, query=in_dataset)
+    assert int(count["count"]) == expected

@@ -192,9 +192,12 @@ def running(settings: Settings) -> processes.Running | None:
     return processes.running(settings.home, NAME)
 
 
-def spawn(settings: Settings, dist: Path, java: Java) -> processes.Running:
-    """Start the server of ``dist`` with the config already in this home's node folder;
-    return at once (:func:`wait` waits for health)."""
+def spawn(
+    settings: Settings, dist: Path, java: Java, *, security: bool = False
+) -> processes.Running:
+    """Start the server of ``dist`` with the config already in this home's node folder
+    (``security``: whether that config turns security on, recorded with the pid); return at
+    once (:func:`wait` waits for health)."""
     paths = node_paths(settings)
     # Foreground under the supervisor; -q: the server logs to its own files, not the console
     # (start-up failures still reach the console log).
@@ -205,7 +208,7 @@ def spawn(settings: Settings, dist: Path, java: Java) -> processes.Running:
         argv,
         env=server_env(paths, java),
         cwd=paths.root,
-        meta={"port": settings.es_port, "dist": str(dist)},
+        meta={"port": settings.es_port, "dist": str(dist), "security": security},
     )
 
 
@@ -227,11 +230,13 @@ def wait(settings: Settings, timeout: float = START_TIMEOUT) -> None:
     url = local_url(settings)
     paths = node_paths(settings)
     headers = settings.auth_headers()
-    processes.wait_until(
+
+    def ready() -> bool:
         # Our own node, not whatever else answers on the port (nor a secret sent to it).
-        lambda: (
-            processes.listens(settings.home, NAME, settings.es_port) and healthy(url, headers)
-        ),
+        return processes.listens(settings.home, NAME, settings.es_port) and healthy(url, headers)
+
+    processes.wait_until(
+        ready,
         what=f"Elasticsearch on {url} (server log {paths.server_log})",
         log=paths.console_log,
         timeout=timeout,
@@ -248,7 +253,8 @@ def start(
     security: bool = False,
 ) -> int:
     """Start the node (installing it first if needed) and wait for health; return its pid.
-    A node already running in this home is left as it is.
+    A node already running in this home is left as it is (a ServiceError when it runs with
+    security the other way: stop it first).
 
     ``security``: users and roles from the file realm, written from the home's credential
     store (:mod:`huntlab.lab.team.es_realm`); health is then asked with the settings'
@@ -260,7 +266,13 @@ def start(
     if current is None:
         dist = install(settings, java, progress=progress)
         write_config(settings, dist, security=security)
-        current = spawn(settings, dist, java)
+        current = spawn(settings, dist, java, security=security)
+    elif bool(current.meta.get("security", False)) != security:
+        said = "on" if current.meta.get("security") else "off"
+        raise ServiceError(
+            f"Elasticsearch already runs in {settings.home} with security {said} (pid "
+            f"{current.pid}); stop it (`huntlab es stop`) and start the lab again"
+        )
     wait(settings, timeout)
     # The server makes its keystore 660 when it creates one; it may hold passwords.
     with contextlib.suppress(FileNotFoundError):

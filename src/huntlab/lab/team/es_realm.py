@@ -37,6 +37,7 @@ from pathlib import Path
 
 from huntlab.errors import HuntlabError, ServiceError
 from huntlab.files import PRIVATE_DIR, atomic_write
+from huntlab.lab.processes import POLL_SECONDS, http_get
 from huntlab.settings import Settings, basic_auth_headers
 
 ADMIN_USER = "huntlab-admin"
@@ -48,6 +49,20 @@ HUNTER_INDEX_PREFIX = "huntlab-user-"
 # dash, so it is named too).
 LAB_INDEXES = ("huntlab", "huntlab-*")
 
+# Names no hunter may have: the lab's admin, and Elasticsearch's reserved users (off on the
+# native node, but the docker runtime's node has them; a hunter named so would be one of them).
+RESERVED_NAMES = frozenset(
+    {
+        ADMIN_USER,
+        "elastic",
+        "kibana",
+        "kibana_system",
+        "logstash_system",
+        "beats_system",
+        "apm_system",
+        "remote_monitoring_user",
+    }
+)
 HUNTER_NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 HUNTER_NAME_RULE = "a lowercase letter, then at most 31 lowercase letters, digits, '_' or '-'"
 
@@ -71,6 +86,10 @@ def check_hunter_name(name: str) -> str:
     their index names); a HuntlabError saying what is allowed otherwise."""
     if not isinstance(name, str) or HUNTER_NAME.fullmatch(name) is None:
         raise HuntlabError(f"hunter name {name!r} is not allowed: use {HUNTER_NAME_RULE}")
+    if name in RESERVED_NAMES:
+        raise HuntlabError(
+            f"hunter name {name!r} is reserved (Elasticsearch or huntlab uses it); choose another"
+        )
     return name
 
 
@@ -199,8 +218,6 @@ def wait_realm_applied(
 ) -> None:
     """Wait (at most ``timeout`` seconds) until the node at ``url`` accepts ``user`` with
     ``password`` (``expect_ok``) or refuses them with 401 (not ``expect_ok``)."""
-    from huntlab.lab.processes import POLL_SECONDS, http_get
-
     headers = basic_auth_headers(user, password)
     deadline = time.monotonic() + timeout
     answer: tuple[int, bytes] | None = None
@@ -303,6 +320,14 @@ def ensure_admin_password(home: Path) -> str:
     """The admin's password, made (and stored) on first use."""
     with _locked(home) as credentials:
         return credentials.admin
+
+
+def admin_config(home: Path) -> dict[str, str]:
+    """The config.json entries (``huntlab.lab.config.update_config``) with which later
+    commands (``huntlab load``, ``query``, ``status``) reach the team node as the admin, the
+    password read from :func:`admin_password_file`, never held in config.json."""
+    ensure_admin_password(home)
+    return {"es_user": ADMIN_USER, "es_password_file": str(admin_password_file(home))}
 
 
 def admin_settings(settings: Settings) -> Settings:
