@@ -49,7 +49,9 @@ from huntlab.lab.token import ensure_token, read_token, rotate_token
 from huntlab.settings import Settings
 
 ELASTICSEARCH = elasticsearch.NAME
-SERVICES = (ELASTICSEARCH, SPARK_MASTER, SPARK_WORKER, JUPYTER, hub.HUB)
+SERVICES = (ELASTICSEARCH, SPARK_MASTER, SPARK_WORKER, JUPYTER)
+# A team lab has JupyterHub where the single JupyterLab would be.
+TEAM_SERVICES = (ELASTICSEARCH, SPARK_MASTER, SPARK_WORKER, hub.HUB)
 # Started in this order, stopped in the reverse one (Elasticsearch starts beside them).
 SPARK_AND_JUPYTER = (SPARK_MASTER, SPARK_WORKER, JUPYTER)
 
@@ -101,8 +103,7 @@ def _record(lab: LabPlan, *, is_team: bool = False) -> None:
             lab.home,
             team=True,
             jupyter_url=f"{lab.jupyter_url}/hub/",
-            es_user=team.es_realm.ADMIN_USER,
-            es_password_file=str(team.admin_password_file(lab.home)),
+            **team.es_realm.admin_config(lab.home),
             java_home=str(_find().home),
             cache=str(s.cache),
             hub_port=s.hub_port,
@@ -353,18 +354,23 @@ class NativeRuntime:
         wait_jupyter(lab, token, START_TIMEOUT)
         return True
 
+    def _services(self) -> tuple[str, ...]:
+        return TEAM_SERVICES if team.is_team(self.home) else SERVICES
+
     def log_file(self, service: str) -> Path:
         if service == ELASTICSEARCH:
             return elasticsearch.node_paths(self.settings).server_log
-        if service in SERVICES:
+        if service in self._services():
             return processes.log_path(self.home, service)
-        raise HuntlabError(f"no service {service!r}; choose one of {', '.join(SERVICES)}")
+        raise HuntlabError(
+            f"no service {service!r}; choose one of {', '.join(self._services())}"
+        )
 
     def logs(self, service: str | None, follow: bool = False, lines: int = 100) -> None:
         if service is None:
             if follow:
-                raise HuntlabError(f"-f needs a SERVICE: one of {', '.join(SERVICES)}")
-            for name in SERVICES:
+                raise HuntlabError(f"-f needs a SERVICE: one of {', '.join(self._services())}")
+            for name in self._services():
                 print(f"{name:<14} {self.log_file(name)}", flush=True)
             return
         path = self.log_file(service)

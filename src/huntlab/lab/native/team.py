@@ -15,7 +15,7 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -73,29 +73,15 @@ def check_python_shared() -> None:
             )
 
 
-def admin_settings(settings: Settings) -> Settings:
-    """``settings`` with the lab's own Elasticsearch admin identity."""
-    return replace(
-        settings,
-        es_user=es_realm.ADMIN_USER,
-        es_password=es_realm.ensure_admin_password(settings.home),
-        es_api_key=None,
-    )
-
-
 def prepare_team(settings: Settings) -> Settings:
     """The team's folders and the node's users before anything starts; return the settings
     the node is reached with (the admin identity)."""
     accounts.require_root("a team lab (`huntlab up --team`)")
     check_python_shared()
     accounts.prepare_team_dirs(settings.home)
-    admin = admin_settings(settings)
+    admin = es_realm.admin_settings(settings)
     es_realm.apply(settings.home, elasticsearch.node_paths(settings).config)
     return admin
-
-
-def admin_password_file(home: Path) -> Path:
-    return es_realm.admin_password_file(home)
 
 
 def share_datasets(home: Path, names: list[str], say: Say) -> None:
@@ -166,15 +152,24 @@ def _hub_api(settings: Settings, method: str, path: str) -> tuple[int, Any] | No
 def add_hunter(
     settings: Settings, name: str, *, admin: bool = False, password: str | None = None
 ) -> Added:
+    """Add a hunter: their Elasticsearch user, their login (a password or an invite), their
+    unix account and workspace; all or nothing."""
     accounts.require_root("huntlab users add")
     require_team(settings.home)
-    token = logins.add(settings.home, name, admin=admin, password=password)
+    accounts.check_name(name)
+    if name in es_realm.hunters(settings.home):
+        raise HuntlabError(f"hunter {name} exists already: `huntlab users reset {name}` "
+                           "gives them a new invite")  # fmt: skip
+    es_realm.add_hunter(settings.home, name)  # refuses a name overlapping another's indexes
+    token: str | None = None
     try:
+        token = logins.add(settings.home, name, admin=admin, password=password)
         hunter.prepare(settings.home, name)
-        es_realm.add_hunter(settings.home, name)
         es_realm.apply(settings.home, elasticsearch.node_paths(settings).config)
     except BaseException:
-        logins.remove(settings.home, name)
+        es_realm.remove_hunter(settings.home, name)
+        if any(h.name == name for h in logins.hunters(settings.home)):
+            logins.remove(settings.home, name)
         raise
     # Known to a running hub at once (an admin can start their server before they log in);
     # a hub started later reads every hunter at its start.
@@ -198,7 +193,11 @@ def remove_hunter(settings: Settings, name: str, *, keep_files: bool, say: Say) 
     account (and their files unless ``keep_files``)."""
     accounts.require_root("huntlab users remove")
     require_team(settings.home)
-    logins.remove(settings.home, name)
+    known = {h.name for h in logins.hunters(settings.home)} | set(es_realm.hunters(settings.home))
+    if name not in known and accounts.account(name) is None:
+        raise HuntlabError(f"no hunter {name}: `huntlab users list` shows who there is")
+    if any(h.name == name for h in logins.hunters(settings.home)):
+        logins.remove(settings.home, name)
     answer = _hub_api(settings, "DELETE", f"/users/{name}")
     if answer is not None and answer[0] not in (204, 404):
         say(f"huntlab: the hub answered {answer[0]} removing {name}; their server may run on")

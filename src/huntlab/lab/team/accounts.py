@@ -38,12 +38,16 @@ HUNTS_MODE = 0o3775
 
 
 def check_name(name: str) -> str:
+    """``name`` if it can be a hunter: a unix account name with our prefix (at most 32
+    characters) and an Elasticsearch user (no reserved name)."""
     if not NAME_PATTERN.fullmatch(name):
         raise HuntlabError(
             f"{name!r} is not a valid hunter name: 1 to 24 characters, lowercase letters, "
             "digits, '_' and '-', starting with a letter (e.g. alice, j_doe)"
         )
-    return name
+    from huntlab.lab.team.es_realm import check_hunter_name
+
+    return check_hunter_name(name)
 
 
 def unix_name(name: str) -> str:
