@@ -215,8 +215,26 @@ def hub_status(settings: Settings, url: str) -> ServiceStatus:
 # --- in the hub process -------------------------------------------------------------------
 
 
+LOCAL_CONFIG = "jupyterhub_config_local.py"
+
+
+def _local_config(team: Path, c: Any) -> None:
+    """The team's own additions (an identity provider's authenticator, ...), run last, from
+    ``team/jupyterhub_config_local.py``: root's, writable by nobody else."""
+    path = team / LOCAL_CONFIG
+    if not path.is_file():
+        return
+    info = path.stat()
+    if info.st_uid != 0 or info.st_mode & 0o022:
+        raise HuntlabError(f"{path} must belong to root and be writable by nobody else "
+                           "(chown root: and chmod go-w it)")  # fmt: skip
+    code = compile(path.read_text(encoding="utf-8"), str(path), "exec")
+    exec(code, {"c": c, "__file__": str(path)})
+
+
 def configure(c: Any) -> None:
-    """Configure the hub from ``hub.json`` (called by ``jupyterhub_config.py``)."""
+    """Configure the hub from ``hub.json`` (called by ``jupyterhub_config.py``), then the
+    team's own ``team/jupyterhub_config_local.py`` when there is one."""
     home = Path(os.environ["HUNTLAB_HOME"])
     conf = json.loads(hub_json(home).read_text(encoding="utf-8"))
     team = accounts.team_dir(home)
@@ -274,3 +292,4 @@ def configure(c: Any) -> None:
             "services": ["idle-culler"],
         },
     ]
+    _local_config(team, c)
