@@ -79,6 +79,13 @@ def test_install_brings_up_the_team_server_behind_one_https_door(team_lab: TeamL
     status = team_lab.huntlab("status")
     assert status.returncode == 0, status.stdout + status.stderr
     assert "jupyterhub      up" in status.stdout, status.stdout
+    # The team's own files (logins, credentials, the hub's database and secrets) are root's
+    # alone; only the hunters' folders and the two shared folders are open to them.
+    team = team_lab.home / "team"
+    shared = {team / "hunters", team / "datasets", team / "hunts"}
+    for path in team.iterdir():
+        if path not in shared:
+            assert path.stat().st_mode & 0o077 == 0, f"{path} is open to others"
     token = team_lab.huntlab("token")
     assert token.returncode != 0 and "no shared token" in token.stderr
     listed = team_lab.huntlab("users", "list")

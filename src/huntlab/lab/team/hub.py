@@ -147,6 +147,12 @@ def start_hub(
 ) -> None:  # fmt: skip
     conf = write_hub_json(settings, tls_pair=tls_pair, proxy=proxy, idle_timeout=idle_timeout)
     api_token(settings.home)
+    # The hub's database (sessions, OAuth clients) is root's alone: made here, mode 600,
+    # before the hub would create it with the umask's mode (SQLite keeps the mode it finds).
+    database = accounts.team_dir(settings.home) / "jupyterhub.sqlite"
+    if not database.exists():
+        atomic_write(database, b"")
+    os.chmod(database, 0o600)
     env = dict(os.environ)
     env["HUNTLAB_HOME"] = str(settings.home)
     # The proxy's own token is made by the hub for each start and handed over by environment.

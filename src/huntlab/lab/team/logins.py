@@ -16,6 +16,7 @@ import functools
 import hashlib
 import hmac
 import json
+import os
 import secrets
 import time
 from collections.abc import Iterator
@@ -82,7 +83,8 @@ def _token_digest(token: str) -> str:
 def _locked(home: Path, write: bool) -> Iterator[dict[str, Any]]:
     path = logins_path(home)
     path.parent.mkdir(mode=0o711, parents=True, exist_ok=True)
-    with open(path.with_suffix(".lock"), "a") as lock:
+    lock_fd = os.open(path.with_suffix(".lock"), os.O_WRONLY | os.O_CREAT, 0o600)
+    with os.fdopen(lock_fd, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
