@@ -30,6 +30,7 @@ Options:
                        their own login, server and Elasticsearch user (root; native runtime;
                        add hunters with `huntlab users add NAME`; see docs/team.md)
   --idle-timeout SECS  with --team: stop a hunter's idle server after SECS (default 3600)
+  --spark-workers N    native: run N local Spark workers (default 1)
   --no-data            do not load the default datasets
   --datasets A,B       load these datasets instead of the defaults
   -h, --help           show this help
@@ -66,7 +67,7 @@ while (($#)); do
     --venv) need_value "$@"; venv="$2"; shift ;;
     --python) need_value "$@"; python="$2"; shift ;;
     --home) need_value "$@"; home="$2"; shift ;;
-    --listen | --tls-cert | --tls-key | --datasets | --idle-timeout)
+    --listen | --tls-cert | --tls-key | --datasets | --idle-timeout | --spark-workers)
       need_value "$@"
       up_args+=("$1" "$2")
       shift

@@ -83,6 +83,7 @@ class Settings:
     spark_master_port: int = 7077
     spark_master_ui_port: int = 8080
     spark_worker_ui_port: int = 8081
+    spark_workers: int = 1  # local Spark workers of the native lab
     jupyter_port: int = 8888
     # The team server's hub and its proxy's API (both on loopback; the door is jupyter_port).
     hub_port: int = 8881
@@ -116,6 +117,7 @@ _ENV_FIELDS: dict[str, str] = {
     "HUNTLAB_SPARK_MASTER_PORT": "spark_master_port",
     "HUNTLAB_SPARK_MASTER_UI_PORT": "spark_master_ui_port",
     "HUNTLAB_SPARK_WORKER_UI_PORT": "spark_worker_ui_port",
+    "HUNTLAB_SPARK_WORKERS": "spark_workers",
     "HUNTLAB_JUPYTER_PORT": "jupyter_port",
     "HUNTLAB_HUB_PORT": "hub_port",
     "HUNTLAB_HUB_PROXY_API_PORT": "hub_proxy_api_port",

@@ -70,6 +70,12 @@ def _runtime(home: Path | None) -> Runtime:
     "--datasets", default=None, help="Comma-separated datasets to load instead of the defaults."
 )
 @click.option(
+    "--spark-workers",
+    type=click.IntRange(1, 16),
+    default=None,
+    help="Native lab: how many local Spark workers (default 1; kept on reruns).",
+)
+@click.option(
     "--team",
     is_flag=True,
     help="A team server: JupyterHub over HTTPS, each hunter their own login, server and "
@@ -90,6 +96,7 @@ def up(
     tls_key: str | None,
     no_data: bool,
     datasets: str | None,
+    spark_workers: int | None,
     team: bool,
     idle_timeout: int | None,
     home: Path | None,
@@ -97,7 +104,7 @@ def up(
     """Bring the lab up (idempotent) and print its URLs and token."""
     from huntlab.lab.runtime import UpOptions, runtime_for
 
-    settings = _settings(home, listen=listen)
+    settings = _settings(home, listen=listen, spark_workers=spark_workers)
     lab = runtime_for(settings, runtime, detect=True)
     names = tuple(n.strip() for n in datasets.split(",") if n.strip()) if datasets else None
     options = UpOptions(

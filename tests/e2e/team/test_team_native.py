@@ -2,7 +2,7 @@
 kernels reach Elasticsearch as themselves and Spark within their caps, they share the team's
 folders, a removed hunter is refused everywhere, and a restart keeps everything.
 
-One lab for the module (``team_lab``: alice and bob added); the tests run in file order, the
+One lab for the module (``team_lab``: ``ALICE`` and ``BOB`` added); the tests run in file order, the
 last one restarts the hub and brings the lab down.
 """
 
@@ -23,7 +23,7 @@ import pytest
 import requests
 
 from tests.support.fixtures.lab import run_in_kernel
-from tests.support.fixtures.team import TeamLab
+from tests.support.fixtures.team import ALICE, BOB, CAROL, DAVE, TeamLab
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -79,6 +79,7 @@ def test_install_brings_up_the_team_server_behind_one_https_door(team_lab: TeamL
     status = team_lab.huntlab("status")
     assert status.returncode == 0, status.stdout + status.stderr
     assert "jupyterhub      up" in status.stdout, status.stdout
+    assert "spark-worker-2  up" in status.stdout, status.stdout  # --spark-workers 2
     # The team's own files (logins, credentials, the hub's database and secrets) are root's
     # alone; only the hunters' folders and the two shared folders are open to them.
     team = team_lab.home / "team"
@@ -91,13 +92,13 @@ def test_install_brings_up_the_team_server_behind_one_https_door(team_lab: TeamL
     listed = team_lab.huntlab("users", "list")
     assert listed.returncode == 0, listed.stderr
     rows = {line.split()[0]: line for line in listed.stdout.splitlines()[1:]}
-    assert set(rows) == {"alice", "bob"}, listed.stdout
-    assert "password set" in rows["alice"] and "huntlab-alice" in rows["alice"]
+    assert set(rows) == {ALICE, BOB}, listed.stdout
+    assert "password set" in rows[ALICE] and f"huntlab-{ALICE}" in rows[ALICE]
 
 
 def test_no_page_and_no_api_answers_without_a_login(team_lab: TeamLab) -> None:
     _ok(team_lab)
-    for path in ("/hub/home", "/user/alice/lab", "/user/alice/api/contents"):
+    for path in ("/hub/home", f"/user/{ALICE}/lab", f"/user/{ALICE}/api/contents"):
         answer = requests.get(f"{team_lab.url}{path}", verify=team_lab.cert, timeout=30)
         # Every page ends on the login form; nothing of a hunter's server is served.
         assert answer.url.startswith(f"{team_lab.url}/hub/login"), (path, answer.url)
@@ -155,14 +156,14 @@ def test_hunters_log_in_in_a_browser_and_land_in_their_own_lab(
         browser.find_element(By.ID, "password_input").send_keys(password)
         browser.find_element(By.ID, "login_submit").click()
 
-    log_in("alice", "not-her-password")
+    log_in(ALICE, "not-her-password")
     wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".login_error, #login-main")))
     assert "/hub/login" in browser.current_url
     assert "Invalid username or password" in browser.page_source
     browser.save_screenshot(str(artifacts_dir / "team-login-refused.png"))
 
-    log_in("alice", team_lab.passwords["alice"])
-    wait.until(lambda d: "/user/alice/lab" in d.current_url)
+    log_in(ALICE, team_lab.passwords[ALICE])
+    wait.until(lambda d: f"/user/{ALICE}/lab" in d.current_url)
     wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".jp-LabShell")))
     # Her workspace: the tutorial notebooks and the team's two shared folders.
     for item in ("hunts", "datasets", "04-event-log-analysis-pandas.ipynb"):
@@ -175,20 +176,22 @@ def test_hunters_log_in_in_a_browser_and_land_in_their_own_lab(
     browser.save_screenshot(str(artifacts_dir / "team-alice-lab.png"))
 
     # Alice's cookie does not open Bob's (running) server.
-    team_lab.start_server("bob")
-    browser.get(f"{team_lab.url}/user/bob/lab")
+    team_lab.start_server(BOB)
+    browser.get(f"{team_lab.url}/user/{BOB}/lab")
     wait.until(lambda d: "403" in d.find_element(By.TAG_NAME, "body").text)
     browser.save_screenshot(str(artifacts_dir / "team-alice-refused-bob.png"))
     # The hub refuses to hand Alice a login to Bob's server; no JupyterLab of his is shown.
-    assert "client_id=jupyterhub-user-bob" in browser.current_url, browser.current_url
+    assert f"client_id=jupyterhub-user-{BOB}" in browser.current_url, browser.current_url
     assert not browser.find_elements(By.CSS_SELECTOR, ".jp-LabShell")
 
 
 def test_alice_cookie_gets_403_on_bob_server(team_lab: TeamLab) -> None:
     _ok(team_lab)
-    team_lab.start_server("bob")
-    session = _login(team_lab, "alice", team_lab.passwords["alice"])
-    answer = session.get(f"{team_lab.url}/user/bob/api/contents", verify=team_lab.cert, timeout=60)
+    team_lab.start_server(BOB)
+    session = _login(team_lab, ALICE, team_lab.passwords[ALICE])
+    answer = session.get(
+        f"{team_lab.url}/user/{BOB}/api/contents", verify=team_lab.cert, timeout=60
+    )
     assert answer.status_code == 403, (answer.status_code, answer.url)
 
 
@@ -217,7 +220,7 @@ print(json.dumps(out))
 def test_each_hunter_kernel_reads_elasticsearch_as_themselves(team_lab: TeamLab) -> None:
     _ok(team_lab)
     shared = _shared_index(team_lab)
-    for name, other in (("alice", "bob"), ("bob", "alice")):
+    for name, other in ((ALICE, BOB), (BOB, ALICE)):
         code = KERNEL_ES.replace("SHARED", shared).replace("OTHER", other).replace("NAME", name)
         out = json.loads(_kernel(team_lab, name, code).strip().splitlines()[-1])
         assert out["who"] == name
@@ -232,7 +235,7 @@ def test_shared_folders_datasets_read_only_and_hunts_shared(team_lab: TeamLab) -
     _ok(team_lab)
     wrote = _kernel(
         team_lab,
-        "alice",
+        ALICE,
         "import os, json\n"
         "os.chdir(os.path.expanduser('~/workspace'))\n"
         "out = {'datasets': sorted(os.listdir('datasets'))}\n"
@@ -248,8 +251,8 @@ def test_shared_folders_datasets_read_only_and_hunts_shared(team_lab: TeamLab) -
     assert "empire_invoke_wmi" in out["datasets"]
     assert out["write_datasets"] == "refused"
     hunt = team_lab.home / "team" / "hunts" / "alice-hunt.md"
-    assert pwd.getpwuid(hunt.stat().st_uid).pw_name == "huntlab-alice"  # the author
-    read = _kernel(team_lab, "bob", "print(open('workspace/hunts/alice-hunt.md').read())")
+    assert pwd.getpwuid(hunt.stat().st_uid).pw_name == f"huntlab-{ALICE}"  # the author
+    read = _kernel(team_lab, BOB, "print(open('workspace/hunts/alice-hunt.md').read())")
     assert "by alice" in read
 
 
@@ -281,7 +284,7 @@ def test_two_hunters_run_spark_jobs_at_once_each_within_its_cap(team_lab: TeamLa
                     apps.append(app)
             time.sleep(0.5)
 
-    threads = [threading.Thread(target=run, args=(n,)) for n in ("alice", "bob")]
+    threads = [threading.Thread(target=run, args=(n,)) for n in (ALICE, BOB)]
     watcher = threading.Thread(target=watch)
     for thread in [*threads, watcher]:
         thread.start()
@@ -290,10 +293,12 @@ def test_two_hunters_run_spark_jobs_at_once_each_within_its_cap(team_lab: TeamLa
     assert not errors, errors
     expected = str(sum(range(3_000_000)))
     # (Ivy's resolution of the connector prints before the answer.)
-    for name in ("alice", "bob"):
+    for name in (ALICE, BOB):
         assert results[name].strip().splitlines()[-1] == expected, results[name]
+    state = requests.get(f"{team_lab.spark_master_ui}/json/", timeout=10).json()
+    assert len([w for w in state["workers"] if w["state"] == "ALIVE"]) == 2  # --spark-workers
     seen = {a["name"]: a for a in apps}
-    assert {"hunt-alice", "hunt-bob"} <= set(seen), apps
+    assert {f"hunt-{ALICE}", f"hunt-{BOB}"} <= set(seen), apps
     for app in seen.values():
         assert app["cores"] <= 1, app  # the hunter's cap (spark.cores.max)
         assert app["memoryperexecutor"] <= 512, app
@@ -301,40 +306,38 @@ def test_two_hunters_run_spark_jobs_at_once_each_within_its_cap(team_lab: TeamLa
 
 def test_a_removed_hunter_is_refused_everywhere(team_lab: TeamLab) -> None:
     _ok(team_lab)
-    added = team_lab.huntlab(
-        "users", "add", "carol", "--password-stdin", stdin="carol-password-1\n"
-    )
+    added = team_lab.huntlab("users", "add", CAROL, "--password-stdin", stdin="carol-password-1\n")
     assert added.returncode == 0, added.stderr
-    es_password = _es_password(team_lab, "carol")
+    es_password = _es_password(team_lab, CAROL)
     who = requests.get(f"{team_lab.es_url}/_security/_authenticate",
-                       auth=("carol", es_password), timeout=30)  # fmt: skip
+                       auth=(CAROL, es_password), timeout=30)  # fmt: skip
     deadline = time.monotonic() + 60
     while who.status_code != 200 and time.monotonic() < deadline:
         time.sleep(1)
         who = requests.get(f"{team_lab.es_url}/_security/_authenticate",
-                           auth=("carol", es_password), timeout=30)  # fmt: skip
-    assert who.status_code == 200 and who.json()["username"] == "carol"
-    _login(team_lab, "carol", "carol-password-1")
-    team_lab.start_server("carol")
+                           auth=(CAROL, es_password), timeout=30)  # fmt: skip
+    assert who.status_code == 200 and who.json()["username"] == CAROL
+    _login(team_lab, CAROL, "carol-password-1")
+    team_lab.start_server(CAROL)
 
-    removed = team_lab.huntlab("users", "remove", "carol")
+    removed = team_lab.huntlab("users", "remove", CAROL)
     assert removed.returncode == 0, removed.stderr
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         who = requests.get(f"{team_lab.es_url}/_security/_authenticate",
-                           auth=("carol", es_password), timeout=30)  # fmt: skip
+                           auth=(CAROL, es_password), timeout=30)  # fmt: skip
         if who.status_code == 401:
             break
         time.sleep(1)
     assert who.status_code == 401
     with pytest.raises(KeyError):
-        pwd.getpwnam("huntlab-carol")
-    assert team_lab.hub_api("GET", "/users/carol").status_code == 404
+        pwd.getpwnam(f"huntlab-{CAROL}")
+    assert team_lab.hub_api("GET", f"/users/{CAROL}").status_code == 404
     session = requests.Session()
     session.get(f"{team_lab.url}/hub/login", verify=team_lab.cert, timeout=30)
     refused = session.post(
         f"{team_lab.url}/hub/login",
-        data={"username": "carol", "password": "carol-password-1",
+        data={"username": CAROL, "password": "carol-password-1",
               "_xsrf": session.cookies.get("_xsrf")},
         verify=team_lab.cert, timeout=60, allow_redirects=False,
     )  # fmt: skip
@@ -343,14 +346,14 @@ def test_a_removed_hunter_is_refused_everywhere(team_lab: TeamLab) -> None:
 
 def test_an_invite_lets_a_new_hunter_set_their_password_once(team_lab: TeamLab) -> None:
     _ok(team_lab)
-    added = team_lab.huntlab("users", "add", "dave")
+    added = team_lab.huntlab("users", "add", DAVE)
     assert added.returncode == 0, added.stderr
     invite = added.stdout.strip()
     assert "/hub/invite/" in invite
     try:
         session = requests.Session()
         page = session.get(invite, verify=team_lab.cert, timeout=30)
-        assert page.status_code == 200 and "dave" in page.text
+        assert page.status_code == 200 and DAVE in page.text
         xsrf = session.cookies.get("_xsrf")
         short = session.post(invite, data={"password": "short", "password2": "short",
                                            "_xsrf": xsrf}, verify=team_lab.cert, timeout=30)  # fmt: skip
@@ -361,9 +364,9 @@ def test_an_invite_lets_a_new_hunter_set_their_password_once(team_lab: TeamLab) 
         assert done.status_code == 302, done.text[-1000:]
         again = requests.get(invite, verify=team_lab.cert, timeout=30)
         assert again.status_code == 404  # used up
-        _login(team_lab, "dave", chosen)
+        _login(team_lab, DAVE, chosen)
     finally:
-        team_lab.huntlab("users", "remove", "dave")
+        team_lab.huntlab("users", "remove", DAVE)
 
 
 def test_repeated_failed_logins_are_throttled(team_lab: TeamLab) -> None:
@@ -374,7 +377,7 @@ def test_repeated_failed_logins_are_throttled(team_lab: TeamLab) -> None:
     for _ in range(7):
         answer = session.post(
             f"{team_lab.url}/hub/login",
-            data={"username": "bob", "password": "guess-guess",
+            data={"username": BOB, "password": "guess-guess",
                   "_xsrf": session.cookies.get("_xsrf")},
             verify=team_lab.cert, timeout=60, allow_redirects=False,
             headers={"Sec-Fetch-Mode": "navigate"},
@@ -385,7 +388,7 @@ def test_repeated_failed_logins_are_throttled(team_lab: TeamLab) -> None:
     # Even the right password waits out the lockout (it is per name and per address).
     right = session.post(
         f"{team_lab.url}/hub/login",
-        data={"username": "bob", "password": team_lab.passwords["bob"],
+        data={"username": BOB, "password": team_lab.passwords[BOB],
               "_xsrf": session.cookies.get("_xsrf")},
         verify=team_lab.cert, timeout=60, allow_redirects=False,
     )  # fmt: skip
@@ -400,21 +403,21 @@ def test_restart_keeps_users_and_files_and_down_leaves_nothing(team_lab: TeamLab
     again = team_lab.huntlab("up", "--no-data", timeout=900)
     assert again.returncode == 0, again.stderr[-4000:]
     # Alice's password, her files and the team's hunts survived the restart.
-    _login(team_lab, "alice", team_lab.passwords["alice"])
+    _login(team_lab, ALICE, team_lab.passwords[ALICE])
     assert (
-        team_lab.home / "team" / "hunters" / "alice" / "workspace" / "hunts" / "alice-hunt.md"
+        team_lab.home / "team" / "hunters" / ALICE / "workspace" / "hunts" / "alice-hunt.md"
     ).is_file()
     listed = team_lab.huntlab("users", "list")
-    assert {line.split()[0] for line in listed.stdout.splitlines()[1:]} == {"alice", "bob"}
-    team_lab.start_server("alice")
+    assert {line.split()[0] for line in listed.stdout.splitlines()[1:]} == {ALICE, BOB}
+    team_lab.start_server(ALICE)
     team_lab.remember_pids()
 
     down = team_lab.huntlab("down", timeout=300)
     assert down.returncode == 0, down.stderr
     import psutil
 
-    left = [p.pid for p in psutil.process_iter(["username"])
-            if str(p.info.get("username") or "").startswith("huntlab-")]  # fmt: skip
+    ours = {f"huntlab-{name}" for name in (ALICE, BOB)}
+    left = [p.pid for p in psutil.process_iter(["username"]) if p.info.get("username") in ours]
     assert not left, left
     assert not [pid for pid in team_lab.seen_pids if psutil.pid_exists(pid)
                 and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]  # fmt: skip

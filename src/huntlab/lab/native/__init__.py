@@ -36,11 +36,13 @@ from huntlab.lab.native.jupyter import (
 )
 from huntlab.lab.native.plan import LabPlan, plan, recorded_plan
 from huntlab.lab.native.spark import (
+    ALL_WORKERS,
     SPARK_MASTER,
     SPARK_WORKER,
     master_alive,
     spark_status,
     start_spark,
+    worker_count,
 )
 from huntlab.lab.runtime import LabSummary, Say, UpOptions, say_stderr
 from huntlab.lab.status import ServiceStatus
@@ -53,7 +55,7 @@ SERVICES = (ELASTICSEARCH, SPARK_MASTER, SPARK_WORKER, JUPYTER)
 # A team lab has JupyterHub where the single JupyterLab would be.
 TEAM_SERVICES = (ELASTICSEARCH, SPARK_MASTER, SPARK_WORKER, hub.HUB)
 # Started in this order, stopped in the reverse one (Elasticsearch starts beside them).
-SPARK_AND_JUPYTER = (SPARK_MASTER, SPARK_WORKER, JUPYTER)
+SPARK_AND_JUPYTER = (SPARK_MASTER, *ALL_WORKERS, JUPYTER)
 
 START_TIMEOUT = 180.0
 
@@ -118,6 +120,7 @@ def _record(lab: LabPlan, *, is_team: bool = False) -> None:
         spark_master_port=s.spark_master_port,
         spark_master_ui_port=s.spark_master_ui_port,
         spark_worker_ui_port=s.spark_worker_ui_port,
+        spark_workers=s.spark_workers,
         jupyter_port=s.jupyter_port,
         listen=s.listen,
         **({} if is_team else {"jupyter_url": f"{lab.jupyter_url}/lab"}),
@@ -138,8 +141,8 @@ def _wait_started(lab: LabPlan, door: _Door, timeout: float, say: Say, t0: float
         (SPARK_MASTER, f"Spark master on {lab.spark_master_ui}", lambda: master_alive(lab)),
         (
             SPARK_WORKER,
-            f"Spark worker registering with {lab.spark_master_url}",
-            lambda: master_alive(lab, workers=1),
+            f"{worker_count(lab)} Spark worker(s) registering with {lab.spark_master_url}",
+            lambda: master_alive(lab, workers=worker_count(lab)),
         ),
     ]
     for name, what, check in checks:
@@ -171,7 +174,7 @@ def _start_services(
     """Start Elasticsearch (in a thread: it is the slowest), Spark and the door together;
     on failure stop what this call started and keep what ran before."""
     es_error: list[BaseException] = []
-    services = (SPARK_MASTER, SPARK_WORKER, door.name)
+    services = (SPARK_MASTER, *ALL_WORKERS, door.name)
 
     def start_es() -> None:
         try:

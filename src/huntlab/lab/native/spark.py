@@ -17,11 +17,24 @@ from huntlab.lab.native.plan import LabPlan
 from huntlab.lab.status import ServiceStatus
 from huntlab.spark.auth import SECRET_ENV, ensure_secret, secret_path
 
-__all__ = ["SPARK_MASTER", "SPARK_WORKER", "master_alive", "secret_path", "spark_status",
-           "start_spark"]  # fmt: skip
+__all__ = ["ALL_WORKERS", "SPARK_MASTER", "SPARK_WORKER", "master_alive", "secret_path",
+           "spark_status", "start_spark", "worker_count"]  # fmt: skip
 
 SPARK_MASTER = "spark-master"
 SPARK_WORKER = "spark-worker"
+MAX_WORKERS = 16
+
+
+def worker_name(number: int) -> str:
+    """The supervised name of worker ``number`` (1-based): spark-worker, spark-worker-2, ..."""
+    return SPARK_WORKER if number == 1 else f"{SPARK_WORKER}-{number}"
+
+
+def worker_names(count: int) -> list[str]:
+    return [worker_name(n) for n in range(1, count + 1)]
+
+
+ALL_WORKERS = tuple(worker_names(MAX_WORKERS))
 # Spark's daemons need little heap; the executors get the worker's memory.
 SPARK_DAEMON_MEMORY = "256m"
 SPARK_WORKER_MEMORY = "1g"
@@ -83,7 +96,8 @@ def _spark_class(main: str, args: Sequence[str]) -> list[str]:
 
 
 def start_spark(lab: LabPlan, java: Java, say: Callable[[str], None]) -> None:
-    """Start the master and the worker (each left alone when it already runs as asked)."""
+    """Start the master and ``spark_workers`` workers (each left alone when it already runs
+    as asked; workers beyond that number are stopped)."""
     secret = ensure_secret(lab.home)
     env = _spark_env(lab, java, secret)
     s = lab.settings
@@ -98,16 +112,32 @@ def start_spark(lab: LabPlan, java: Java, say: Callable[[str], None]) -> None:
     processes.ensure(
         lab.home, SPARK_MASTER, master, env=env, cwd=cwd, meta={"argv": master, **auth}, say=say
     )
-    cores = max(1, min(2, os.cpu_count() or 1))
-    worker = _spark_class(
-        "org.apache.spark.deploy.worker.Worker",
-        ["--host", "127.0.0.1", "--cores", str(cores), "--memory", SPARK_WORKER_MEMORY,
-         "--webui-port", str(s.spark_worker_ui_port),
-         "--work-dir", str(lab.home / "spark" / "work"), lab.spark_master_url],
-    )  # fmt: skip
-    processes.ensure(
-        lab.home, SPARK_WORKER, worker, env=env, cwd=cwd, meta={"argv": worker, **auth}, say=say
-    )
+    count = worker_count(lab)
+    # The machine's cores shared among the local workers (at least one each).
+    cores = max(1, min(2, os.cpu_count() or 1) // count)
+    for number, name in enumerate(worker_names(count), start=1):
+        # The first worker's UI on its set port; more workers take any free loopback port
+        # (the master's UI lists them).
+        ui_port = s.spark_worker_ui_port if number == 1 else 0
+        worker = _spark_class(
+            "org.apache.spark.deploy.worker.Worker",
+            ["--host", "127.0.0.1", "--cores", str(cores), "--memory", SPARK_WORKER_MEMORY,
+             "--webui-port", str(ui_port),
+             "--work-dir", str(lab.home / "spark" / "work"), lab.spark_master_url],
+        )  # fmt: skip
+        processes.ensure(
+            lab.home, name, worker, env=env, cwd=cwd, meta={"argv": worker, **auth}, say=say
+        )
+    for name in ALL_WORKERS[count:]:
+        if processes.stop(lab.home, name):
+            say(f"huntlab: stopped {name} (the lab now runs {count} workers)")
+
+
+def worker_count(lab: LabPlan) -> int:
+    count = lab.settings.spark_workers
+    if not 1 <= count <= MAX_WORKERS:
+        raise HuntlabError(f"spark_workers = {count}: choose 1 to {MAX_WORKERS}")
+    return count
 
 
 def _master_is_ours(lab: LabPlan) -> bool:
@@ -166,4 +196,19 @@ def spark_status(lab: LabPlan) -> list[ServiceStatus]:
             else f"log {processes.log_path(lab.home, SPARK_WORKER)}",
         )
     )
+    for name in ALL_WORKERS[1:]:
+        if processes.lookup(lab.home, name) is None:
+            continue
+        running = processes.running(lab.home, name) is not None
+        rows.append(
+            ServiceStatus(
+                name,
+                running and len(workers) >= worker_count(lab),
+                lab.spark_master_url,
+                spark_version,
+                f"{len(workers)} workers alive on the master"
+                if running
+                else f"log {processes.log_path(lab.home, name)}",
+            )
+        )
     return rows
