@@ -78,7 +78,7 @@ def shared(team_node: TeamNode) -> TeamNode:
 
     report = setup(team_node.admin)
     assert set(report.created_indexes) == set(indices.ALL_INDEXES)
-    assert report.index_templates == ["huntlab"]
+    assert sorted(report.index_templates) == ["huntlab", "huntlab-user"]
     client(team_node.admin).index(
         index=indices.SYSMON_INDEX, id="shared-1", document=SHARED_DOC, refresh=True
     )
@@ -182,6 +182,9 @@ def test_hunter_owns_their_own_indexes_only(shared: TeamNode) -> None:
     a.index(index="huntlab-user-a-notes", id="n1", document=note, refresh=True)
     assert a.get(index="huntlab-user-a-notes", id="n1")["_source"] == note
     assert a.search(index="huntlab-user-a-notes")["hits"]["total"]["value"] == 1
+    # A hunter's notes are not events of the lab: not under the alias `huntlab`.
+    aliases = _es(shared.admin).indices.get_alias(index="huntlab-user-a-notes")
+    assert aliases["huntlab-user-a-notes"]["aliases"] == {}
     a.indices.delete(index="huntlab-user-a-notes")
     assert not a.indices.exists(index="huntlab-user-a-notes")
     # Not another hunter's.
