@@ -55,6 +55,13 @@ if _published not in ("127.0.0.1", "localhost", "::1") and not _cert:
         "HTTP; give it a certificate (huntlab up --tls, or --tls-cert and --tls-key)"
     )
 
+# huntlab's login page (server-templates/ beside this file): how to get this lab's token,
+# instead of Jupyter's advice to run `jupyter server list` or set a password.
+_templates = os.path.join(os.path.dirname(os.path.abspath(__file__)), "server-templates")
+if not os.path.isfile(os.path.join(_templates, "login.html")):
+    raise SystemExit(f"jupyter_server_config.py: {_templates}/login.html is missing; reinstall")
+c.ServerApp.extra_template_paths = [_templates]
+
 # The lab runs offline as often as not: no update checks or news fetched at start.
 c.LabApp.check_for_updates_class = "jupyterlab.NeverCheckForUpdate"
 c.LabApp.news_url = None

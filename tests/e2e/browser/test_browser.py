@@ -72,6 +72,12 @@ def test_browser_logs_in_with_the_token_and_opens_notebook_04(
     driver.get(f"{native_lab.jupyter}/lab/tree/{notebook.name}")
     wait.until(ec.presence_of_element_located((By.ID, "password_input")))
     assert "/login" in driver.current_url
+    # The login page says how to get this lab's token, and not Jupyter's stock advice.
+    help_text = driver.find_element(By.ID, "huntlab-token-help").text
+    assert "huntlab token" in help_text
+    assert "jupyter server list" not in driver.page_source
+    assert "enable a password" not in driver.page_source
+    driver.save_screenshot(str(artifacts_dir / "lab-login-page.png"))
 
     field = driver.find_element(By.ID, "password_input")
     field.send_keys(native_lab.token)

@@ -325,6 +325,10 @@ def test_jupyter_requires_the_token(stack: Stack) -> None:
     assert wrong.status_code == 403
     printed = _run([sys.executable, "-m", "huntlab", "token"], env=stack.env, timeout=60)
     assert token in printed
+    # Without the token: huntlab's login page, which says how to get it.
+    login = requests.get(f"{base}/lab", timeout=30)
+    assert login.url.startswith(f"{base}/login"), login.url
+    assert "huntlab token" in login.text and "jupyter server list" not in login.text
 
 
 def _dataset_counts(stack: Stack) -> dict[str, int]:
