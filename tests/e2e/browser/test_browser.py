@@ -95,3 +95,45 @@ def test_browser_logs_in_with_the_token_and_opens_notebook_04(
     shot = artifacts_dir / "jupyterlab-notebook-04.png"
     assert driver.save_screenshot(str(shot))
     assert shot.stat().st_size > 10_000
+
+
+def test_browser_starts_the_pyspark_kernel_from_the_launcher(
+    native_lab: NativeLab, browser: object, artifacts_dir: Path
+) -> None:
+    """The launcher offers "PySpark (huntlab)"; its `spark` is connected to the lab's master."""
+    import requests
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.remote.webdriver import WebDriver
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    assert native_lab.install.returncode == 0, native_lab.install.stderr[-4000:]
+    driver: WebDriver = browser  # type: ignore[assignment]
+    wait = WebDriverWait(driver, 240)
+    # A reset workspace opens on the launcher.
+    driver.get(f"{native_lab.jupyter}/lab?reset&token={native_lab.token}")
+    card = (
+        "//div[contains(@class,'jp-Launcher-section')][.//h2[text()='Notebook']]"
+        "//div[contains(@class,'jp-LauncherCard')][.//p[text()='PySpark (huntlab)']]"
+    )
+    wait.until(ec.element_to_be_clickable((By.XPATH, card))).click()
+    editor = (By.CSS_SELECTOR, ".jp-NotebookPanel .jp-Cell.jp-mod-active .cm-content")
+    wait.until(ec.element_to_be_clickable(editor)).click()
+    driver.find_element(*editor).send_keys("spark.range(10).count()")
+    driver.find_element(*editor).send_keys(Keys.SHIFT, Keys.ENTER)
+    result = (By.CSS_SELECTOR, ".jp-NotebookPanel .jp-OutputArea-executeResult")
+    wait.until(ec.presence_of_element_located(result))
+    assert driver.find_element(*result).text.strip().splitlines()[-1] == "10"
+    driver.save_screenshot(str(artifacts_dir / "jupyterlab-pyspark-kernel.png"))
+    # The kernel's application runs on the lab's master, not a local Spark.
+    state = requests.get(f"{native_lab.spark_master_ui}/json/", timeout=30).json()
+    assert "pyspark-kernel" in [app["name"] for app in state["activeapps"]], state["activeapps"]
+    # Leave the shared lab as it was: the kernel (and its hold on the workers' cores) and the
+    # new notebook go.
+    api = f"{native_lab.jupyter}/api"
+    auth = {"Authorization": f"token {native_lab.token}"}
+    for session in requests.get(f"{api}/sessions", headers=auth, timeout=30).json():
+        if session["path"].startswith("Untitled"):
+            requests.delete(f"{api}/sessions/{session['id']}", headers=auth, timeout=60)
+            requests.delete(f"{api}/contents/{session['path']}", headers=auth, timeout=30)

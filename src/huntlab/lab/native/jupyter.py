@@ -48,6 +48,8 @@ def _jupyter_env(lab: LabPlan, token: str, workspace: Path) -> dict[str, str]:
             "JUPYTER_CONFIG_DIR": str(jupyter_dir / "config"),
             "JUPYTER_RUNTIME_DIR": str(jupyter_dir / "runtime"),
             "JUPYTER_PLATFORM_DIRS": "1",
+            # The lab's kernels (PySpark (huntlab)) under kernels/ of this data folder.
+            "JUPYTER_PATH": str(jupyter_config_file().parent),
             # What notebooks read through huntlab.load_settings(): no edits needed.
             "HUNTLAB_HOME": str(lab.home),
             "HUNTLAB_ES_URL": lab.es_url,

@@ -36,6 +36,12 @@ def notebooks_source() -> Path | None:
         return None
 
 
+def _jupyter_resources() -> Path:
+    from huntlab.resources import resource_dir
+
+    return resource_dir("jupyter")
+
+
 def spark_caps(home: Path) -> dict[str, str]:
     stored = read_config(home)
     return {
@@ -115,6 +121,8 @@ def server_env(home: Path, name: str) -> dict[str, str]:
         "HUNTLAB_ES_USER": name,
         "HUNTLAB_SPARK_MASTER": str(stored.get("spark_master", "")),
         "SPARK_CONF_DIR": str(settings_home / "spark-conf"),
+        # The lab's kernels (PySpark (huntlab)) under kernels/ of this data folder.
+        "JUPYTER_PATH": str(_jupyter_resources()),
         "SPARK_LOCAL_IP": "127.0.0.1",
         "PYSPARK_PYTHON": sys.executable,
         "PYSPARK_DRIVER_PYTHON": sys.executable,
