@@ -325,6 +325,11 @@ def test_jupyter_requires_the_token(stack: Stack) -> None:
     assert wrong.status_code == 403
     printed = _run([sys.executable, "-m", "huntlab", "token"], env=stack.env, timeout=60)
     assert token in printed
+    # The PySpark (huntlab) kernel is offered beside Python 3.
+    specs = requests.get(
+        f"{base}/api/kernelspecs", headers={"Authorization": f"token {token}"}, timeout=30
+    ).json()["kernelspecs"]
+    assert specs["pyspark-huntlab"]["spec"]["display_name"] == "PySpark (huntlab)", specs.keys()
     # Without the token: huntlab's login page, which says how to get it.
     login = requests.get(f"{base}/lab", timeout=30)
     assert login.url.startswith(f"{base}/login"), login.url
