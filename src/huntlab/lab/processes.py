@@ -372,7 +372,7 @@ def wait_until(
         time.sleep(POLL_SECONDS)
 
 
-def _insecure_local_context() -> ssl.SSLContext:
+def loopback_tls_context() -> ssl.SSLContext:
     # Health probes talk to our own process on loopback; the certificate (possibly made out
     # to a public host name) is checked by the people who connect from elsewhere.
     context = ssl.create_default_context()
@@ -386,7 +386,7 @@ def http_get(
 ) -> tuple[int, bytes] | None:
     """(status, body) of a GET, or None when nothing answers."""
     request = urllib.request.Request(url, headers=dict(headers or {}))
-    context = _insecure_local_context() if url.startswith("https:") else None
+    context = loopback_tls_context() if url.startswith("https:") else None
     try:
         with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
             return response.status, response.read()

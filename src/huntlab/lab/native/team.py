@@ -130,7 +130,8 @@ def _hub_api(settings: Settings, method: str, path: str) -> tuple[int, Any] | No
     """A call on the running hub's API as the huntlab service; None when no hub answers."""
     import json
 
-    if processes.running(settings.home, hub.HUB) is None:
+    # The token goes only to the hub this lab started, listening where it should.
+    if not processes.listens(settings.home, hub.HUB, settings.jupyter_port):
         return None
     request = urllib.request.Request(
         f"{hub.probe_url(settings)}/hub/api{path}",
@@ -138,7 +139,7 @@ def _hub_api(settings: Settings, method: str, path: str) -> tuple[int, Any] | No
         method=method,
         headers={"Authorization": f"token {hub.api_token(settings.home)}"},
     )
-    context = processes._insecure_local_context()  # loopback, the lab's own certificate
+    context = processes.loopback_tls_context()
     try:
         with urllib.request.urlopen(request, timeout=30, context=context) as response:
             body = response.read()
@@ -212,6 +213,7 @@ def remove_hunter(settings: Settings, name: str, *, keep_files: bool, say: Say) 
 
 
 def list_hunters(settings: Settings) -> list[dict[str, Any]]:
+    accounts.require_root("huntlab users list")
     require_team(settings.home)
     servers: dict[str, str] = {}
     answer = _hub_api(settings, "GET", "/users")
