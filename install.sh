@@ -147,8 +147,9 @@ if [[ -n $team ]]; then
   if [[ $runtime == docker ]]; then
     die "the team server runs in the native runtime for now: add --native"
   fi
-  command -v node >/dev/null && command -v npm >/dev/null ||
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
     die "the team server's proxy needs Node.js and npm (Debian: apt-get install nodejs npm)"
+  fi
 fi
 
 # --- Java 17 for the native runtime ---------------------------------------------------------
@@ -216,4 +217,14 @@ fi
 
 # --- up -------------------------------------------------------------------------------------
 log "running: huntlab up --$runtime ${up_args[*]}"
-exec "${huntlab[@]}" up "--$runtime" "${up_args[@]}"
+status=0
+"${huntlab[@]}" up "--$runtime" "${up_args[@]}" || status=$?
+if ((status == 0)); then
+  # huntlab lives in the venv: say how to reach it (the docs write plain `huntlab`).
+  if [[ -n $team ]]; then
+    log "next: $venv/bin/huntlab users add NAME   (or: source $venv/bin/activate)"
+  else
+    log "next: $venv/bin/huntlab status   (or: source $venv/bin/activate, then huntlab ...)"
+  fi
+fi
+exit "$status"
