@@ -12,7 +12,6 @@ import base64
 import hashlib
 import json
 import pwd
-import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -22,11 +21,10 @@ from typing import Any
 import pytest
 import requests
 
+from tests.support.browser import chromium
 from tests.support.fixtures.lab import run_in_kernel
 from tests.support.fixtures.team import ALICE, BOB, CAROL, DAVE, TeamLab
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 WAIT = 120
 
 
@@ -59,14 +57,24 @@ def _kernel(lab: TeamLab, name: str, code: str) -> str:
     return run_in_kernel(url, lab.user_token(name), code, ca=lab.cert, timeout=600)
 
 
-def _login(lab: TeamLab, name: str, password: str) -> requests.Session:
-    session = requests.Session()
-    session.get(f"{lab.url}/hub/login", verify=lab.cert, timeout=30)
+def _try_login(
+    lab: TeamLab, name: str, password: str, session: requests.Session | None = None
+) -> tuple[requests.Session, requests.Response]:
+    """Post the hub's login form (as a browser navigating would); the answer is not followed."""
+    session = session or requests.Session()
+    if "_xsrf" not in session.cookies:
+        session.get(f"{lab.url}/hub/login", verify=lab.cert, timeout=30)
     answer = session.post(
         f"{lab.url}/hub/login",
         data={"username": name, "password": password, "_xsrf": session.cookies.get("_xsrf")},
         verify=lab.cert, timeout=120, allow_redirects=False,
+        headers={"Sec-Fetch-Mode": "navigate"},
     )  # fmt: skip
+    return session, answer
+
+
+def _login(lab: TeamLab, name: str, password: str) -> requests.Session:
+    session, answer = _try_login(lab, name, password)
     assert answer.status_code == 302, (answer.status_code, answer.text[-2000:])
     return session
 
@@ -111,28 +119,14 @@ def test_no_page_and_no_api_answers_without_a_login(team_lab: TeamLab) -> None:
 def browser(tmp_path: Path, team_lab: TeamLab) -> Iterator[Any]:
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
 
-    for path in (CHROMIUM, CHROMEDRIVER):
-        if not Path(path).is_file():
-            pytest.fail(f"{path} missing: install Debian's chromium and chromium-driver")
     # Trust exactly the lab's self-signed certificate (its public key), nothing else.
     cert = x509.load_pem_x509_certificate(Path(team_lab.cert).read_bytes())
     spki = cert.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     pin = base64.b64encode(hashlib.sha256(spki).digest()).decode("ascii")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in (
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--no-first-run", "--window-size=1400,1000", f"--user-data-dir={tmp_path / 'chromium'}",
-        f"--ignore-certificate-errors-spki-list={pin}",
-    ):  # fmt: skip
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver = chromium(tmp_path / "chromium", f"--ignore-certificate-errors-spki-list={pin}")
     try:
         yield driver
     finally:
@@ -333,14 +327,7 @@ def test_a_removed_hunter_is_refused_everywhere(team_lab: TeamLab) -> None:
     with pytest.raises(KeyError):
         pwd.getpwnam(f"huntlab-{CAROL}")
     assert team_lab.hub_api("GET", f"/users/{CAROL}").status_code == 404
-    session = requests.Session()
-    session.get(f"{team_lab.url}/hub/login", verify=team_lab.cert, timeout=30)
-    refused = session.post(
-        f"{team_lab.url}/hub/login",
-        data={"username": CAROL, "password": "carol-password-1",
-              "_xsrf": session.cookies.get("_xsrf")},
-        verify=team_lab.cert, timeout=60, allow_redirects=False,
-    )  # fmt: skip
+    _, refused = _try_login(team_lab, CAROL, "carol-password-1")
     assert refused.status_code == 403
 
 
@@ -372,26 +359,14 @@ def test_an_invite_lets_a_new_hunter_set_their_password_once(team_lab: TeamLab) 
 def test_repeated_failed_logins_are_throttled(team_lab: TeamLab) -> None:
     _ok(team_lab)
     session = requests.Session()
-    session.get(f"{team_lab.url}/hub/login", verify=team_lab.cert, timeout=30)
     codes = []
     for _ in range(7):
-        answer = session.post(
-            f"{team_lab.url}/hub/login",
-            data={"username": BOB, "password": "guess-guess",
-                  "_xsrf": session.cookies.get("_xsrf")},
-            verify=team_lab.cert, timeout=60, allow_redirects=False,
-            headers={"Sec-Fetch-Mode": "navigate"},
-        )  # fmt: skip
+        session, answer = _try_login(team_lab, BOB, "guess-guess", session)
         codes.append(answer.status_code)
     assert codes[:5] == [403] * 5, codes
     assert codes[-1] == 429, codes
     # Even the right password waits out the lockout (it is per name and per address).
-    right = session.post(
-        f"{team_lab.url}/hub/login",
-        data={"username": BOB, "password": team_lab.passwords[BOB],
-              "_xsrf": session.cookies.get("_xsrf")},
-        verify=team_lab.cert, timeout=60, allow_redirects=False,
-    )  # fmt: skip
+    _, right = _try_login(team_lab, BOB, team_lab.passwords[BOB], session)
     assert right.status_code == 429
 
 
