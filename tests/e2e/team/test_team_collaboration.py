@@ -162,3 +162,13 @@ def test_two_hunters_edit_one_notebook_at_once_through_a_share(team_lab: TeamLab
                         verify=lab.cert, timeout=60)  # fmt: skip
         requests.delete(f"{server}/api/contents/{path}", headers=_as(alice),
                         verify=lab.cert, timeout=60)  # fmt: skip
+        _stop_server(lab, "alice")
+
+
+def _stop_server(lab: TeamLab, name: str) -> None:
+    """Stop ``name``'s server, as the team's other tests expect to find it (not running)."""
+    lab.hub_api("DELETE", f"/users/{name}/server")
+    deadline = time.monotonic() + WAIT
+    while (lab.hub_api("GET", f"/users/{name}").json().get("servers") or {}).get(""):
+        assert time.monotonic() < deadline, f"{name}'s server did not stop"
+        time.sleep(0.5)
