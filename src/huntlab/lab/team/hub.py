@@ -35,6 +35,7 @@ HUB = "jupyterhub"
 API_TOKEN_FILE = "hub-api-token"
 CLI_SERVICE = "huntlab"
 DEFAULT_IDLE_TIMEOUT = 3600
+SHARING_SCOPES = ("shares!user", "read:users:name")
 
 
 def hub_json(home: Path) -> Path:
@@ -287,6 +288,10 @@ def configure(c: Any) -> None:
         },
     ]
     c.JupyterHub.load_roles = [
+        # Two hunters on one notebook: a hunter shares their own server with named teammates
+        # (JupyterHub's shares; jupyter-collaboration makes the edits live). `shares!user`: only
+        # their own servers; `read:users:name`: to name the teammate (docs/team.md says why).
+        {"name": "user", "scopes": ["self", *SHARING_SCOPES]},
         {
             "name": "huntlab-cli",
             "scopes": ["admin:users", "admin:servers", "list:users", "read:users", "tokens"],
