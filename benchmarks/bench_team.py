@@ -82,13 +82,6 @@ class Lab:
             env=self.env, input=stdin, capture_output=True, text=True, timeout=900, check=False,
         )  # fmt: skip
 
-    def admin(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        token = (self.home / "team" / "hub-api-token").read_text(encoding="ascii").strip()
-        return requests.request(
-            method, f"{self.url}/hub/api{path}", headers={"Authorization": f"token {token}"},
-            verify=self.cert, timeout=120, **kwargs,
-        )  # fmt: skip
-
 
 @dataclass
 class Hunter:
