@@ -154,6 +154,8 @@ def test_hunters_log_in_in_a_browser_and_land_in_their_own_lab(
     wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".login_error, #login-main")))
     assert "/hub/login" in browser.current_url
     assert "Invalid username or password" in browser.page_source
+    # The page says how a hunter gets in: the invite link, or a new one from the admin.
+    assert "huntlab users reset" in browser.find_element(By.ID, "huntlab-login-help").text
     browser.save_screenshot(str(artifacts_dir / "team-login-refused.png"))
 
     log_in(ALICE, team_lab.passwords[ALICE])
