@@ -107,15 +107,31 @@ class Stranger:
         )
 
 
+# While a process execs (unshare execs the Elasticsearch launcher, a shell script execs Java),
+# its environment can read as empty, or be refused, for an instant: look again before calling
+# it a stranger (which would also drop its pid record).
+_ENVIRON_TRIES = 5
+_ENVIRON_RETRY_SECONDS = 0.05
+
+
 def _ours(proc: Any, started: float, tag: str) -> bool:
     """Whether ``proc`` is the one a pid record describes (see the module's note)."""
     psutil = _psutil()
     try:
         if not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE:
             return False
-        if abs(proc.create_time() - started) >= 1.0:
+        if abs(proc.create_time() - started) >= 1.0 or not tag:
             return False
-        return bool(tag) and proc.environ().get(TAG_VARIABLE) == tag
+        for attempt in range(_ENVIRON_TRIES):
+            try:
+                environ = proc.environ()
+            except psutil.AccessDenied:  # mid-exec into the server's user namespace
+                environ = {}
+            if environ:
+                return bool(environ.get(TAG_VARIABLE) == tag)
+            if attempt + 1 < _ENVIRON_TRIES:
+                time.sleep(_ENVIRON_RETRY_SECONDS)
+        return False
     except psutil.Error:  # gone, or another user's (its environment is not ours to read)
         return False
 
