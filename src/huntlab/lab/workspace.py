@@ -16,6 +16,26 @@ from huntlab.files import PRIVATE_DIR, atomic_write
 MANIFEST = ".huntlab-shipped.json"
 
 
+def notebooks_source() -> Path | None:
+    """The tutorial notebooks huntlab ships (None in an install without them)."""
+    from huntlab.resources import resource_dir
+
+    try:
+        return resource_dir("notebooks")
+    except FileNotFoundError:
+        return None
+
+
+def disable_announcements(config_dir: Path) -> None:
+    """No "get Jupyter news?" prompt: the lab is often offline, and it hides the notebook.
+    A page_config.json already there holds the user's own choices and is left alone."""
+    page_config = config_dir / "labconfig" / "page_config.json"
+    if page_config.exists():
+        return
+    plugin = "@jupyterlab/apputils-extension:announcements"
+    atomic_write(page_config, json.dumps({"disabledExtensions": {plugin: True}}, indent=2) + "\n")
+
+
 def workspace_dir(home: Path) -> Path:
     return home / "workspace"
 

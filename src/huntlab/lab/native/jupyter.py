@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from huntlab.files import PRIVATE_DIR, atomic_write
+from huntlab.files import PRIVATE_DIR
 from huntlab.lab import processes
 from huntlab.lab.native.plan import LabPlan
 from huntlab.lab.status import ServiceStatus
 from huntlab.lab.token import read_token
-from huntlab.lab.workspace import sync_notebooks
+from huntlab.lab.workspace import disable_announcements, notebooks_source, sync_notebooks
 
 JUPYTER = "jupyter"
 
@@ -23,15 +22,6 @@ def jupyter_config_file() -> Path:
     from huntlab.resources import resource_dir
 
     return resource_dir("jupyter") / "jupyter_server_config.py"
-
-
-def notebooks_source() -> Path | None:
-    from huntlab.resources import resource_dir
-
-    try:
-        return resource_dir("notebooks")
-    except FileNotFoundError:
-        return None
 
 
 def _jupyter_env(lab: LabPlan, token: str, workspace: Path) -> dict[str, str]:
@@ -81,15 +71,6 @@ def _jupyter_launch(lab: LabPlan) -> dict[str, Any]:
     }
 
 
-def _disable_announcements(config_dir: Path) -> None:
-    """No "get Jupyter news?" prompt: the lab is often offline, and it hides the notebook."""
-    page_config = config_dir / "labconfig" / "page_config.json"
-    if page_config.exists():
-        return  # the user's own choices (jupyter labextension enable/disable) stay
-    plugin = "@jupyterlab/apputils-extension:announcements"
-    atomic_write(page_config, json.dumps({"disabledExtensions": {plugin: True}}, indent=2) + "\n")
-
-
 def start_jupyter(lab: LabPlan, token: str, say: Callable[[str], None]) -> None:
     """Copy the notebooks into the workspace (edits kept) and start JupyterLab unless it
     already runs as asked."""
@@ -98,7 +79,7 @@ def start_jupyter(lab: LabPlan, token: str, say: Callable[[str], None]) -> None:
         say(f"huntlab: kept your edited notebook {workspace / name} (not replaced)")
     for sub in ("", "config", "runtime"):
         (lab.home / "jupyter" / sub).mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
-    _disable_announcements(lab.home / "jupyter" / "config")
+    disable_announcements(lab.home / "jupyter" / "config")
     processes.ensure(
         lab.home,
         JUPYTER,

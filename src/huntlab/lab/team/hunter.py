@@ -18,22 +18,13 @@ from pathlib import Path
 from huntlab.files import atomic_write
 from huntlab.lab.config import read_config
 from huntlab.lab.team import accounts, es_realm
-from huntlab.lab.workspace import sync_notebooks
+from huntlab.lab.workspace import disable_announcements, notebooks_source, sync_notebooks
 from huntlab.spark.auth import read_secret, secret_path
 
 # Each hunter's Spark application is capped so that one hunter cannot starve the others
 # (spark-defaults.conf of their server; the master's UI and API show the caps per application).
 DEFAULT_CORES = 1
 DEFAULT_EXECUTOR_MEMORY = "512m"
-
-
-def notebooks_source() -> Path | None:
-    from huntlab.resources import resource_dir
-
-    try:
-        return resource_dir("notebooks")
-    except FileNotFoundError:
-        return None
 
 
 def _jupyter_resources() -> Path:
@@ -96,15 +87,8 @@ def prepare(home: Path, name: str) -> None:
     ivy = Path(stored.get("cache", "")) / "ivy2" if stored.get("cache") else None
     if ivy is not None and ivy.is_dir() and not (cache / "ivy2").exists():
         shutil.copytree(ivy, cache / "ivy2", symlinks=True)
-    _disable_announcements(folder / ".jupyter")
+    disable_announcements(folder / ".jupyter")
     accounts.chown_tree(folder, uid, gid)
-
-
-def _disable_announcements(config_dir: Path) -> None:
-    page_config = config_dir / "labconfig" / "page_config.json"
-    if not page_config.exists():
-        plugin = "@jupyterlab/apputils-extension:announcements"
-        atomic_write(page_config, json.dumps({"disabledExtensions": {plugin: True}}) + "\n")
 
 
 def server_env(home: Path, name: str) -> dict[str, str]:
