@@ -551,6 +551,31 @@ def _store_lookup(name: str) -> Path | None:
     return None
 
 
+def keep(name: str) -> Path:
+    """Make sure the store holds dataset ``name``'s event files, as :func:`resolve` would read
+    them (from the mirror, hard-linked or copied, else downloaded); return the path to read.
+
+    The lab keeps every dataset it loads in the store, so that the workspace's ``datasets/``
+    (a link to the store) shows each of them, whether it came from a mirror or the network.
+    """
+    found = _store_lookup(name)
+    if found is not None:
+        return found
+    try:
+        ds = _catalog(None).find(name)
+    except HuntlabError:
+        ds = None
+    if ds is not None:
+        get(ds, kinds=sorted({f.kind for f in ds.files} - {"network"}) or None)
+    elif _get_from_mirror_by_name(name, False) is None:
+        return resolve(name)  # not a dataset of the catalog or the mirror: resolve says why
+    found = _store_lookup(ds.name if ds is not None else name)
+    if found is None:
+        raise DatasetNotFound(f"{name}: fetched, but the store at {store_dir()} holds no event "
+                              "file of it; run `huntlab datasets get --verify` on it")  # fmt: skip
+    return found
+
+
 def locate(name: str) -> Path | None:
     """A dataset's path in the store or the mirror, by name only: no catalog, no network."""
     return _store_lookup(name) or find_in_mirror(name)

@@ -240,3 +240,21 @@ def test_cli_error_has_no_traceback(dataset_cache: Path, tmp_path: Path) -> None
     assert "Traceback" not in result.stderr
     assert "no_such_dataset_here" in result.stderr
     assert "HUNTLAB_DATASETS_METADATA" in result.stderr
+
+
+def test_keep_puts_what_the_lab_loads_into_the_store(
+    dataset_cache: Path, monkeypatch: pytest.MonkeyPatch, datasets_dir: Path, metadata_dir: Path
+) -> None:
+    """The lab keeps each dataset it loads in the store (its workspace's datasets/ links
+    there): a mirror-only name, and a catalog one without its network captures."""
+    monkeypatch.setenv("HUNTLAB_DATASETS_MIRROR", str(datasets_dir))
+    monkeypatch.setenv("HUNTLAB_DATASETS_METADATA", str(metadata_dir))
+    store = dataset_cache / "datasets"
+    assert datasets.resolve("empire_invoke_wmi").is_relative_to(datasets_dir)  # read in place
+    kept = datasets.keep("empire_invoke_wmi")
+    assert kept == store / "empire_invoke_wmi" / "empire_invoke_wmi.tar.gz"
+    assert datasets.keep("empire_invoke_wmi") == kept  # already there: nothing fetched
+    assert datasets.keep(WMI_2020) == store / WMI_2020 / "host" / f"{WMI_2020}.zip"
+    assert not (store / WMI_2020 / "network").exists()
+    with pytest.raises(datasets.DatasetNotFound):
+        datasets.keep("no_such_dataset_anywhere")

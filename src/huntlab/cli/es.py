@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -121,8 +122,13 @@ def load(
 
     Loading the same source again changes nothing (document ids are deterministic).
     """
+    from huntlab import datasets as catalog
     from huntlab.es.loader import load as run_load
 
+    if not Path(source).expanduser().exists() and catalog.NAME_PATTERN.fullmatch(source):
+        # A dataset by name goes into the store first: the lab's workspace shows it in
+        # datasets/ (a link to the store), wherever it came from.
+        catalog.keep(source)
     report = run_load(
         source,
         settings,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 from huntlab.files import PRIVATE_DIR, atomic_write
@@ -38,6 +39,27 @@ def disable_announcements(config_dir: Path) -> None:
 
 def workspace_dir(home: Path) -> Path:
     return home / "workspace"
+
+
+DATASETS_LINK = "datasets"
+
+
+def link_datasets(workspace: Path, store: Path) -> Path | None:
+    """``datasets/`` in the workspace: a link to the lab's dataset store (``<name>/<files>``),
+    as the tutorial series keeps its recordings beside the notebooks, so that
+    ``pd.read_json("datasets/empire_invoke_wmi/empire_invoke_wmi.tar.gz", lines=True)`` and
+    Tab completion of the path work. Every dataset ``huntlab load`` adds shows up there at
+    once. A ``datasets`` the user made in the workspace is left alone (None is returned)."""
+    link = workspace / DATASETS_LINK
+    store.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    if link.is_symlink():
+        if Path(os.readlink(link)) == store:
+            return link
+        link.unlink()  # a store that moved (another cache folder)
+    elif link.exists():
+        return None
+    link.symlink_to(store, target_is_directory=True)
+    return link
 
 
 def _digest(path: Path) -> str:

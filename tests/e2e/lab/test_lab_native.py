@@ -122,6 +122,29 @@ def test_notebooks_are_in_the_users_workspace(lab: NativeLab) -> None:
     assert set(shipped) <= {item["name"] for item in listed["content"]}
 
 
+def test_the_workspace_has_the_labs_recordings_in_datasets(
+    lab: NativeLab, file_counts: dict[str, int]
+) -> None:
+    """As in the tutorial series: the recordings beside the notebooks, read by a relative path."""
+    link = lab.home / "workspace" / "datasets"
+    assert link.is_symlink(), "workspace/datasets is not the link to the dataset store"
+    assert (link / "empire_invoke_wmi" / "empire_invoke_wmi.tar.gz").is_file()
+    listed = requests.get(
+        f"{lab.jupyter}/api/contents/datasets/empire_invoke_wmi",
+        headers={"Authorization": f"token {lab.token}"},
+        timeout=30,
+    )
+    assert listed.status_code == 200, listed.text
+    assert "empire_invoke_wmi.tar.gz" in {item["name"] for item in listed.json()["content"]}
+    code = (
+        "import pandas as pd\n"
+        "df = pd.read_json('datasets/empire_invoke_wmi/empire_invoke_wmi.tar.gz', lines=True)\n"
+        "print(len(df))\n"
+    )
+    printed = run_in_kernel(lab.jupyter, lab.token, code).strip().splitlines()[-1]
+    assert int(printed) == file_counts["empire_invoke_wmi"]
+
+
 def test_elasticsearch_holds_the_default_datasets(
     lab: NativeLab, file_counts: dict[str, int]
 ) -> None:

@@ -50,7 +50,8 @@ def load_datasets(home: Path, settings: Settings, names: Iterable[str] | None, s
             say(f"huntlab: {name}: already loaded ({recorded} events)")
             continue
         try:
-            catalog.resolve(name)
+            # Into the store (the workspace's datasets/ links there), from a mirror if set.
+            catalog.keep(name)
         except HuntlabError as exc:
             say(
                 f"huntlab: {name}: not loaded ({exc}).\n"

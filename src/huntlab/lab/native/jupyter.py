@@ -13,7 +13,13 @@ from huntlab.lab import processes
 from huntlab.lab.native.plan import LabPlan
 from huntlab.lab.status import ServiceStatus
 from huntlab.lab.token import read_token
-from huntlab.lab.workspace import disable_announcements, notebooks_source, sync_notebooks
+from huntlab.lab.workspace import (
+    DATASETS_LINK,
+    disable_announcements,
+    link_datasets,
+    notebooks_source,
+    sync_notebooks,
+)
 
 JUPYTER = "jupyter"
 
@@ -77,6 +83,9 @@ def start_jupyter(lab: LabPlan, token: str, say: Callable[[str], None]) -> None:
     workspace, kept = sync_notebooks(notebooks_source(), lab.home)
     for name in kept:
         say(f"huntlab: kept your edited notebook {workspace / name} (not replaced)")
+    if link_datasets(workspace, lab.settings.cache / "datasets") is None:
+        say(f"huntlab: {workspace / DATASETS_LINK} is yours (not a link to the lab's datasets); "
+            "left as it is")  # fmt: skip
     for sub in ("", "config", "runtime"):
         (lab.home / "jupyter" / sub).mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
     disable_announcements(lab.home / "jupyter" / "config")
