@@ -27,10 +27,12 @@ Options:
   --tls-cert FILE      your PEM certificate for JupyterLab (with --tls-key)
   --tls-key FILE       its PEM private key
   --team               a team server: JupyterHub over HTTPS in front of the lab, each hunter
-                       their own login, server and Elasticsearch user (root; native runtime;
-                       add hunters with `huntlab users add NAME`; see docs/team.md)
+                       their own login, server and Elasticsearch user (docker: a container per
+                       hunter; native: a unix account per hunter, as root); add hunters with
+                       `huntlab users add NAME`; see docs/team.md
   --idle-timeout SECS  with --team: stop a hunter's idle server after SECS (default 3600)
   --spark-workers N    native: run N local Spark workers (default 1)
+  --no-logstash        docker: do not run Logstash (saves its memory; --logstash runs it again)
   --no-data            do not load the default datasets
   --datasets A,B       load these datasets instead of the defaults
   -h, --help           show this help
@@ -72,7 +74,7 @@ while (($#)); do
       up_args+=("$1" "$2")
       shift
       ;;
-    --tls | --no-data) up_args+=("$1") ;;
+    --tls | --no-data | --logstash | --no-logstash) up_args+=("$1") ;;
     --team)
       team=1
       up_args+=("$1")
@@ -113,9 +115,6 @@ else
 fi
 
 # --- runtime -------------------------------------------------------------------------------
-if [[ -n $team && -z $runtime ]]; then
-  runtime=native # the team server runs natively for now (docs/team.md)
-fi
 if [[ -z $runtime && -f $effective_home/config.json ]]; then
   recorded="$(sed -n 's/.*"runtime": *"\([a-z]*\)".*/\1/p' "$effective_home/config.json" | head -n 1)"
   if [[ $recorded == docker || $recorded == native ]]; then
@@ -141,12 +140,9 @@ else
   log "runtime: $runtime"
 fi
 
-# --- the team server: root, Node.js for its proxy ---------------------------------------------
-if [[ -n $team ]]; then
-  [[ $(id -u) -eq 0 ]] || die "--team needs root: each hunter is a unix account of their own (run it with sudo)"
-  if [[ $runtime == docker ]]; then
-    die "the team server runs in the native runtime for now: add --native"
-  fi
+# --- the team server natively: root, Node.js for its proxy (docker: both are in its images) -----
+if [[ -n $team && $runtime == native ]]; then
+  [[ $(id -u) -eq 0 ]] || die "--team needs root in the native runtime: each hunter is a unix account of their own (run it with sudo)"
   if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
     die "the team server's proxy needs Node.js and npm (Debian: apt-get install nodejs npm)"
   fi

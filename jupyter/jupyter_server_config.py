@@ -17,43 +17,47 @@ a network in clear text.
 # ruff: noqa: F821  (`c` is injected by Jupyter's config loader)
 import os
 
-_token = os.environ.get("JUPYTER_TOKEN", "").strip()
-if not _token:
-    # An empty token would disable authentication: refuse to start rather than serve openly.
-    raise SystemExit(
-        "jupyter_server_config.py: JUPYTER_TOKEN is empty; start the lab with `huntlab up` "
-        "(it sets the token) or export JUPYTER_TOKEN"
-    )
-
 c = get_config()  # type: ignore[name-defined]
 
-c.IdentityProvider.token = _token
-# Logging in with the token must not let anyone set a password that outlives a token rotation.
-c.PasswordIdentityProvider.allow_password_change = False
-c.ServerApp.ip = os.environ.get("JUPYTER_IP", "127.0.0.1")
-c.ServerApp.port = int(os.environ.get("JUPYTER_PORT", "8888"))
-# Fail instead of silently moving to another port: the lab prints and records this one.
-c.ServerApp.port_retries = 0
-c.ServerApp.open_browser = False
-# Containers and CI machines often run as root; the token still guards the server.
-c.ServerApp.allow_root = hasattr(os, "geteuid") and os.geteuid() == 0
-c.ServerApp.root_dir = os.environ.get("JUPYTER_ROOT_DIR", os.getcwd())
-if c.ServerApp.ip not in ("127.0.0.1", "localhost", "::1"):
-    c.ServerApp.allow_remote_access = True
+# A hunter's server on the team server (jupyterhub-singleuser): the hub logs users in and
+# tells the server where to listen; the token and the door below are the single lab's.
+_hub = bool(os.environ.get("JUPYTERHUB_API_TOKEN"))
+if not _hub:
+    _token = os.environ.get("JUPYTER_TOKEN", "").strip()
+    if not _token:
+        # An empty token would disable authentication: refuse to start rather than serve openly.
+        raise SystemExit(
+            "jupyter_server_config.py: JUPYTER_TOKEN is empty; start the lab with `huntlab up` "
+            "(it sets the token) or export JUPYTER_TOKEN"
+        )
 
-_cert = os.environ.get("JUPYTER_CERTFILE", "")
-_key = os.environ.get("JUPYTER_KEYFILE", "")
-if bool(_cert) != bool(_key):
-    raise SystemExit("jupyter_server_config.py: set both JUPYTER_CERTFILE and JUPYTER_KEYFILE")
-if _cert:
-    c.ServerApp.certfile = _cert
-    c.ServerApp.keyfile = _key
-_published = os.environ.get("HUNTLAB_PUBLISHED_IP", c.ServerApp.ip)
-if _published not in ("127.0.0.1", "localhost", "::1") and not _cert:
-    raise SystemExit(
-        f"jupyter_server_config.py: JupyterLab would be reachable on {_published} over plain "
-        "HTTP; give it a certificate (huntlab up --tls, or --tls-cert and --tls-key)"
-    )
+    c.IdentityProvider.token = _token
+    # Logging in with the token must not let anyone set a password that outlives a token rotation.
+    c.PasswordIdentityProvider.allow_password_change = False
+    c.ServerApp.ip = os.environ.get("JUPYTER_IP", "127.0.0.1")
+    c.ServerApp.port = int(os.environ.get("JUPYTER_PORT", "8888"))
+    # Fail instead of silently moving to another port: the lab prints and records this one.
+    c.ServerApp.port_retries = 0
+    c.ServerApp.open_browser = False
+    # Containers and CI machines often run as root; the token still guards the server.
+    c.ServerApp.allow_root = hasattr(os, "geteuid") and os.geteuid() == 0
+    c.ServerApp.root_dir = os.environ.get("JUPYTER_ROOT_DIR", os.getcwd())
+    if c.ServerApp.ip not in ("127.0.0.1", "localhost", "::1"):
+        c.ServerApp.allow_remote_access = True
+
+    _cert = os.environ.get("JUPYTER_CERTFILE", "")
+    _key = os.environ.get("JUPYTER_KEYFILE", "")
+    if bool(_cert) != bool(_key):
+        raise SystemExit("jupyter_server_config.py: set both JUPYTER_CERTFILE and JUPYTER_KEYFILE")
+    if _cert:
+        c.ServerApp.certfile = _cert
+        c.ServerApp.keyfile = _key
+    _published = os.environ.get("HUNTLAB_PUBLISHED_IP", c.ServerApp.ip)
+    if _published not in ("127.0.0.1", "localhost", "::1") and not _cert:
+        raise SystemExit(
+            f"jupyter_server_config.py: JupyterLab would be reachable on {_published} over plain "
+            "HTTP; give it a certificate (huntlab up --tls, or --tls-cert and --tls-key)"
+        )
 
 # huntlab's login page (server-templates/ beside this file): how to get this lab's token,
 # instead of Jupyter's advice to run `jupyter server list` or set a password.

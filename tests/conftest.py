@@ -111,6 +111,7 @@ FIXTURE_MARKERS: dict[str, tuple[str, ...]] = {
     "lab": ("lab", "es", "spark"),
     "stack": ("docker",),
     "team_lab": ("team", "lab", "es", "spark"),
+    "docker_team": ("docker", "team"),
 }
 TESTS_DIR = Path(__file__).resolve().parent
 

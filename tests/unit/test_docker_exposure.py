@@ -133,3 +133,45 @@ def test_env_file_holds_a_spark_secret(lab_env: Path) -> None:
         service = config["services"][name]
         assert service["environment"]["_SPARK_AUTH_SECRET"] == values["SPARK_AUTH_SECRET"]
         assert values["SPARK_AUTH_SECRET"] not in json.dumps(service.get("command", [])), name
+
+
+def test_logstash_is_on_by_default_with_its_pki_mounted_and_off_when_asked(
+    lab_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _configure("127.0.0.1")
+    assert "logstash" in docker.compose_env()["COMPOSE_PROFILES"].split(",")
+    logstash = _render()["services"]["logstash"]
+    mount = next(v for v in logstash["volumes"] if v["target"] == "/usr/share/logstash/config/tls")
+    assert mount["read_only"] is True
+    assert {p.name for p in Path(mount["source"]).iterdir()} == {
+        "ca.crt", "logstash.crt", "logstash.key"
+    }
+    assert logstash["environment"]["LOGSTASH_HTTP_PASSWORD"]
+    monkeypatch.setenv(docker.LOGSTASH_KEY, "false")
+    assert "logstash" not in docker.compose_env()["COMPOSE_PROFILES"].split(",")
+
+
+def test_an_env_file_older_than_a_secret_still_runs_compose(lab_env: Path) -> None:
+    """`down`, `ps` and `logs` on a lab whose env file predates LOGSTASH_HTTP_PASSWORD."""
+    _configure("127.0.0.1")
+    lines = [line for line in lab_env.read_text().splitlines()
+             if not line.startswith("LOGSTASH_HTTP_PASSWORD=")]  # fmt: skip
+    lab_env.write_text("\n".join(lines) + "\n")
+    assert _render()["services"]["logstash"]["environment"]["LOGSTASH_HTTP_PASSWORD"]
+    assert "LOGSTASH_HTTP_PASSWORD" not in docker.read_env_file(lab_env)
+
+
+def test_the_team_server_publishes_only_the_hubs_https_door(lab_env: Path) -> None:
+    path = _configure("0.0.0.0", tls_self_signed=True)
+    docker._set_env_keys(path, {docker.TEAM_KEY: "true"})
+    config = _render()
+    assert "jupyter" not in config["services"]  # the hub replaces the single JupyterLab
+    ips = _host_ips(config)
+    assert ips.pop(("hub", 8443)) == "0.0.0.0"
+    assert set(ips.values()) == {"127.0.0.1"}, ips
+    hub = config["services"]["hub"]
+    targets = {v["target"]: v for v in hub["volumes"]}
+    assert targets["/etc/huntlab/tls/jupyter.key"]["read_only"] is True
+    assert "/var/run/docker.sock" in targets
+    assert hub["environment"]["HUNTLAB_PUBLIC_URL"].startswith("https://")
+    assert hub["environment"]["HUNTLAB_HUB_NETWORK"] == f"{config['name']}_default"

@@ -56,3 +56,15 @@ def test_the_teams_local_config_runs_last_and_only_if_nobody_else_can_write_it(
             _configured(tmp_path, monkeypatch)
         return
     assert _configured(tmp_path, monkeypatch).JupyterHub.authenticator_class == "generic-oauth"
+
+
+def test_hunters_memory_limit_reads_compose_sizes_and_refuses_others() -> None:
+    from huntlab.errors import HuntlabError
+    from huntlab.lab.team.docker_hub import memory_bytes
+
+    assert memory_bytes("2g") == 2 * 1024**3
+    assert memory_bytes("1536m") == 1536 * 1024**2
+    assert memory_bytes("512M") == 512 * 1024**2
+    assert memory_bytes("1073741824") == 1024**3
+    with pytest.raises(HuntlabError, match="HUNTLAB_HUNTER_MEM_LIMIT"):
+        memory_bytes("lots")

@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("huntlab.cli.lab:status", "Show each lab service: up or down, URL, version."),
     "token": ("huntlab.cli.lab:token", "Print (or rotate) the JupyterLab token."),
     "logs": ("huntlab.cli.lab:logs", "Show a lab service's log."),
+    "logstash": ("huntlab.cli.logstash:logstash", "Check the live-data path (docker Logstash)."),
     "users": ("huntlab.cli.users:users", "Manage a team server's hunters (add, list, remove)."),
     "fetch": ("huntlab.cli.fetch:fetch", "Download what the native engines need into the cache."),
 }

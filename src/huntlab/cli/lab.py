@@ -87,6 +87,12 @@ def _runtime(home: Path | None) -> Runtime:
     default=None,
     help="With --team: seconds before an idle hunter's server is stopped (default 3600).",
 )
+@click.option(
+    "--logstash/--no-logstash",
+    default=None,
+    help="Docker: run Logstash for live events (the default; --no-logstash saves its memory). "
+    "Kept on reruns.",
+)
 @home_option
 def up(
     runtime: str | None,
@@ -99,6 +105,7 @@ def up(
     spark_workers: int | None,
     team: bool,
     idle_timeout: int | None,
+    logstash: bool | None,
     home: Path | None,
 ) -> None:
     """Bring the lab up (idempotent) and print its URLs and token."""
@@ -115,6 +122,7 @@ def up(
         tls_key=tls_key,
         team=team,
         idle_timeout=idle_timeout,
+        logstash=logstash,
     )
     if idle_timeout is not None and not team:
         raise click.UsageError("--idle-timeout goes with --team")

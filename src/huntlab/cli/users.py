@@ -6,8 +6,10 @@ sets it from standard input instead (scripts). See docs/team.md.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -28,6 +30,20 @@ def _say(message: str) -> None:
     click.echo(message, err=True)
 
 
+def _in_docker(home: Path | None) -> bool:
+    """The home's lab is the docker runtime's (its hub runs the commands in its container)."""
+    from huntlab.lab.config import read_config
+
+    return read_config(_settings(home).home).get("runtime") == "docker"
+
+
+def _docker_users(*args: str, stdin: str | None = None) -> dict[str, Any]:
+    from huntlab.lab import docker
+
+    out = docker.users(list(args), stdin=stdin).strip().splitlines()
+    return dict(json.loads(out[-1])) if out and out[-1].startswith("{") else {"rows": json.loads(out[-1])}
+
+
 @click.group()
 def users() -> None:
     """Manage the hunters of a team server (root)."""
@@ -41,12 +57,17 @@ def users() -> None:
 def add(name: str, admin: bool, password_stdin: bool, home: Path | None) -> None:
     """Add hunter NAME: a unix account, a workspace, an Elasticsearch user; print the
     one-time link where they set their password."""
-    from huntlab.lab.native.team import add_hunter
-
     password = _stdin_password() if password_stdin else None
-    added = add_hunter(_settings(home), name, admin=admin, password=password)
-    if added.invite_url:
-        click.echo(added.invite_url)
+    if _in_docker(home):
+        flags = [*(["--admin"] if admin else []), *(["--password-stdin"] if password else [])]
+        invite = _docker_users("add", name, *flags, stdin=f"{password}\n" if password else None)
+        invite_url = invite.get("invite_url")
+    else:
+        from huntlab.lab.native.team import add_hunter
+
+        invite_url = add_hunter(_settings(home), name, admin=admin, password=password).invite_url
+    if invite_url:
+        click.echo(invite_url)
         _say(f"huntlab: added {name}; send them this link (valid 7 days, works once) to set "
              "their password")  # fmt: skip
     else:
@@ -57,9 +78,12 @@ def add(name: str, admin: bool, password_stdin: bool, home: Path | None) -> None
 @home_option
 def list_(home: Path | None) -> None:
     """List the hunters: admin or not, login state, unix account, server."""
-    from huntlab.lab.native.team import list_hunters
+    if _in_docker(home):
+        rows = _docker_users("list")["rows"]
+    else:
+        from huntlab.lab.native.team import list_hunters
 
-    rows = list_hunters(_settings(home))
+        rows = list_hunters(_settings(home))
     if not rows:
         _say("huntlab: no hunters yet: huntlab users add NAME")
         return
@@ -76,6 +100,10 @@ def list_(home: Path | None) -> None:
 def remove(name: str, keep_files: bool, home: Path | None) -> None:
     """Remove hunter NAME: stop their server, revoke their logins and Elasticsearch user,
     delete their account (and files, unless --keep-files)."""
+    if _in_docker(home):
+        _docker_users("remove", name, *(["--keep-files"] if keep_files else []))
+        _say(f"huntlab: removed hunter {name}" + ("; their volume stays" if keep_files else ""))
+        return
     from huntlab.lab.native.team import remove_hunter
 
     remove_hunter(_settings(home), name, keep_files=keep_files, say=_say)
@@ -87,10 +115,15 @@ def remove(name: str, keep_files: bool, home: Path | None) -> None:
 @home_option
 def reset(name: str, password_stdin: bool, home: Path | None) -> None:
     """Forget NAME's password and print a new one-time invite link."""
-    from huntlab.lab.native.team import reset_hunter
-
     password = _stdin_password() if password_stdin else None
-    url = reset_hunter(_settings(home), name, password=password)
+    if _in_docker(home):
+        flags = ["--password-stdin"] if password else []
+        answer = _docker_users("reset", name, *flags, stdin=f"{password}\n" if password else None)
+        url = answer.get("invite_url")
+    else:
+        from huntlab.lab.native.team import reset_hunter
+
+        url = reset_hunter(_settings(home), name, password=password)
     if url:
         click.echo(url)
         _say(f"huntlab: {name}'s password is forgotten; send them this link to set a new one")

@@ -53,6 +53,7 @@ SECRET_KEYS = (
     "JUPYTER_ES_PASSWORD",
     "LOGSTASH_INTERNAL_PASSWORD",
     "SPARK_AUTH_SECRET",
+    "LOGSTASH_HTTP_PASSWORD",
 )
 # Keys of the env file naming JupyterLab's certificate and key (copies the container can read).
 TLS_KEYS = ("JUPYTER_TLS_CERT", "JUPYTER_TLS_KEY")
@@ -62,9 +63,25 @@ CONTAINER_UID = 1000
 # upgraded checkout builds the versions it pins even with an older .env.
 VERSION_KEYS = ("ELASTIC_VERSION", "SPARK_VERSION", "PYTHON_VERSION")
 
-# Services that run for good (setup is one-shot; logstash only with its profile).
+# Logstash runs unless the env file says HUNTLAB_LOGSTASH=false (`up --no-logstash`): huntlab
+# then leaves its Compose profile off. Its inputs speak TLS with the lab's own CA
+# (tls.logstash_pki), copied where its container's user can read them.
+LOGSTASH_KEY = "HUNTLAB_LOGSTASH"
+LOGSTASH_PROFILE = "logstash"
+# Services that run for good (setup is one-shot; logstash when enabled, see above).
 LONG_RUNNING = ("elasticsearch", "spark-master", "spark-worker", "jupyter")
 BUILD_ORDER = ("spark-master", "jupyter")  # jupyter's image is built FROM spark-master's
+# The team server (`up --team`, docker/compose.team.yaml): the hub replaces the one JupyterLab;
+# its image is built FROM jupyter's, which hunters' servers run. The env file remembers it.
+TEAM_KEY = "HUNTLAB_TEAM"
+TEAM_LONG_RUNNING = ("elasticsearch", "spark-master", "spark-worker", "hub")
+TEAM_BUILD_ORDER = ("spark-master", "jupyter", "hub")
+# Versions the hub image is built with (build arguments): the proxy and its hash, DockerSpawner.
+TEAM_VERSION_KEYS = {
+    "CHP_VERSION": "CONFIGURABLE_HTTP_PROXY",
+    "CHP_INTEGRITY": "CONFIGURABLE_HTTP_PROXY_INTEGRITY",
+    "DOCKERSPAWNER_VERSION": "DOCKERSPAWNER",
+}
 
 MIN_MEMORY_BYTES = 6 * 1024**3
 MIN_FREE_DISK_BYTES = 10 * 1024**3
@@ -139,13 +156,19 @@ def compose_command() -> tuple[str, ...]:
 def compose_files() -> list[Path]:
     folder = docker_dir()
     files = [folder / "compose.yaml"]
+    team = team_configured()
+    if team:
+        # The team's door is the hub's (HTTPS always); the single JupyterLab stays down.
+        files.append(folder / "compose.team.yaml")
     for raw in os.environ.get(COMPOSE_FILES_ENV, "").split(os.pathsep):
         if raw.strip():
             path = Path(raw.strip()).expanduser()
             files.append(path if path.is_absolute() else (Path.cwd() / path))
     if os.environ.get(MIRROR_ENV):
         files.append(folder / "compose.mirror.yaml")
-    if _tls_configured():
+        if team:
+            files.append(folder / "compose.team-mirror.yaml")
+    if not team and _tls_configured():
         files.append(folder / "compose.tls.yaml")
     for path in files:
         if not path.is_file():
@@ -172,6 +195,21 @@ def compose_env() -> dict[str, str]:
     for key in VERSION_KEYS:
         env[key] = versions.get(key)
     env["JUPYTER_ES_USER"] = jupyter_es_user()
+    # An env file written by an older huntlab may lack a secret added since (`up` adds it
+    # before anything starts): `ps`, `logs` and `down` must still run, so Compose gets a
+    # throwaway value for this one command, never written anywhere.
+    stored = read_env_file()
+    for key in SECRET_KEYS:
+        if not env.get(key) and not stored.get(key):
+            env[key] = _new_secret(key)
+    for key, name in TEAM_VERSION_KEYS.items():
+        env[key] = versions.get(name)
+    env["HUNTLAB_HUB_PROJECT"] = project_name()
+    profiles = [p for p in env.get("COMPOSE_PROFILES", "").split(",") if p.strip()]
+    if logstash_enabled() and LOGSTASH_PROFILE not in profiles:
+        profiles.append(LOGSTASH_PROFILE)
+    env["COMPOSE_PROFILES"] = ",".join(profiles)
+    env.setdefault("HUNTLAB_PUBLIC_URL", public_url())
     mirror = env.get(MIRROR_ENV)
     if mirror:
         env[MIRROR_ENV] = str(Path(mirror).expanduser().resolve())
@@ -304,6 +342,50 @@ def read_env_file(path: Path | None = None) -> dict[str, str]:
     return values
 
 
+def team_configured(values: Mapping[str, str] | None = None) -> bool:
+    values = read_env_file() if values is None else values
+    return values.get(TEAM_KEY) == "true"
+
+
+def logstash_enabled(values: Mapping[str, str] | None = None) -> bool:
+    values = read_env_file() if values is None else values
+    return (os.environ.get(LOGSTASH_KEY) or values.get(LOGSTASH_KEY) or "true") != "false"
+
+
+def _logstash_tls(home: Path, listen: str) -> Path:
+    """The Logstash PKI's files for its container (uid 1000 reads the key), in a folder only
+    we can enter; return that folder."""
+    pki = tls.logstash_pki(home, (listen,) if not tls.is_loopback(listen) else ())
+    folder = pki.folder / "docker"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    for source in (pki.ca, pki.cert):
+        atomic_write(folder / source.name, source.read_bytes(), mode=0o644)
+    owned = os.geteuid() in (0, CONTAINER_UID)
+    atomic_write(folder / pki.key.name, pki.key.read_bytes(), mode=0o600 if owned else 0o644)
+    if os.geteuid() == 0:
+        os.chown(folder / pki.key.name, CONTAINER_UID, CONTAINER_UID)
+    return folder
+
+
+def project_name() -> str:
+    return os.environ.get(PROJECT_ENV) or read_env_file().get("COMPOSE_PROJECT_NAME") or "huntlab"
+
+
+def public_url(values: Mapping[str, str] | None = None) -> str:
+    """The team server's door as hunters reach it: this host's name when it listens on all
+    addresses (the invite links the hub prints start with it)."""
+    import socket
+
+    values = read_env_file() if values is None else values
+    host = _published(values, "HUNTLAB_LISTEN", "127.0.0.1")
+    if host in ("0.0.0.0", "::", ""):
+        host = socket.getfqdn() or socket.gethostname()
+    if ":" in host:
+        host = f"[{host}]"
+    return f"https://{host}:{_published(values, 'JUPYTER_PORT', '8888')}"
+
+
 def ensure_env_file(settings: Settings) -> Path:
     """Write the env file from .env.example the first time; never overwrite it afterwards.
 
@@ -422,6 +504,8 @@ def configure_env(
     if pair is not None:
         copy = _container_tls(pair, settings.home)
         changes.update({"JUPYTER_TLS_CERT": str(copy.cert), "JUPYTER_TLS_KEY": str(copy.key)})
+    logstash_listen = values.get("HUNTLAB_LOGSTASH_LISTEN") or "127.0.0.1"
+    changes["LOGSTASH_TLS_DIR"] = str(_logstash_tls(settings.home, logstash_listen))
     if changes:
         _set_env_keys(path, changes)
     return path
@@ -434,6 +518,11 @@ def _new_secret(key: str) -> str:
 
 def token(settings: Settings | None = None) -> str:
     """The JupyterLab token of the containerised lab (JUPYTER_TOKEN in the env file)."""
+    if team_configured():
+        raise HuntlabError(
+            "a team lab has no shared token: each hunter logs in with their own password "
+            "(`huntlab users add NAME` prints their invite link)"
+        )
     value = read_env_file().get("JUPYTER_TOKEN", "")
     if not value:
         raise HuntlabError(
@@ -500,7 +589,10 @@ def _unhealthy() -> list[str]:
     """Services that are not running and healthy (setup: not exited with 0), as short lines."""
     rows = {str(row.get("Service")): row for row in ps()}
     problems = []
-    for name in LONG_RUNNING:
+    services: tuple[str, ...] = TEAM_LONG_RUNNING if team_configured() else LONG_RUNNING
+    if logstash_enabled():
+        services = (*services, "logstash")
+    for name in services:
         row = rows.get(name)
         if row is None:
             problems.append(f"{name}: no container")
@@ -523,25 +615,43 @@ def up(
     tls_self_signed: bool = False,
     tls_cert: str | None = None,
     tls_key: str | None = None,
+    team: bool = False,
+    idle_timeout: int | None = None,
+    logstash: bool | None = None,
 ) -> dict[str, str]:
     """Bring the stack up and wait until every service is healthy; return the URLs.
 
     Idempotent: the env file is kept, named volumes keep the data, setup reruns and changes
     nothing that is there already. ``datasets`` replaces the default datasets setup loads;
-    ``load_data=False`` loads none.
+    ``load_data=False`` loads none. ``team`` (kept in the env file, so a later ``up`` stays a
+    team lab): JupyterHub in front (docker/compose.team.yaml), HTTPS always.
     """
     preflight()
+    team = team or team_configured()
+    if team and not (tls_cert or tls_self_signed or _tls_configured()):
+        tls_self_signed = True
     path = configure_env(
         settings, tls_self_signed=tls_self_signed, tls_cert=tls_cert, tls_key=tls_key
     )
+    if logstash is not None:
+        _set_env_keys(path, {LOGSTASH_KEY: "true" if logstash else "false"})
+        if not logstash:
+            compose("--profile", "*", "rm", "--stop", "--force", "logstash", capture=True)
+    if team:
+        keys = {TEAM_KEY: "true"}
+        if idle_timeout is not None:
+            keys["HUNTLAB_IDLE_TIMEOUT"] = str(int(idle_timeout))
+        _set_env_keys(path, keys)
+        # The single analyst's JupyterLab, if it ran, gives way to the hub.
+        compose("--profile", "*", "rm", "--stop", "--force", "jupyter", capture=True)
     if not load_data:
         os.environ["HUNTLAB_SETUP_DATASETS"] = "none"
     elif datasets:
         os.environ["HUNTLAB_SETUP_DATASETS"] = " ".join(datasets)
     if build:
         # One at a time and in order: jupyter's image is built FROM the Spark image.
-        for service in BUILD_ORDER:
-            compose("build", service)
+        for service in TEAM_BUILD_ORDER if team else BUILD_ORDER:
+            compose("--profile", "*", "build", service)
     try:
         compose("up", "--detach", "--wait", "--wait-timeout", str(wait_timeout))
     except DockerError as exc:
@@ -559,6 +669,8 @@ def up(
         )
     _record(settings)
     urls = endpoints()
+    if team:
+        return urls  # the runtime prints team_summary()
     if echo:
         lines = [f"  {name:<14} {url}" for name, url in urls.items()]
         lines.append(f"  {'token':<14} {token()}")
@@ -566,6 +678,78 @@ def up(
         lines.append(f"  {'secrets in':<14} {path}")
         print("huntlab lab is up (docker):\n" + "\n".join(lines), file=sys.stderr)
     return urls
+
+
+def team_summary() -> list[str]:
+    values = read_env_file()
+    cert = values.get("JUPYTER_TLS_CERT", "")
+    urls = endpoints()
+    return [
+        f"  {'team server':<14} {public_url(values)}/hub/  (JupyterHub: hunters log in with "
+        "their own password)",
+        f"  {'hunters':<14} huntlab users add NAME [--admin]   (prints their one-time invite link)",
+        f"  {'elasticsearch':<14} {urls['elasticsearch']}  (security on: each hunter their own user)",
+        f"  {'spark-master':<14} {urls['spark-master']}",
+        f"  {'TLS cert':<14} {cert}",
+        f"  {'SHA-256':<14} {tls.fingerprint(Path(cert)) if cert else '?'}",
+        f"  {'secrets in':<14} {env_file()}",
+    ]
+
+
+def hunter_containers() -> list[str]:
+    """The team server's hunters' containers (the hub's DockerSpawner names them)."""
+    out = subprocess.run(
+        ["docker", "ps", "--all", "--format", "{{.Names}}",
+         "--filter", f"name=^{project_name()}-hunter-"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    if out.returncode != 0:
+        raise DockerError(f"`docker ps` failed: {out.stderr.strip()[:500]}")
+    return [name for name in out.stdout.split() if name.startswith(f"{project_name()}-hunter-")]
+
+
+def hunter_volumes() -> list[str]:
+    out = subprocess.run(
+        ["docker", "volume", "ls", "--format", "{{.Name}}",
+         "--filter", f"name=^{project_name()}_hunter-"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    if out.returncode != 0:
+        raise DockerError(f"`docker volume ls` failed: {out.stderr.strip()[:500]}")
+    return [name for name in out.stdout.split() if name.startswith(f"{project_name()}_hunter-")]
+
+
+def _remove_hunters(*, purge: bool) -> None:
+    """Hunters' servers are the hub's containers, not Compose's: stop the hub (it stops them),
+    then remove any left; with ``purge`` their volumes too."""
+    compose("--profile", "*", "stop", "hub", capture=True, check=False)
+    left = hunter_containers()
+    if left:
+        subprocess.run(["docker", "rm", "--force", *left], capture_output=True, timeout=300,
+                       check=False)  # fmt: skip
+    if purge:
+        doomed = hunter_volumes()
+        if doomed:
+            subprocess.run(["docker", "volume", "rm", *doomed], capture_output=True, timeout=300,
+                           check=False)  # fmt: skip
+
+
+def users(args: Sequence[str], *, stdin: str | None = None) -> str:
+    """Run ``huntlab users ...`` in the hub's container; return what it printed (JSON)."""
+    if not team_configured():
+        raise HuntlabError(
+            f"{env_file()} is not a team lab: bring one up with `huntlab up --docker --team`"
+        )
+    cmd = compose_args("exec", "-T", "hub", "python", "-m", "huntlab.lab.team.docker_hub",
+                       "users", *args)  # fmt: skip
+    result = subprocess.run(cmd, env=compose_env(), input=stdin or "", text=True,
+                            capture_output=True, timeout=600, check=False)  # fmt: skip
+    if result.returncode != 0:
+        detail = result.stderr.strip()[-2000:]
+        if "is not running" in detail or "no container" in detail.lower():
+            raise HuntlabError("the team server's hub is not running: `huntlab up` first")
+        raise HuntlabError(detail.removeprefix("huntlab: ") or f"exit {result.returncode}")
+    return result.stdout
 
 
 # The volume holding the user's own notebooks: `down --purge` keeps it unless told otherwise.
@@ -579,6 +763,8 @@ def down(
     Spark work, downloads), and the notebooks volume only with ``purge_notebooks`` as well."""
     if purge_notebooks and not purge:
         raise HuntlabError("--purge-notebooks goes with --purge (it deletes your notebooks too)")
+    if team_configured():
+        _remove_hunters(purge=purge and purge_notebooks)
     compose("--profile", "*", "down", "--remove-orphans")
     if purge:
         _remove_volumes(keep=() if purge_notebooks else (NOTEBOOKS_VOLUME,))
@@ -650,11 +836,16 @@ def status(settings: Settings | None = None) -> list[ServiceStatus]:
         "jupyter": versions.spark_version(),
     }
     by_service = {str(row.get("Service")): row for row in ps()}
+    door = "jupyter"
+    if team_configured():
+        door = "hub"
+        urls["hub"] = f"{public_url()}/hub/"
+        versions_of["hub"] = f"jupyterhub (DockerSpawner {versions.get('DOCKERSPAWNER')})"
     out: list[ServiceStatus] = []
-    for name in ("elasticsearch", "setup", "spark-master", "spark-worker", "jupyter", "logstash"):
+    for name in ("elasticsearch", "setup", "spark-master", "spark-worker", door, "logstash"):
         row = by_service.get(name)
         if row is None:
-            if name != "logstash":
+            if name != "logstash" or logstash_enabled():
                 out.append(
                     ServiceStatus(
                         name, False, urls.get(name), versions_of.get(name), "no container"
@@ -699,11 +890,6 @@ class DockerRuntime:
         self.settings = settings
 
     def up(self, options: UpOptions) -> LabSummary:
-        if options.team:
-            raise HuntlabError(
-                "the team server runs in the native runtime for now (JupyterHub with a unix "
-                "account per hunter): `huntlab up --native --team`, as root; see docs/team.md"
-            )
         up(
             self.settings,
             datasets=options.datasets,
@@ -711,7 +897,12 @@ class DockerRuntime:
             tls_self_signed=options.tls_self_signed,
             tls_cert=options.tls_cert,
             tls_key=options.tls_key,
+            team=options.team,
+            idle_timeout=options.idle_timeout,
+            logstash=options.logstash,
         )
+        if team_configured():
+            return LabSummary(self.name, tuple(team_summary()), "")
         value = token(self.settings)
         lines = [row.line() for row in status(self.settings)]
         return LabSummary(self.name, (*lines, f"token: {value}"), value)

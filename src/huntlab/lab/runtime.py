@@ -47,6 +47,7 @@ class UpOptions:
     tls_key: str | None = None
     team: bool = False  # JupyterHub in front: each hunter their own login and server
     idle_timeout: int | None = None  # team: seconds before an idle hunter's server stops
+    logstash: bool | None = None  # docker: run Logstash (None: as the env file says; default on)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
-"""TLS for a team server: a self-signed certificate for this host, or the user's own pair.
-
-JupyterLab is the only service reachable beyond loopback, so it is the only one given TLS.
+"""TLS for a team server: a self-signed certificate for this host, or the user's own pair,
+for the door (JupyterLab or the hub); and a small CA of the lab's own for Logstash's inputs,
+whose shippers authenticate with a client certificate it signs (:func:`logstash_pki`).
 """
 
 from __future__ import annotations
@@ -141,3 +141,95 @@ def is_loopback(address: str) -> bool:
         return ipaddress.ip_address(address).is_loopback
     except ValueError:
         return False
+
+
+# --- Logstash's inputs: a CA of the lab's, a server certificate, one client certificate -------
+
+LOGSTASH_DIR = "logstash"
+CA_VALID_DAYS = 3650
+
+
+@dataclass(frozen=True)
+class LogstashPki:
+    folder: Path
+    ca: Path  # the CA's certificate: shippers trust it, Logstash checks clients with it
+    cert: Path  # Logstash's server certificate (this host's names, and "logstash")
+    key: Path  # its key, PKCS#8 (what the Beats input wants)
+    client_cert: Path  # the shippers' client certificate (Winlogbeat's ssl.certificate)
+    client_key: Path
+
+
+def logstash_pki(home: Path, extra_names: tuple[str, ...] = ()) -> LogstashPki:
+    """The home's Logstash PKI, generated once and then reused (every file mode 600): a CA,
+    Logstash's server certificate for this host (and ``extra_names``), and a client
+    certificate for the team's shippers."""
+    try:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    except ImportError as exc:  # the lab extra brings it
+        raise HuntlabError(
+            "generating certificates needs the 'cryptography' package: pip install 'huntlab[lab]'"
+        ) from exc
+    folder = tls_dir(home) / LOGSTASH_DIR
+    pki = LogstashPki(folder, folder / "ca.crt", folder / "logstash.crt", folder / "logstash.key",
+                      folder / "shipper.crt", folder / "shipper.key")  # fmt: skip
+    if all(p.is_file() for p in (pki.ca, pki.cert, pki.key, pki.client_cert, pki.client_key)):
+        return pki
+    now = dt.datetime.now(dt.UTC)
+
+    def pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
+        return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                 serialization.NoEncryption())  # fmt: skip
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "huntlab Logstash CA")])
+    ca = (
+        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+        .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=CA_VALID_DAYS))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False,
+                                     key_encipherment=False, data_encipherment=False,
+                                     key_agreement=False, key_cert_sign=True, crl_sign=True,
+                                     encipher_only=False, decipher_only=False), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )  # fmt: skip
+
+    def leaf(common_name: str, usage: x509.ObjectIdentifier,
+             san: list[x509.GeneralName] | None) -> tuple[bytes, bytes]:  # fmt: skip
+        key = ec.generate_private_key(ec.SECP256R1())
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+            .issuer_name(ca_name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=VALID_DAYS))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        )  # fmt: skip
+        if san:
+            builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
+        cert = builder.sign(ca_key, hashes.SHA256())
+        return cert.public_bytes(serialization.Encoding.PEM), pem_key(key)
+
+    names, ips = _host_names()
+    san: list[x509.GeneralName] = [x509.DNSName(n) for n in sorted({*names, "logstash"})]
+    for extra in extra_names:
+        try:
+            ips.append(ipaddress.ip_address(extra))
+        except ValueError:
+            san.append(x509.DNSName(extra))
+    san += [x509.IPAddress(ip) for ip in sorted(set(ips), key=str)]
+    server_cert, server_key = leaf("logstash", ExtendedKeyUsageOID.SERVER_AUTH, san)
+    client_cert, client_key = leaf("huntlab-shipper", ExtendedKeyUsageOID.CLIENT_AUTH, None)
+    atomic_write(pki.key, server_key)
+    atomic_write(pki.cert, server_cert)
+    atomic_write(pki.client_key, client_key)
+    atomic_write(pki.client_cert, client_cert)
+    atomic_write(pki.ca, ca.public_bytes(serialization.Encoding.PEM))
+    # The CA's key is not kept: a new shipper certificate means a new PKI (delete the folder).
+    return pki

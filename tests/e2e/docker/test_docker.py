@@ -24,6 +24,8 @@ import requests
 import yaml
 
 from huntlab.lab.processes import free_ports
+from tests.support.docker_stack import run as _run
+from tests.support.docker_stack import venv_env as _venv_env
 from tests.support.paths import REPO
 
 DOCKER = REPO / "docker"
@@ -37,30 +39,14 @@ SHELL_SCRIPTS = [
     "docker/local-images/elasticsearch/entrypoint.sh",
     "docker/setup/setup.sh",
     "jupyter/start.sh",
+    "jupyter/hunter-start.sh",
 ]
 DOCKERFILES = [
     "spark/Dockerfile",
     "jupyter/Dockerfile",
+    "jupyter/hub.Dockerfile",
     "docker/local-images/elasticsearch/Dockerfile",
 ]
-
-
-def _run(cmd: list[str], *, env: dict[str, str] | None = None, timeout: float = 900) -> str:
-    result = subprocess.run(
-        cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False
-    )
-    if result.returncode != 0:
-        pytest.fail(
-            f"{' '.join(cmd)} exited {result.returncode}\n--- stdout\n{result.stdout[-4000:]}"
-            f"\n--- stderr\n{result.stderr[-6000:]}"
-        )
-    return result.stdout + result.stderr
-
-
-def _venv_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    return env
 
 
 # --------------------------------------------------------------------------- static checks
@@ -125,27 +111,102 @@ def test_logstash_pipeline_targets_the_lab_pipeline_and_indexes() -> None:
     assert f":{ls_yaml['api.http.port']}/_node/pipelines/{ls_yaml['pipeline.id']}" in health
 
 
+def _input_blocks(conf: str) -> dict[str, str]:
+    """The body of each input plugin block of a Logstash pipeline (comments dropped)."""
+    code = "\n".join(line.split("#", 1)[0] for line in conf.splitlines())
+    section = code[code.index("input {") :]
+    blocks: dict[str, str] = {}
+    for match in re.finditer(r"^\s{2}(\w+)\s*\{", section, re.M):
+        depth, start = 1, match.end()
+        end = start
+        while depth:
+            depth += {"{": 1, "}": -1}.get(section[end], 0)
+            end += 1
+        blocks[match.group(1)] = section[start : end - 1]
+        if match.group(1) == "http":
+            break
+    return blocks
+
+
+def test_logstash_inputs_take_only_tls_with_a_client_certificate_or_a_password(
+    tmp_path: Path,
+) -> None:
+    """What the pipeline asks of each input (Logstash itself cannot be had here), then the
+    lab's PKI for it, for real: a TLS server with Logstash's certificate and the shippers' CA
+    lets in the shipper's certificate and refuses a client without one."""
+    import socket
+    import ssl
+    import threading
+
+    from huntlab.lab import docker as lab_docker
+    from huntlab.lab import tls
+
+    conf = (REPO / "logstash/pipeline/huntlab.conf").read_text(encoding="utf-8")
+    blocks = _input_blocks(conf)
+    assert set(blocks) == {"beats", "tcp", "http"}
+    mount = "/usr/share/logstash/config/tls"
+    for name, body in blocks.items():
+        options = dict(re.findall(r'^\s*(\w+)\s*=>\s*"?([^"\n]+?)"?\s*$', body, re.M))
+        assert options["ssl_enabled"] == "true", name
+        assert options["ssl_certificate"] == f"{mount}/logstash.crt", name
+        assert options["ssl_key"] == f"{mount}/logstash.key", name
+        if name == "http":
+            assert options["user"] == "${LOGSTASH_HTTP_USER}"
+            assert options["password"] == "${LOGSTASH_HTTP_PASSWORD}"
+        else:
+            assert options["ssl_client_authentication"] == "required", name
+            assert f"{mount}/ca.crt" in body, name
+    compose = yaml.safe_load((DOCKER / "compose.yaml").read_text())
+    service = compose["services"]["logstash"]
+    assert any(v.endswith(f":{mount}:ro") and "LOGSTASH_TLS_DIR" in v for v in service["volumes"])
+    assert all(p.startswith("${HUNTLAB_LOGSTASH_LISTEN:-127.0.0.1}:") for p in service["ports"])
+    env = service["environment"]
+    assert "LOGSTASH_HTTP_PASSWORD" in env and "LOGSTASH_HTTP_USER" in env
+    assert "LOGSTASH_HTTP_PASSWORD" in lab_docker.SECRET_KEYS
+
+    folder = lab_docker._logstash_tls(tmp_path, "127.0.0.1")
+    assert {p.name for p in folder.iterdir()} == {"ca.crt", "logstash.crt", "logstash.key"}
+    pki = tls.logstash_pki(tmp_path)
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(folder / "ca.crt"))
+    server.load_cert_chain(str(folder / "logstash.crt"), str(folder / "logstash.key"))
+    server.verify_mode = ssl.CERT_REQUIRED
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    outcomes: list[str] = []
+
+    def serve(count: int) -> None:
+        for _ in range(count):
+            conn, _addr = listener.accept()
+            try:
+                with server.wrap_socket(conn, server_side=True) as tls_conn:
+                    outcomes.append(tls_conn.recv(16).decode())
+            except (ssl.SSLError, OSError) as exc:
+                outcomes.append(f"refused: {type(exc).__name__}")
+
+    thread = threading.Thread(target=serve, args=(2,))
+    thread.start()
+    shipper = ssl.create_default_context(cafile=str(pki.ca))
+    shipper.load_cert_chain(str(pki.client_cert), str(pki.client_key))
+    with (
+        socket.create_connection(("127.0.0.1", port)) as raw,
+        shipper.wrap_socket(raw, server_hostname="localhost") as conn,
+    ):
+        conn.sendall(b"event")
+    stranger = ssl.create_default_context(cafile=str(pki.ca))
+    with socket.create_connection(("127.0.0.1", port)) as raw:
+        try:
+            with stranger.wrap_socket(raw, server_hostname="localhost") as conn:
+                conn.sendall(b"event")
+                conn.recv(1)
+        except (ssl.SSLError, OSError):
+            pass
+    thread.join(timeout=30)
+    listener.close()
+    assert outcomes[0] == "event"
+    assert outcomes[1].startswith("refused"), outcomes
+
+
 # --------------------------------------------------------------------------- the stack
-
-
-@pytest.fixture(scope="module")
-def engine() -> None:
-    _run(["bash", "tests/support/docker-engine.sh"], env=_venv_env(), timeout=300)
-
-
-@pytest.fixture(scope="module")
-def local_images(engine: None) -> dict[str, str]:
-    """Stand-ins for the registry images: a debootstrap base and Elasticsearch from Maven."""
-    from huntlab import versions
-
-    env = _venv_env()
-    _run(["bash", "docker/local-images/base-image.sh"], env=env, timeout=900)
-    _run(["bash", "docker/local-images/elasticsearch-image.sh"], env=env, timeout=900)
-    return {
-        "BASE_IMAGE": "huntlab-local/debian:bookworm",
-        "ELASTICSEARCH_IMAGE": "huntlab-local/elasticsearch",
-        "version": versions.elastic_version(),
-    }
 
 
 class Stack:
@@ -204,6 +265,8 @@ def stack(
             "HUNTLAB_DOCKER_ENV_FILE": str(tmp / "lab.env"),
             "HUNTLAB_COMPOSE_PROJECT": f"huntlab-test-{secrets.token_hex(3)}",
             "HUNTLAB_COMPOSE_FILES": str(DOCKER / "compose.test.yaml"),
+            # No Logstash image can be had here (its configuration is checked statically).
+            "HUNTLAB_LOGSTASH": "false",
             "HUNTLAB_DATASETS_MIRROR": str(datasets_dir),
             "BASE_IMAGE": local_images["BASE_IMAGE"],
             "ELASTICSEARCH_IMAGE": local_images["ELASTICSEARCH_IMAGE"],
@@ -375,6 +438,26 @@ def test_security_is_on_with_the_labs_users_and_roles(stack: Stack) -> None:
     # Logstash writes, but cannot read the hunt data.
     shipper = ("logstash_internal", stack.secret("LOGSTASH_INTERNAL_PASSWORD"))
     assert requests.get(url, auth=shipper, timeout=30).status_code == 403
+
+
+def test_the_workspace_has_the_labs_recordings_in_datasets(stack: Stack) -> None:
+    """datasets/ beside the notebooks links to the dataset store (the huntlab-cache volume),
+    read by a relative path as in the tutorial series."""
+    out = stack.python_in(
+        "jupyter",
+        """
+        import os
+        import pandas as pd
+        os.chdir("/home/huntlab/work")
+        print("LINK", os.path.islink("datasets"), sorted(os.listdir("datasets")))
+        df = pd.read_json("datasets/empire_invoke_wmi/empire_invoke_wmi.tar.gz", lines=True)
+        print("ROWS", len(df))
+        """,
+    )
+    line = next(line for line in out.splitlines() if line.startswith("LINK"))
+    assert line.startswith("LINK True") and "empire_invoke_wmi" in line, out
+    rows = int(next(line for line in out.splitlines() if line.startswith("ROWS")).split()[1])
+    assert rows == _dataset_counts(stack)["empire_invoke_wmi"]
 
 
 def test_code_in_jupyter_reads_es_and_runs_spark_on_the_worker(stack: Stack) -> None:

@@ -8,8 +8,6 @@ last one restarts the hub and brings the lab down.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import pwd
 import threading
@@ -21,11 +19,11 @@ from typing import Any
 import pytest
 import requests
 
-from tests.support.browser import chromium
 from tests.support.fixtures.lab import run_in_kernel
 from tests.support.fixtures.team import ALICE, BOB, CAROL, DAVE, TeamLab
-
-WAIT = 120
+from tests.support.hub_checks import KERNEL_ES, KERNEL_SPARK, WAIT, pinned_chromium
+from tests.support.hub_checks import login as _login
+from tests.support.hub_checks import try_login as _try_login
 
 
 def _ok(lab: TeamLab) -> None:
@@ -55,28 +53,6 @@ def _shared_index(lab: TeamLab) -> str:
 def _kernel(lab: TeamLab, name: str, code: str) -> str:
     url = lab.start_server(name)
     return run_in_kernel(url, lab.user_token(name), code, ca=lab.cert, timeout=600)
-
-
-def _try_login(
-    lab: TeamLab, name: str, password: str, session: requests.Session | None = None
-) -> tuple[requests.Session, requests.Response]:
-    """Post the hub's login form (as a browser navigating would); the answer is not followed."""
-    session = session or requests.Session()
-    if "_xsrf" not in session.cookies:
-        session.get(f"{lab.url}/hub/login", verify=lab.cert, timeout=30)
-    answer = session.post(
-        f"{lab.url}/hub/login",
-        data={"username": name, "password": password, "_xsrf": session.cookies.get("_xsrf")},
-        verify=lab.cert, timeout=120, allow_redirects=False,
-        headers={"Sec-Fetch-Mode": "navigate"},
-    )  # fmt: skip
-    return session, answer
-
-
-def _login(lab: TeamLab, name: str, password: str) -> requests.Session:
-    session, answer = _try_login(lab, name, password)
-    assert answer.status_code == 302, (answer.status_code, answer.text[-2000:])
-    return session
 
 
 def test_install_brings_up_the_team_server_behind_one_https_door(team_lab: TeamLab) -> None:
@@ -117,16 +93,7 @@ def test_no_page_and_no_api_answers_without_a_login(team_lab: TeamLab) -> None:
 
 @pytest.fixture
 def browser(tmp_path: Path, team_lab: TeamLab) -> Iterator[Any]:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
-
-    # Trust exactly the lab's self-signed certificate (its public key), nothing else.
-    cert = x509.load_pem_x509_certificate(Path(team_lab.cert).read_bytes())
-    spki = cert.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    pin = base64.b64encode(hashlib.sha256(spki).digest()).decode("ascii")
-    driver = chromium(tmp_path / "chromium", f"--ignore-certificate-errors-spki-list={pin}")
+    driver = pinned_chromium(tmp_path, team_lab.cert)
     try:
         yield driver
     finally:
@@ -191,28 +158,6 @@ def test_alice_cookie_gets_403_on_bob_server(team_lab: TeamLab) -> None:
     assert answer.status_code == 403, (answer.status_code, answer.url)
 
 
-KERNEL_ES = """
-import json
-import huntlab
-from huntlab.es.client import client
-es = client(huntlab.load_settings())
-out = {"who": es.security.authenticate()["username"],
-       "count": es.count(index="SHARED")["count"]}
-def status(call):
-    try:
-        call()
-        return 200
-    except Exception as exc:
-        return getattr(exc, "status_code", None) or getattr(getattr(exc, "meta", None), "status", None)
-out["index_shared"] = status(lambda: es.index(index="SHARED", document={"x": 1}))
-out["delete_shared"] = status(lambda: es.indices.delete(index="SHARED"))
-out["index_other"] = status(lambda: es.index(index="huntlab-user-OTHER-notes", document={"x": 1}))
-es.index(index="huntlab-user-NAME-notes", document={"note": "mine"}, refresh=True)
-out["own"] = es.count(index="huntlab-user-NAME-notes")["count"]
-print(json.dumps(out))
-"""
-
-
 def test_each_hunter_kernel_reads_elasticsearch_as_themselves(team_lab: TeamLab) -> None:
     _ok(team_lab)
     shared = _shared_index(team_lab)
@@ -250,13 +195,6 @@ def test_shared_folders_datasets_read_only_and_hunts_shared(team_lab: TeamLab) -
     assert pwd.getpwuid(hunt.stat().st_uid).pw_name == f"huntlab-{ALICE}"  # the author
     read = _kernel(team_lab, BOB, "print(open('workspace/hunts/alice-hunt.md').read())")
     assert "by alice" in read
-
-
-KERNEL_SPARK = """
-import huntlab.spark
-spark = huntlab.spark.session("hunt-NAME")
-print(spark.range(0, 3_000_000, numPartitions=4).selectExpr("sum(id) as s").collect()[0]["s"])
-"""
 
 
 def test_two_hunters_run_spark_jobs_at_once_each_within_its_cap(team_lab: TeamLab) -> None:

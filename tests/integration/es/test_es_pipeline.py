@@ -121,3 +121,28 @@ def test_an_older_cluster_is_named_as_such(ingest_node: IngestNode, tmp_path: Pa
     settings = load_settings(home=tmp_path, es_url=ingest_node.url)
     with pytest.raises(ServiceError, match=r"is older than 8\.0 .*needs Elasticsearch 8\.x"):
         search(settings=settings)
+
+
+def test_the_live_data_check_event_lands_in_sysmon_and_is_found_by_its_marker(
+    node: IngestNode,
+) -> None:
+    """`huntlab logstash check`'s probe, sent as Logstash's output sends it (`_bulk` with the
+    pipeline, into the prefix): it becomes a huntlab-sysmon document the check's query finds,
+    and the query finds nothing for another marker."""
+    from huntlab.lab import live
+
+    marker = live.new_marker()
+    (simulated,) = _simulate(node, [live.probe_event(marker)])
+    assert "error" not in simulated, simulated
+    assert simulated["doc"]["_index"] == f"{indices.PREFIX}-sysmon"
+    assert simulated["doc"]["_source"]["Hostname"] == marker
+    prefix = "live-check"
+    body = json.dumps({"index": {"_index": prefix}}) + "\n" + json.dumps(live.probe_event(marker))
+    request = urllib.request.Request(
+        f"{node.url}/_bulk?pipeline={NAME}&refresh=true", data=(body + "\n").encode(),
+        method="POST", headers={"Content-Type": "application/x-ndjson"},
+    )  # fmt: skip
+    with urllib.request.urlopen(request, timeout=60) as response:
+        assert json.load(response)["errors"] is False
+    assert live.count(node.url, "unused", "unused", marker, index=f"{prefix}-*") == 1
+    assert live.count(node.url, "unused", "unused", live.new_marker(), index=f"{prefix}-*") == 0

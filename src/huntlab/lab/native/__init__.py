@@ -46,7 +46,7 @@ from huntlab.lab.native.spark import (
 )
 from huntlab.lab.runtime import LabSummary, Say, UpOptions, say_stderr
 from huntlab.lab.status import ServiceStatus
-from huntlab.lab.team import hub
+from huntlab.lab.team import accounts, hub
 from huntlab.lab.token import ensure_token, read_token, rotate_token
 from huntlab.settings import Settings
 
@@ -228,6 +228,9 @@ class NativeRuntime:
     def up(self, options: UpOptions, *, timeout: float = START_TIMEOUT) -> LabSummary:
         """Bring the native lab up (idempotent: services running as asked are left alone)."""
         started = time.monotonic()
+        if options.logstash:
+            self.say("huntlab: Logstash runs in the docker runtime only; the native lab's "
+                     "ingest path is `huntlab load` (docs/team.md, \"Live data\")")  # fmt: skip
         ensure_home(self.home)  # before plan(): a self-signed certificate goes in it
         is_team = options.team or team.is_team(self.home)
         lab = plan(
@@ -271,7 +274,7 @@ class NativeRuntime:
             self.say("huntlab: no data loaded (--no-data); load some with `huntlab load NAME`")
         if is_team:
             loaded = read_config(self.home).get("datasets_loaded") or {}
-            team.share_datasets(self.home, sorted(loaded), self.say)
+            accounts.share_datasets(self.home, sorted(loaded), self.say)
         self.say(f"huntlab: the lab is up ({time.monotonic() - started:.0f} s)")
         lines = team_summary(lab) if is_team else summary(lab, token)
         return LabSummary(self.name, tuple(lines), token)

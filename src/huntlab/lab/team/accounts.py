@@ -24,6 +24,7 @@ import pwd
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 from huntlab.errors import HuntlabError
@@ -195,3 +196,31 @@ def kill_processes(name: str) -> int:
             except psutil.Error:
                 pass
     return killed
+
+
+def share_datasets(home: Path, names: list[str], say: Callable[[str], None]) -> None:
+    """Put the loaded datasets' files in the team's read-only ``datasets/`` folder, laid out
+    as a datasets mirror (``NAME/<its files>``): hunters' kernels find them by name there
+    (``HUNTLAB_DATASETS_MIRROR``), offline, as the lab itself did."""
+    from huntlab import datasets as catalog
+
+    target_root = datasets_dir(home)
+    for name in names:
+        try:
+            source = catalog.resolve(name)
+        except HuntlabError as exc:
+            say(f"huntlab: {name}: not shared with the hunters ({exc})")
+            continue
+        files = [source] if source.is_file() else [p for p in source.rglob("*") if p.is_file()]
+        base = source.parent if source.is_file() else source
+        target = target_root / name
+        for src in files:
+            dest = target / src.relative_to(base)
+            if dest.is_file() and dest.stat().st_size == src.stat().st_size:
+                continue
+            dest.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+            shutil.copyfile(src, dest)
+        for path in [target, *target.rglob("*")]:
+            os.chown(path, 0, 0)
+            os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    say(f"huntlab: shared datasets in {target_root} (read-only to hunters)")

@@ -187,6 +187,27 @@ def roles_yml(hunters: list[str]) -> str:
     return "\n".join([*lines, ""])
 
 
+# The docker runtime's node already has a role named ANALYST_ROLE (the single analyst's, who
+# may also load data): its hunters read through this one, which means what ANALYST_ROLE means
+# in the file realm above.
+TEAM_READER_ROLE = "huntlab_team_reader"
+
+
+def api_roles(name: str) -> dict[str, dict[str, object]]:
+    """The roles hunter ``name`` needs, as bodies of the security API (a node with the
+    ``.security`` index): the same rights :func:`roles_yml` writes in the file realm."""
+    check_hunter_name(name)
+    return {
+        TEAM_READER_ROLE: {
+            "cluster": ["monitor"],
+            "indices": [{"names": list(LAB_INDEXES), "privileges": ["read", "view_index_metadata"]}],
+        },
+        hunter_role(name): {
+            "indices": [{"names": [hunter_index_pattern(name)], "privileges": ["all"]}],
+        },
+    }
+
+
 def write_realm(config_dir: Path, *, admin_password: str, hunters: Mapping[str, str]) -> None:
     """Write the file realm into the node's ``config_dir``: ``users`` (the admin and each
     hunter, passwords hashed), ``users_roles`` and ``roles.yml``, each atomically and

@@ -225,7 +225,7 @@ def hub_status(settings: Settings, url: str) -> ServiceStatus:
 LOCAL_CONFIG = "jupyterhub_config_local.py"
 
 
-def _local_config(team: Path, c: Any) -> None:
+def local_config(team: Path, c: Any) -> None:
     """The team's own additions (an identity provider's authenticator, ...), run last, from
     ``team/jupyterhub_config_local.py``: root's, writable by nobody else."""
     path = team / LOCAL_CONFIG
@@ -241,10 +241,11 @@ def _local_config(team: Path, c: Any) -> None:
 
 def configure(c: Any) -> None:
     """Configure the hub from ``hub.json`` (called by ``jupyterhub_config.py``), then the
-    team's own ``team/jupyterhub_config_local.py`` when there is one."""
+    team's own ``team/jupyterhub_config_local.py`` when there is one. (The docker runtime's
+    hub container is configured by :func:`huntlab.lab.team.docker_hub.configure` instead.)"""
     home = Path(os.environ["HUNTLAB_HOME"])
-    conf = json.loads(hub_json(home).read_text(encoding="utf-8"))
     team = accounts.team_dir(home)
+    conf = json.loads(hub_json(home).read_text(encoding="utf-8"))
     listen = conf["listen"]
     host = f"[{listen}]" if ":" in listen else listen
     c.JupyterHub.bind_url = f"https://{host}:{conf['port']}"
@@ -253,11 +254,23 @@ def configure(c: Any) -> None:
     c.JupyterHub.hub_bind_url = f"http://127.0.0.1:{conf['hub_port']}"
     c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{conf['proxy_api_port']}"
     c.ConfigurableHTTPProxy.command = [conf["proxy"]]
+    c.JupyterHub.spawner_class = "huntlab.lab.team.spawner.HunterSpawner"
+    c.HunterSpawner.huntlab_home = str(home)
+    c.Spawner.cmd = [conf["python"], "-m", "jupyterhub.singleuser"]
+    configure_common(c, home, python=conf["python"], idle_timeout=int(conf["idle_timeout"]),
+                     templates=conf["templates"])  # fmt: skip
+    local_config(team, c)
+
+
+def configure_common(c: Any, home: Path, *, python: str, idle_timeout: int, templates: str) -> None:
+    """What the hub is in both runtimes: its state in ``team/``, huntlab's logins, the
+    hunters, the services (``huntlab users``, the idle culler) and the roles."""
+    team = accounts.team_dir(home)
     c.ConfigurableHTTPProxy.should_start = True
     c.JupyterHub.db_url = f"sqlite:///{team / 'jupyterhub.sqlite'}"
     c.JupyterHub.cookie_secret_file = str(team / "jupyterhub_cookie_secret")
     c.JupyterHub.pid_file = ""
-    c.JupyterHub.template_paths = [conf["templates"]]
+    c.JupyterHub.template_paths = [templates]
     c.JupyterHub.cleanup_servers = True
     c.JupyterHub.authenticator_class = "huntlab.lab.team.authenticator.HuntlabAuthenticator"
     c.HuntlabAuthenticator.huntlab_home = str(home)
@@ -268,23 +281,14 @@ def configure(c: Any) -> None:
     hunters = logins.hunters(home) if logins.logins_path(home).is_file() else []
     c.Authenticator.allowed_users = {h.name for h in hunters}
     c.Authenticator.admin_users = {h.name for h in hunters if h.admin}
-    c.JupyterHub.spawner_class = "huntlab.lab.team.spawner.HunterSpawner"
-    c.HunterSpawner.huntlab_home = str(home)
-    c.Spawner.cmd = [conf["python"], "-m", "jupyterhub.singleuser"]
     c.Spawner.default_url = "/lab"
     c.Spawner.start_timeout = 120
     c.Spawner.http_timeout = 90
-    python = conf["python"]
     c.JupyterHub.services = [
         {"name": CLI_SERVICE, "api_token": api_token(home)},
         {
             "name": "idle-culler",
-            "command": [
-                python,
-                "-m",
-                "jupyterhub_idle_culler",
-                f"--timeout={int(conf['idle_timeout'])}",
-            ],
+            "command": [python, "-m", "jupyterhub_idle_culler", f"--timeout={int(idle_timeout)}"],
         },
     ]
     c.JupyterHub.load_roles = [
@@ -303,4 +307,3 @@ def configure(c: Any) -> None:
             "services": ["idle-culler"],
         },
     ]
-    _local_config(team, c)

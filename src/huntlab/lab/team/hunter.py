@@ -33,13 +33,19 @@ def _jupyter_resources() -> Path:
     return resource_dir("jupyter")
 
 
+def spark_caps_for(cores: object = None, executor_memory: object = None) -> dict[str, str]:
+    """A hunter's Spark caps (spark-defaults.conf lines), the defaults where not given."""
+    cores = cores or DEFAULT_CORES
+    return {
+        "spark.cores.max": str(cores),
+        "spark.executor.cores": str(cores),
+        "spark.executor.memory": str(executor_memory or DEFAULT_EXECUTOR_MEMORY),
+    }
+
+
 def spark_caps(home: Path) -> dict[str, str]:
     stored = read_config(home)
-    return {
-        "spark.cores.max": str(stored.get("team_spark_cores", DEFAULT_CORES)),
-        "spark.executor.cores": str(stored.get("team_spark_cores", DEFAULT_CORES)),
-        "spark.executor.memory": str(stored.get("team_executor_memory", DEFAULT_EXECUTOR_MEMORY)),
-    }
+    return spark_caps_for(stored.get("team_spark_cores"), stored.get("team_executor_memory"))
 
 
 def _link(link: Path, target: Path) -> None:

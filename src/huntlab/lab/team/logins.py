@@ -45,6 +45,8 @@ class Hunter:
     created: float
     has_password: bool
     invite_expires: float | None
+    # Given at `add`, never reused: the docker runtime's servers take their uid from it.
+    number: int | None = None
 
 
 def hash_password(password: str) -> str:
@@ -111,7 +113,9 @@ def add(home: Path, name: str, *, admin: bool = False, password: str | None = No
         if name in data["hunters"]:
             raise HuntlabError(f"hunter {name} exists already: `huntlab users reset {name}` "
                                "gives them a new invite")  # fmt: skip
-        entry: dict[str, Any] = {"admin": admin, "created": time.time()}
+        number = int(data.get("next_number", 1))
+        data["next_number"] = number + 1
+        entry: dict[str, Any] = {"admin": admin, "created": time.time(), "number": number}
         data["hunters"][name] = entry
         if password is not None:
             entry["password"] = hash_password(check_new_password(password))
@@ -153,6 +157,7 @@ def hunters(home: Path) -> list[Hunter]:
                 float(e.get("created", 0)),
                 "password" in e,
                 float(e["invite"]["expires"]) if "invite" in e else None,
+                int(e["number"]) if "number" in e else None,
             )
             for name, e in sorted(data["hunters"].items())
         ]
