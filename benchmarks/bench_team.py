@@ -32,9 +32,16 @@ By default the script brings up its own team lab in a temporary home under /tmp 
 must pass through it) on free ports (``install.sh --native --team --datasets empire_invoke_wmi``,
 datasets from ../shared/datasets) and brings it down at the end; ``--home DIR`` uses a running
 team lab instead. Either way its hunters (bench01 ...) are added with passwords and removed
-afterwards. Root only (hunters are unix accounts).
+afterwards. Root only (native hunters are unix accounts).
 
-Usage: python benchmarks/bench_team.py [--hunters 8] [--home DIR] [--idle 10]
+``--runtime docker`` measures the docker runtime's team server instead (``install.sh --docker
+--team``, each hunter a container; goal for the ready kernel: 20 s): on a machine without an
+image registry it uses the test suite's substitutions (docker/compose.test.yaml and
+compose.team-test.yaml, the local base and Elasticsearch images of docker/local-images/, which
+it builds if missing, and no Logstash). A hunter's memory and CPU are those of the processes
+in their container (``docker top``), read on the host like the native ones.
+
+Usage: python benchmarks/bench_team.py [--runtime native|docker] [--hunters 8] [--home DIR] [--idle 10]
 """
 
 from __future__ import annotations
@@ -62,7 +69,7 @@ from huntlab.lab.processes import free_ports
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOK = next((REPO / "jupyter" / "notebooks").glob("04-*.ipynb"))
 DATASET = "empire_invoke_wmi"
-GOAL_READY_S = 10.0
+GOAL_READY_S = {"native": 10.0, "docker": 20.0}
 GOAL_MB = 250.0
 GOAL_SPREAD = 1.5
 TIMEOUT = 600.0
@@ -75,6 +82,7 @@ class Lab:
     url: str
     cert: str
     started_here: bool
+    runtime: str = "native"
 
     def huntlab(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -132,18 +140,60 @@ def bring_up(mirror: str) -> Lab:
         )
     )  # fmt: skip
     env.update({"HUNTLAB_HOME": str(home), "HUNTLAB_DATASETS_MIRROR": mirror})
-    print(f"bringing up a team lab in {home} (install.sh --native --team) ...", flush=True)
+    lab = install_team(Lab(home, env, "", "", started_here=True))
+    lab.url, lab.cert = lab_urls(home)
+    return lab
+
+
+def install_team(lab: Lab) -> Lab:
+    """``install.sh --RUNTIME --team`` for the lab's environment; exits when it fails."""
+    print(f"bringing up a team lab in {lab.home} (install.sh --{lab.runtime} --team) ...",
+          flush=True)  # fmt: skip
     started = time.monotonic()
     done = subprocess.run(
-        [str(REPO / "install.sh"), "--native", "--team", "--datasets", DATASET],
-        env=env, capture_output=True, text=True, timeout=1800, check=False,
+        [str(REPO / "install.sh"), f"--{lab.runtime}", "--team", "--datasets", DATASET],
+        env=lab.env, capture_output=True, text=True, timeout=2400, check=False,
     )  # fmt: skip
-    lab = Lab(home, env, "", "", started_here=True)
     if done.returncode != 0:
         tear_down(lab, [])
-        sys.exit(f"install.sh --native --team failed:\n{done.stderr[-4000:]}")
-    lab.url, lab.cert = lab_urls(home)
-    print(f"  up in {time.monotonic() - started:.0f} s: {lab.url}/hub/", flush=True)
+        sys.exit(f"install.sh --{lab.runtime} --team failed:\n{done.stderr[-4000:]}")
+    print(f"  up in {time.monotonic() - started:.0f} s", flush=True)
+    return lab
+
+
+def bring_up_docker(mirror: str) -> Lab:
+    from huntlab.lab.docker import read_env_file
+
+    venv_path = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    for script in ("base-image.sh", "elasticsearch-image.sh"):
+        built = subprocess.run(["bash", str(REPO / "docker" / "local-images" / script)],
+                               env=venv_path, capture_output=True, text=True, timeout=1800,
+                               check=False)  # fmt: skip
+        if built.returncode != 0:
+            sys.exit(f"docker/local-images/{script} failed:\n{built.stderr[-3000:]}")
+    home = Path(tempfile.mkdtemp(prefix="huntlab-bench-team-docker-", dir="/tmp"))
+    names = ("ES_PORT", "SPARK_MASTER_PORT", "SPARK_MASTER_UI_PORT", "SPARK_WORKER_UI_PORT",
+             "JUPYTER_PORT")  # fmt: skip
+    ports = dict(zip(names, free_ports(len(names)), strict=True))
+    env = clean_env()
+    for key in ("COMPOSE_PROFILES", "COMPOSE_FILE", "COMPOSE_PROJECT_NAME"):
+        env.pop(key, None)
+    docker = REPO / "docker"
+    env.update({f"HUNTLAB_{key}": str(port) for key, port in ports.items()})
+    env.update({
+        "HUNTLAB_HOME": str(home / "home"),
+        "HUNTLAB_DOCKER_ENV_FILE": str(home / "lab.env"),
+        "HUNTLAB_COMPOSE_PROJECT": f"huntlab-bench-{secrets.token_hex(3)}",
+        "HUNTLAB_COMPOSE_FILES": f"{docker / 'compose.test.yaml'}:{docker / 'compose.team-test.yaml'}",
+        "HUNTLAB_DATASETS_MIRROR": mirror,
+        "HUNTLAB_LOGSTASH": "false",
+        "BASE_IMAGE": "huntlab-local/debian:bookworm",
+        "ELASTICSEARCH_IMAGE": "huntlab-local/elasticsearch",
+        "PATH": f"{Path(sys.executable).parent}:{env.get('PATH', '')}",
+    })  # fmt: skip
+    lab = install_team(Lab(home, env, "", "", started_here=True, runtime="docker"))
+    lab.url = f"https://127.0.0.1:{ports['JUPYTER_PORT']}"
+    lab.cert = read_env_file(home / "lab.env")["JUPYTER_TLS_CERT"]
     return lab
 
 
@@ -156,6 +206,11 @@ def use_existing(home: Path) -> Lab:
 
 def keep_hub_log(lab: Lab) -> None:
     """Copy the hub's log out of the lab's home (deleted at the end) to read the failures."""
+    if lab.runtime == "docker":
+        kept = Path(tempfile.gettempdir()) / f"bench-team-{lab.home.name}-hub.log"
+        kept.write_text(lab.huntlab("logs", "hub").stdout, encoding="utf-8")
+        print(f"the hub's log is kept in {kept}", file=sys.stderr)
+        return
     log = lab.home / "logs" / "jupyterhub.log"
     if log.is_file():
         kept = Path(tempfile.gettempdir()) / f"bench-team-{lab.home.name}-jupyterhub.log"
@@ -169,7 +224,10 @@ def tear_down(lab: Lab, hunters: list[Hunter]) -> None:
         if removed.returncode != 0:
             print(f"huntlab users remove {hunter.name}: {removed.stderr.strip()}", file=sys.stderr)
     if lab.started_here:
-        lab.huntlab("down")
+        if lab.runtime == "docker":
+            lab.huntlab("down", "--purge", "--purge-notebooks")
+        else:
+            lab.huntlab("down")
         shutil.rmtree(lab.home, ignore_errors=True)
 
 
@@ -345,20 +403,32 @@ class Usage:
     kernel_cpu_s: float = 0.0  # ... and by their kernels
 
 
-def hunter_usage(name: str) -> Usage:
+def hunter_pids(lab: Lab, name: str) -> set[int]:
+    """The processes of a hunter: their unix account's (native), their container's (docker)."""
     import psutil
 
+    if lab.runtime == "docker":
+        project = lab.env["HUNTLAB_COMPOSE_PROJECT"]
+        top = subprocess.run(["docker", "top", f"{project}-hunter-{name}", "-eo", "pid"],
+                             capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+        return {int(line) for line in top.stdout.split()[1:] if line.isdigit()}
     from huntlab.lab.team import accounts
 
-    usage = Usage()
     entry = accounts.account(name)
     if entry is None:
-        return usage
-    for proc in psutil.process_iter(["uids", "cmdline"]):
-        uids = proc.info.get("uids")
-        if uids is None or uids.real != entry.pw_uid:
-            continue
+        return set()
+    return {p.pid for p in psutil.process_iter(["uids"])
+            if p.info.get("uids") is not None and p.info["uids"].real == entry.pw_uid}  # fmt: skip
+
+
+def hunter_usage(lab: Lab, name: str) -> Usage:
+    import psutil
+
+    usage = Usage()
+    for pid in hunter_pids(lab, name):
         try:
+            proc = psutil.Process(pid)
+            cmdline = " ".join(proc.cmdline())
             full = proc.memory_full_info()
             cpu = proc.cpu_times()
         except psutil.Error:
@@ -366,7 +436,8 @@ def hunter_usage(name: str) -> Usage:
         usage.rss_mb += full.rss / 1e6
         usage.pss_mb += getattr(full, "pss", full.rss) / 1e6
         usage.processes += 1
-        if "jupyterhub.singleuser" in " ".join(proc.info.get("cmdline") or []):
+        # native: python -m jupyterhub.singleuser; docker: the jupyterhub-singleuser script
+        if "jupyterhub.singleuser" in cmdline or "jupyterhub-singleuser" in cmdline:
             usage.server_cpu_s += cpu.user + cpu.system
         else:
             usage.kernel_cpu_s += cpu.user + cpu.system
@@ -388,6 +459,8 @@ def spread(values: list[float]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runtime", choices=("native", "docker"), default="native",
+                        help="which runtime's team server (default native)")  # fmt: skip
     parser.add_argument("--hunters", type=int, default=8, help="simulated hunters (default 8)")
     parser.add_argument("--home", type=Path, help="a running team lab's home (else a new one)")
     parser.add_argument(
@@ -401,7 +474,12 @@ def main() -> None:
     if os.geteuid() != 0:
         sys.exit("bench_team.py needs root: hunters are unix accounts")
     cells = code_cells()
-    lab = use_existing(args.home) if args.home else bring_up(args.datasets_mirror)
+    if args.home:
+        lab = use_existing(args.home)
+    elif args.runtime == "docker":
+        lab = bring_up_docker(args.datasets_mirror)
+    else:
+        lab = bring_up(args.datasets_mirror)
     hunters = [Hunter(f"bench{i:02d}", secrets.token_urlsafe(12))
                for i in range(1, args.hunters + 1)]  # fmt: skip
     added: list[Hunter] = []
@@ -423,11 +501,11 @@ def main() -> None:
         wall = time.monotonic() - started
         load_after = os.getloadavg()[0]
         time.sleep(args.idle)
-        idle_kernel = {h.name: hunter_usage(h.name) for h in hunters}
+        idle_kernel = {h.name: hunter_usage(lab, h.name) for h in hunters}
         for hunter in hunters:
             shut_kernel(lab, hunter)
         time.sleep(args.idle)
-        no_kernel = {h.name: hunter_usage(h.name) for h in hunters}
+        no_kernel = {h.name: hunter_usage(lab, h.name) for h in hunters}
         # A hunter who just opened a notebook: their server and a fresh kernel, idle.
         for hunter in hunters:
             if not hunter.error:
@@ -436,7 +514,7 @@ def main() -> None:
                 except Exception as exc:
                     hunter.error = f"a second kernel failed: {type(exc).__name__}: {exc}"
         time.sleep(args.idle)
-        fresh_kernel = {h.name: hunter_usage(h.name) for h in hunters}
+        fresh_kernel = {h.name: hunter_usage(lab, h.name) for h in hunters}
         for hunter in hunters:
             shut_kernel(lab, hunter)
         for h in hunters:
@@ -447,7 +525,8 @@ def main() -> None:
             keep_hub_log(lab)
     finally:
         tear_down(lab, added)
-    report(hunters, cells, wall, (load_before, load_after), idle_kernel, no_kernel, fresh_kernel)
+    report(hunters, cells, wall, (load_before, load_after), idle_kernel, no_kernel, fresh_kernel,
+           GOAL_READY_S[lab.runtime], lab.runtime)  # fmt: skip
 
 
 def report(
@@ -458,8 +537,10 @@ def report(
     idle_kernel: dict[str, Usage],
     no_kernel: dict[str, Usage],
     fresh_kernel: dict[str, Usage],
+    goal_ready: float,
+    runtime: str,
 ) -> None:
-    print(f"\n{len(hunters)} hunters at once, {NOTEBOOK.name} ({len(cells)} code cells), "
+    print(f"\n{runtime} team server: {len(hunters)} hunters at once, {NOTEBOOK.name} ({len(cells)} code cells), "
           f"{os.cpu_count()} cores, load average {load[0]:.1f} before / {load[1]:.1f} after, "
           f"{wall:.1f} s in all\n")  # fmt: skip
     print(f"{'hunter':10}{'login':>7}{'server':>8}{'lab':>6}{'kernel':>8}{'notebook':>10}"
@@ -492,8 +573,8 @@ def report(
     cpu = sum(u.server_cpu_s + u.kernel_cpu_s for u in idle_kernel.values())
     rows = [
         ("failures", f"{len(failures)} of {len(hunters)}", "0", not failures),
-        ("login to ready kernel (s) min/med/max", spread(ready), f"<= {GOAL_READY_S:.0f}",
-         bool(ready) and max(ready) <= GOAL_READY_S),
+        ("login to ready kernel (s) min/med/max", spread(ready), f"<= {goal_ready:.0f}",
+         bool(ready) and max(ready) <= goal_ready),
         ("RSS per hunter, kernel idle (MB)", spread(rss_k), f"<= {GOAL_MB:.0f}",
          max(rss_k) <= GOAL_MB),
         ("RSS per hunter, kernel shut (MB)", spread(rss_0), f"<= {GOAL_MB:.0f}",

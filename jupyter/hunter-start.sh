@@ -32,6 +32,10 @@ for pair in "${pairs[@]}"; do
   fi
 done
 
+# A first visit opens notebook 01 beside a file browser wide enough for full names.
+python3 -c 'import sys; from pathlib import Path; from huntlab.lab.workspace import first_screen; first_screen(Path(sys.argv[1]), Path(sys.argv[2]))' \
+  "$home/.jupyter/lab/workspaces" "$work"
+
 own() {
   # Everything under $1 on its own file system that is not the hunter's yet (the first start,
   # or a hunter added again), except the two team volumes mounted inside the workspace.

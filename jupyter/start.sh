@@ -4,7 +4,8 @@
 # configuration (the daemons read _SPARK_AUTH_SECRET from their environment instead), and a
 # setting given on the command line is visible to every account. So the image's Spark defaults
 # plus that one line go to SPARK_CONF_DIR, a folder only this user can read.
-# It also links datasets/ in the workspace to the lab's dataset store.
+# It also links datasets/ in the workspace to the lab's dataset store and lays out the first
+# screen (notebook 01 open).
 set -euo pipefail
 
 defaults=/opt/huntlab/spark-conf/spark-defaults.conf
@@ -19,12 +20,14 @@ python3 - <<'PY'
 import os
 from pathlib import Path
 
-from huntlab.lab.workspace import link_datasets
+from huntlab.lab.workspace import first_screen, link_datasets
 from huntlab.settings import cache_dir
 
 root = Path(os.environ.get("JUPYTER_ROOT_DIR") or Path.cwd())
 if link_datasets(root, cache_dir() / "datasets") is None:
     print(f"start.sh: {root}/datasets is the user's own folder; left as it is")
+# A first visit opens notebook 01 beside a file browser wide enough for full names.
+first_screen(Path.home() / ".jupyter" / "lab" / "workspaces", root)
 PY
 umask 077
 mkdir -p "$conf_dir"

@@ -215,3 +215,20 @@ def test_cli_refuses_listening_beyond_loopback_without_tls(tmp_path: Path) -> No
     assert "huntlab: error:" in done.stderr and "--tls" in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "run").exists()  # nothing was started
+
+
+def test_the_first_screen_is_laid_out_once_and_only_where_notebook_01_is(tmp_path: Path) -> None:
+    from jupyterlab_server.workspaces_handler import WorkspacesManager
+
+    from huntlab.lab.workspace import FIRST_NOTEBOOK, first_screen
+
+    workspaces = tmp_path / "workspaces"
+    assert first_screen(workspaces, tmp_path) is False  # no notebook 01 here: nothing written
+    (tmp_path / FIRST_NOTEBOOK).write_text("{}", encoding="utf-8")
+    assert first_screen(workspaces, tmp_path) is True
+    layout = WorkspacesManager(str(workspaces)).load("default")
+    main = layout["data"]["layout-restorer:data"]["main"]
+    assert main["current"] == f"notebook:{FIRST_NOTEBOOK}"
+    assert layout["data"][main["current"]]["data"]["path"] == FIRST_NOTEBOOK
+    # The user's own layout, once there is one, is never replaced.
+    assert first_screen(workspaces, tmp_path) is False

@@ -62,6 +62,43 @@ def link_datasets(workspace: Path, store: Path) -> Path | None:
     return link
 
 
+FIRST_NOTEBOOK = "01-jupyter-basics.ipynb"
+# The left sidebar's share of the window on the first screen: the notebooks' full names show.
+FILE_BROWSER_SHARE = 0.36
+
+
+def first_screen(workspaces_dir: Path, workspace: Path) -> bool:
+    """JupyterLab's first screen for a new user: notebook 01 open beside a file browser wide
+    enough for the notebooks' full names. Written as JupyterLab's ``default`` workspace only
+    while there is none (later visits restore the user's own layout); True when written."""
+    if not (workspace / FIRST_NOTEBOOK).is_file():
+        return False
+    if workspaces_dir.is_dir() and any(workspaces_dir.glob("*.jupyterlab-workspace")):
+        return False
+    try:
+        from jupyterlab_server.workspaces_handler import WorkspacesManager
+    except ImportError:  # JupyterLab is not installed here: nothing to lay out
+        return False
+    widget = f"notebook:{FIRST_NOTEBOOK}"
+    layout = {
+        "data": {
+            "layout-restorer:data": {
+                "main": {
+                    "dock": {"type": "tab-area", "currentIndex": 0, "widgets": [widget]},
+                    "current": widget,
+                },
+                "left": {"collapsed": False, "visible": True, "current": "filebrowser",
+                         "widgets": ["filebrowser"], "widgetStates": {}},
+                "relativeSizes": [FILE_BROWSER_SHARE, 1 - FILE_BROWSER_SHARE, 0],
+            },
+            widget: {"data": {"path": FIRST_NOTEBOOK, "factory": "Notebook"}},
+        },
+        "metadata": {"id": "default"},
+    }
+    WorkspacesManager(str(workspaces_dir)).save("default", json.dumps(layout))
+    return True
+
+
 def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 

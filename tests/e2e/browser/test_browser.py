@@ -32,6 +32,38 @@ def browser(tmp_path: Path) -> Iterator[object]:
         driver.quit()
 
 
+def test_a_first_visit_opens_notebook_01_with_full_names_in_the_file_browser(
+    native_lab: NativeLab, browser: object, artifacts_dir: Path
+) -> None:
+    """The lab's first screen (the URL `huntlab up` prints): notebook 01 open, where the
+    series starts, and every notebook's whole name readable in the file browser. Runs first:
+    later visits restore the user's own layout."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.remote.webdriver import WebDriver
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from huntlab.lab.workspace import FIRST_NOTEBOOK
+
+    assert native_lab.install.returncode == 0, native_lab.install.stderr[-4000:]
+    driver: WebDriver = browser  # type: ignore[assignment]
+    wait = WebDriverWait(driver, WAIT)
+    driver.get(f"{native_lab.jupyter}/lab?token={native_lab.token}")
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".jp-Notebook .jp-Cell")))
+    wait.until(lambda d: "Jupyter" in d.find_element(By.CSS_SELECTOR, ".jp-Notebook").text)
+    driver.save_screenshot(str(artifacts_dir / "jupyterlab-first-screen.png"))
+    current = driver.find_element(
+        By.CSS_SELECTOR, "#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current .lm-TabBar-tabLabel"
+    )
+    assert current.text == FIRST_NOTEBOOK
+    names = driver.find_elements(By.CSS_SELECTOR, ".jp-DirListing-item .jp-DirListing-itemText")
+    notebooks = [n for n in names if n.text.endswith(".ipynb")]
+    assert len(notebooks) >= 8, [n.text for n in names]
+    cut = [n.text for n in notebooks
+           if driver.execute_script("return arguments[0].scrollWidth > arguments[0].clientWidth", n)]  # fmt: skip
+    assert not cut, f"names cut short in the file browser: {cut}"
+
+
 def test_browser_logs_in_with_the_token_and_opens_notebook_04(
     native_lab: NativeLab, browser: object, artifacts_dir: Path
 ) -> None:
@@ -66,7 +98,9 @@ def test_browser_logs_in_with_the_token_and_opens_notebook_04(
     cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
     first_markdown = next(c for c in cells if c["cell_type"] == "markdown")
     heading = "".join(first_markdown["source"]).splitlines()[0].lstrip("# ").strip()
-    wait.until(lambda d: heading in d.find_element(By.CSS_SELECTOR, ".jp-Notebook").text)
+    # (The first visit's notebook 01 may be open too: read the notebook on show.)
+    shown = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook"
+    wait.until(lambda d: heading in d.find_element(By.CSS_SELECTOR, shown).text)
     tabs = [e.text for e in driver.find_elements(By.CSS_SELECTOR, ".lm-TabBar-tabLabel")]
     assert notebook.name in tabs
     shot = artifacts_dir / "jupyterlab-notebook-04.png"

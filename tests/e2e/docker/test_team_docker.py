@@ -410,6 +410,24 @@ def test_an_invite_link_names_the_door_and_works_once(docker_team: DockerTeam) -
         docker_team.huntlab("users", "remove", DAVE)
 
 
+def test_two_hunters_edit_one_notebook_at_once_through_a_share(docker_team: DockerTeam) -> None:
+    from tests.support.collaboration import two_hunters_edit_one_notebook
+
+    token = docker_team.user_token(ALICE)
+
+    def saved(path: str) -> str:
+        # As the owner reads it from her server (the file in the team-hunts volume).
+        answer = requests.get(
+            f"{docker_team.url}/user/{ALICE}/api/contents/{path}?content=1&type=file&format=text",
+            headers={"Authorization": f"token {token}"},
+            verify=docker_team.cert, timeout=60,
+        )  # fmt: skip
+        assert answer.status_code == 200, answer.text
+        return str(answer.json()["content"])
+
+    two_hunters_edit_one_notebook(docker_team, ALICE, BOB, saved)
+
+
 def test_restart_keeps_users_and_files_and_down_leaves_nothing(docker_team: DockerTeam) -> None:
     again = docker_team.huntlab("up", "--no-data", timeout=1200)
     assert again.returncode == 0, again.stderr[-4000:]

@@ -1,174 +1,22 @@
-"""Two hunters on one notebook at the same time: alice shares her server with bob (JupyterHub's
-shares), both open the same notebook of the team's hunts/ folder through jupyter-collaboration's
-room websocket, each with their own hub token, and each sees the other's edit. The Y protocol
-is spoken for real (pycrdt's sync messages, jupyter-ydoc's notebook model) over the hunter's
-server behind the hub's HTTPS proxy; without the share, the room is refused (403).
-"""
+"""Two hunters on one notebook at the same time on the native team server (the check itself:
+tests/support/collaboration.py); the merged notebook is saved in the team's hunts/ folder as
+the owner's file."""
 
 from __future__ import annotations
 
-import json
 import pwd
-import secrets
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any
 
-import pytest
-import requests
-import websocket
-from jupyter_ydoc import YNotebook
-from pycrdt import (
-    Doc,
-    YMessageType,
-    create_sync_message,
-    create_update_message,
-    handle_sync_message,
-)
-
+from tests.support.collaboration import two_hunters_edit_one_notebook
 from tests.support.fixtures.team import ALICE, BOB, TeamLab
-
-WAIT = 60
-
-
-class Peer:
-    """One hunter's copy of the notebook, kept in sync over the room's websocket."""
-
-    def __init__(self, ws: websocket.WebSocket) -> None:
-        self.ws = ws
-        self.doc = Doc()
-        self.notebook = YNotebook(self.doc)
-        ws.send_binary(create_sync_message(self.doc))
-
-    def source(self, index: int = 0) -> str:
-        return str(self.notebook.get_cell(index)["source"])
-
-    def wait_for(self, what: str, done: Callable[[], bool]) -> None:
-        """Apply the server's messages until ``done()``."""
-        deadline = time.monotonic() + WAIT
-        while not done():
-            assert time.monotonic() < deadline, f"never saw {what}"
-            message = self.ws.recv()
-            if not isinstance(message, bytes) or not message:
-                continue
-            if message[0] == YMessageType.SYNC:
-                reply = handle_sync_message(message[1:], self.doc)
-                if reply is not None:
-                    self.ws.send_binary(reply)
-
-    def append(self, text: str, index: int = 0) -> None:
-        """Edit the cell's source here and send the change as a Y update."""
-        before = self.doc.get_state()
-        source = self.notebook.ycells[index]["source"]
-        source.insert(len(source), text)
-        self.ws.send_binary(create_update_message(self.doc.get_update(before)))
-
-
-def _room(lab: TeamLab, owner: str, token: str, path: str) -> tuple[str, str]:
-    """The notebook's collaboration room on ``owner``'s server: (websocket URL, room id)."""
-    answer = requests.put(
-        f"{lab.url}/user/{owner}/api/collaboration/session/{path}",
-        json={"format": "json", "type": "notebook"},
-        headers={"Authorization": f"token {token}"}, verify=lab.cert, timeout=60,
-    )  # fmt: skip
-    assert answer.status_code in (200, 201), (answer.status_code, answer.text)
-    session = answer.json()
-    room = f"json:notebook:{session['fileId']}"
-    ws_url = lab.url.replace("https", "wss", 1) + f"/user/{owner}/api/collaboration/room/{room}"
-    return f"{ws_url}?sessionId={session['sessionId']}", room
-
-
-def _connect(lab: TeamLab, ws_url: str, token: str) -> websocket.WebSocket:
-    return websocket.create_connection(
-        ws_url, header=[f"Authorization: token {token}"], timeout=WAIT,
-        sslopt={"ca_certs": lab.cert},
-    )  # fmt: skip
-
-
-@contextmanager
-def _peer(lab: TeamLab, ws_url: str, token: str) -> Iterator[Peer]:
-    ws = _connect(lab, ws_url, token)
-    try:
-        yield Peer(ws)
-    finally:
-        ws.close()
-
-
-def _as(token: str) -> dict[str, str]:
-    return {"Authorization": f"token {token}"}
 
 
 def test_two_hunters_edit_one_notebook_at_once_through_a_share(team_lab: TeamLab) -> None:
-    lab = team_lab
-    assert lab.install.returncode == 0, lab.install.stderr[-6000:]
-    server = lab.start_server(ALICE)
-    alice, unshared = lab.user_token(ALICE), lab.user_token(BOB)
-    path = f"hunts/wmi-together-{secrets.token_hex(4)}.ipynb"
-    notebook = {
-        "nbformat": 4, "nbformat_minor": 5, "metadata": {},
-        "cells": [{"id": "c0", "cell_type": "code", "source": "hits = 0", "metadata": {},
-                   "outputs": [], "execution_count": None}],
-    }  # fmt: skip
-    made = requests.put(f"{server}/api/contents/{path}", headers=_as(alice), verify=lab.cert,
-                        json={"type": "notebook", "content": notebook}, timeout=60)  # fmt: skip
-    assert made.status_code == 201, made.text
-    ws_url, _room_id = _room(lab, ALICE, alice, path)
+    assert team_lab.install.returncode == 0, team_lab.install.stderr[-6000:]
+    team = team_lab.home / "team"
 
-    # Without a share, bob (like anyone but alice) cannot open her notebook's room.
-    with pytest.raises(websocket.WebSocketBadStatusException) as refused:
-        _connect(lab, ws_url, unshared)
-    assert refused.value.status_code == 403
-    contents = requests.get(f"{server}/api/contents/{path}", headers=_as(unshared),
-                            verify=lab.cert, timeout=60)  # fmt: skip
-    assert contents.status_code == 403
+    def author(path: str) -> None:
+        assert pwd.getpwuid((team / path).stat().st_uid).pw_name == f"huntlab-{ALICE}"
 
-    # Alice shares her server with bob, with her own token (the `user` role's shares!user).
-    shared = requests.post(f"{lab.url}/hub/api/shares/{ALICE}/", json={"user": BOB},
-                           headers=_as(alice), verify=lab.cert, timeout=60)  # fmt: skip
-    assert shared.status_code == 200, shared.text
-    # (A fresh token: alice's server remembers what a token it has seen may do for a while.)
-    bob = lab.user_token(BOB)
-    try:
-        # On her server bob is still himself (the name shown beside his cursor).
-        me = requests.get(f"{server}/api/me", headers=_as(bob), verify=lab.cert, timeout=60)
-        assert me.status_code == 200, me.text
-        assert me.json()["identity"]["username"] == BOB
-
-        with _peer(lab, ws_url, alice) as a, _peer(lab, ws_url, bob) as b:
-            a.wait_for("the notebook at alice's", lambda: a.notebook.cell_number == 1)
-            b.wait_for("the notebook at bob's", lambda: b.notebook.cell_number == 1)
-            assert a.source() == b.source() == "hits = 0"
-
-            a.append("  # alice: filter on wmiprvse.exe")
-            b.wait_for("alice's edit at bob's", lambda: "alice:" in b.source())
-            b.append("\n# bob: and its children")
-            a.wait_for("bob's edit at alice's", lambda: "bob:" in a.source())
-            expected = "hits = 0  # alice: filter on wmiprvse.exe\n# bob: and its children"
-            assert a.source() == b.source() == expected
-
-        # The room saves the merged notebook into the team's folder, as alice's file.
-        on_disk = lab.home / "team" / path
-        deadline = time.monotonic() + WAIT
-        while "bob:" not in on_disk.read_text(encoding="utf-8"):
-            assert time.monotonic() < deadline, on_disk.read_text(encoding="utf-8")
-            time.sleep(0.5)
-        saved: dict[str, Any] = json.loads(on_disk.read_text(encoding="utf-8"))
-        assert "".join(saved["cells"][0]["source"]) == expected
-        assert pwd.getpwuid(on_disk.stat().st_uid).pw_name == f"huntlab-{ALICE}"
-    finally:
-        # Leave alice's server hers alone again, and the team's folder as it was.
-        requests.delete(f"{lab.url}/hub/api/shares/{ALICE}/", headers=_as(alice),
-                        verify=lab.cert, timeout=60)  # fmt: skip
-        requests.delete(f"{server}/api/contents/{path}", headers=_as(alice),
-                        verify=lab.cert, timeout=60)  # fmt: skip
-        _stop_server(lab, ALICE)
-
-
-def _stop_server(lab: TeamLab, name: str) -> None:
-    """Stop ``name``'s server, as the team's other tests expect to find it (not running)."""
-    lab.hub_api("DELETE", f"/users/{name}/server")
-    deadline = time.monotonic() + WAIT
-    while (lab.hub_api("GET", f"/users/{name}").json().get("servers") or {}).get(""):
-        assert time.monotonic() < deadline, f"{name}'s server did not stop"
-        time.sleep(0.5)
+    two_hunters_edit_one_notebook(
+        team_lab, ALICE, BOB, lambda path: (team / path).read_text(encoding="utf-8"), author
+    )

@@ -16,6 +16,7 @@ from huntlab.lab.token import read_token
 from huntlab.lab.workspace import (
     DATASETS_LINK,
     disable_announcements,
+    first_screen,
     link_datasets,
     notebooks_source,
     sync_notebooks,
@@ -89,6 +90,7 @@ def start_jupyter(lab: LabPlan, token: str, say: Callable[[str], None]) -> None:
     for sub in ("", "config", "runtime"):
         (lab.home / "jupyter" / sub).mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
     disable_announcements(lab.home / "jupyter" / "config")
+    first_screen(lab.home / "jupyter" / "config" / "lab" / "workspaces", workspace)
     processes.ensure(
         lab.home,
         JUPYTER,

@@ -18,7 +18,12 @@ from pathlib import Path
 from huntlab.files import atomic_write
 from huntlab.lab.config import read_config
 from huntlab.lab.team import accounts, es_realm
-from huntlab.lab.workspace import disable_announcements, notebooks_source, sync_notebooks
+from huntlab.lab.workspace import (
+    disable_announcements,
+    first_screen,
+    notebooks_source,
+    sync_notebooks,
+)
 from huntlab.spark.auth import read_secret, secret_path
 
 # Each hunter's Spark application is capped so that one hunter cannot starve the others
@@ -94,6 +99,7 @@ def prepare(home: Path, name: str) -> None:
     if ivy is not None and ivy.is_dir() and not (cache / "ivy2").exists():
         shutil.copytree(ivy, cache / "ivy2", symlinks=True)
     disable_announcements(folder / ".jupyter")
+    first_screen(folder / ".jupyter" / "lab" / "workspaces", space)
     accounts.chown_tree(folder, uid, gid)
 
 
