@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import ssl
@@ -101,6 +102,38 @@ def test_workspace_keeps_user_edits(tmp_path: Path) -> None:
     (workspace / "b.ipynb").unlink()
     sync_notebooks(shipped, home)
     assert not (workspace / "b.ipynb").exists()  # a deletion is respected too
+
+
+def _notebook(*sources: str, **metadata: object) -> str:
+    cells = [{"id": f"c{n}", "cell_type": "code", "source": src, "metadata": {},
+              "outputs": [], "execution_count": None} for n, src in enumerate(sources)]  # fmt: skip
+    return json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": metadata, "cells": cells})
+
+
+def test_a_notebook_only_opened_and_run_is_still_refreshed(tmp_path: Path) -> None:
+    """JupyterLab writes language_info and outputs into a notebook merely run: not an edit.
+    A changed cell is one; an older manifest (raw digests) still counts an untouched file."""
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    (shipped / "01.ipynb").write_text(_notebook("print(1)"))
+    (shipped / "02.ipynb").write_text(_notebook("x = 2"))
+    (shipped / "03.ipynb").write_text(_notebook("y = 3"))
+    home = tmp_path / "home"
+    workspace, _ = sync_notebooks(shipped, home)
+    (workspace / "01.ipynb").write_text(_notebook("print(1)", language_info={"name": "python"}))
+    (workspace / "02.ipynb").write_text(_notebook("x = 2 + 2"))  # the user's own change
+    # A manifest written by an older huntlab: the raw digest of what it shipped.
+    manifest = workspace / ".huntlab-shipped.json"
+    old = json.loads(manifest.read_text())
+    old["03.ipynb"] = hashlib.sha256((shipped / "03.ipynb").read_bytes()).hexdigest()
+    manifest.write_text(json.dumps(old))
+    for name, source in (("01", "print(1)  # v2"), ("02", "x = 20"), ("03", "y = 30")):
+        (shipped / f"{name}.ipynb").write_text(_notebook(source))
+    workspace, kept = sync_notebooks(shipped, home)
+    assert kept == ["02.ipynb"]
+    assert "v2" in (workspace / "01.ipynb").read_text()
+    assert "y = 30" in (workspace / "03.ipynb").read_text()
+    assert "x = 2 + 2" in (workspace / "02.ipynb").read_text()
 
 
 def test_config_records_runtime_and_feeds_settings(tmp_path: Path) -> None:

@@ -2,7 +2,9 @@
 
 A manifest (``.huntlab-shipped.json``) records the digest of each notebook as shipped. On a
 rerun a notebook is refreshed only when the user has not changed it since it was copied;
-an edited or deleted one is left as the user left it.
+an edited or deleted one is left as the user left it. A notebook's digest covers its cells
+(type and source) only: JupyterLab writes the kernel's ``language_info`` (and outputs) into a
+notebook merely opened and run, which is not the user's edit.
 """
 
 from __future__ import annotations
@@ -99,8 +101,28 @@ def first_screen(workspaces_dir: Path, workspace: Path) -> bool:
     return True
 
 
-def _digest(path: Path) -> str:
+def _raw_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _digest(path: Path) -> str:
+    """What the manifest records: a notebook's cells (type, source), any other file's bytes."""
+    if path.suffix == ".ipynb":
+        try:
+            cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+            content = [
+                (c["cell_type"], "".join(c["source"]) if isinstance(c["source"], list) else c["source"])
+                for c in cells
+            ]
+        except (ValueError, KeyError, TypeError):
+            return _raw_digest(path)
+        return "cells:" + hashlib.sha256(json.dumps(content).encode("utf-8")).hexdigest()
+    return _raw_digest(path)
+
+
+def _digests(path: Path) -> set[str]:
+    """Every digest a file may be recorded under (the raw one: manifests of older huntlabs)."""
+    return {_digest(path), _raw_digest(path)}
 
 
 def sync_notebooks(source: Path | None, home: Path) -> tuple[Path, list[str]]:
@@ -122,11 +144,11 @@ def sync_notebooks(source: Path | None, home: Path) -> tuple[Path, list[str]]:
         dest = target / rel
         new_digest = _digest(src)
         if dest.is_file():
-            current = _digest(dest)
-            if current == new_digest:
+            current = _digests(dest)
+            if new_digest in current:
                 shipped[rel] = new_digest
                 continue
-            if shipped.get(rel) != current:
+            if shipped.get(rel) not in current:
                 kept.append(rel)  # the user's version wins
                 continue
         elif rel in shipped:
