@@ -265,3 +265,19 @@ def test_the_first_screen_is_laid_out_once_and_only_where_notebook_01_is(tmp_pat
     assert layout["data"][main["current"]]["data"]["path"] == FIRST_NOTEBOOK
     # The user's own layout, once there is one, is never replaced.
     assert first_screen(workspaces, tmp_path) is False
+
+
+def test_the_first_screens_layout_is_private(tmp_path: Path) -> None:
+    from huntlab.lab.workspace import FIRST_NOTEBOOK, first_screen
+    from tests.support.private_files import open_to_others
+
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    (home / FIRST_NOTEBOOK).write_text("{}", encoding="utf-8")
+    (home / FIRST_NOTEBOOK).chmod(0o600)
+    old = os.umask(0o022)
+    try:
+        assert first_screen(home / "jupyter" / "config" / "lab" / "workspaces", home)
+    finally:
+        os.umask(old)
+    assert open_to_others(home) == []

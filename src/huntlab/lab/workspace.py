@@ -97,7 +97,12 @@ def first_screen(workspaces_dir: Path, workspace: Path) -> bool:
         },
         "metadata": {"id": "default"},
     }
-    WorkspacesManager(str(workspaces_dir)).save("default", json.dumps(layout))
+    # Private like the rest of the home (JupyterLab would make them with the umask's modes).
+    missing = [d for d in (workspaces_dir, *workspaces_dir.parents) if not d.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(mode=PRIVATE_DIR)
+    saved = WorkspacesManager(str(workspaces_dir)).save("default", json.dumps(layout))
+    saved.chmod(0o600)
     return True
 
 
