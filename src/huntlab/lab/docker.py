@@ -696,27 +696,25 @@ def team_summary() -> list[str]:
     ]
 
 
-def hunter_containers() -> list[str]:
-    """The team server's hunters' containers (the hub's DockerSpawner names them)."""
+def _docker_names(what: list[str], prefix: str) -> list[str]:
+    """The names ``docker <what> --format {{.Names}}`` lists that start with ``prefix``."""
     out = subprocess.run(
-        ["docker", "ps", "--all", "--format", "{{.Names}}",
-         "--filter", f"name=^{project_name()}-hunter-"],
+        ["docker", *what, "--format", "{{.Name}}" if what[0] == "volume" else "{{.Names}}",
+         "--filter", f"name=^{prefix}"],
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     if out.returncode != 0:
-        raise DockerError(f"`docker ps` failed: {out.stderr.strip()[:500]}")
-    return [name for name in out.stdout.split() if name.startswith(f"{project_name()}-hunter-")]
+        raise DockerError(f"`docker {' '.join(what)}` failed: {out.stderr.strip()[:500]}")
+    return [name for name in out.stdout.split() if name.startswith(prefix)]
+
+
+def hunter_containers() -> list[str]:
+    """The team server's hunters' containers (the hub's DockerSpawner names them)."""
+    return _docker_names(["ps", "--all"], f"{project_name()}-hunter-")
 
 
 def hunter_volumes() -> list[str]:
-    out = subprocess.run(
-        ["docker", "volume", "ls", "--format", "{{.Name}}",
-         "--filter", f"name=^{project_name()}_hunter-"],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-    if out.returncode != 0:
-        raise DockerError(f"`docker volume ls` failed: {out.stderr.strip()[:500]}")
-    return [name for name in out.stdout.split() if name.startswith(f"{project_name()}_hunter-")]
+    return _docker_names(["volume", "ls"], f"{project_name()}_hunter-")
 
 
 def _remove_hunters(*, purge: bool) -> None:

@@ -185,13 +185,8 @@ def remove_hunter(settings: Settings, name: str, *, keep_files: bool, say: Say) 
 def list_hunters(settings: Settings) -> list[dict[str, Any]]:
     accounts.require_root("huntlab users list")
     require_team(settings.home)
-    servers: dict[str, str] = {}
     answer = _hub_api(settings, "GET", "/users")
-    if answer is not None and answer[0] == 200 and isinstance(answer[1], list):
-        for user in answer[1]:
-            state = "running" if user.get("server") else ("starting" if user.get("pending")
-                                                           else "stopped")  # fmt: skip
-            servers[user["name"]] = state
+    servers = hub.server_states(answer)
     rows = []
     for entry in logins.hunters(settings.home):
         rows.append(

@@ -283,15 +283,10 @@ def remove(home: Path, name: str, *, keep_files: bool) -> None:
 
 
 def rows(home: Path) -> list[dict[str, Any]]:
-    from huntlab.lab.team import logins
+    from huntlab.lab.team import hub, logins
 
-    servers: dict[str, str] = {}
     answer = hub_api(home, "GET", "/users")
-    if answer is not None and answer[0] == 200 and isinstance(answer[1], list):
-        for user in answer[1]:
-            state = "running" if user.get("server") else ("starting" if user.get("pending")
-                                                           else "stopped")  # fmt: skip
-            servers[user["name"]] = state
+    servers = hub.server_states(answer)
     return [
         {
             "name": entry.name,

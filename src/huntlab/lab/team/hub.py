@@ -207,6 +207,16 @@ def stop_hub(home: Path, say: Callable[[str], None] | None = None) -> bool:
     return stopped
 
 
+def server_states(answer: tuple[int, Any] | None) -> dict[str, str]:
+    """Each user's server (running, starting, stopped) from the hub's ``GET /users`` answer."""
+    states: dict[str, str] = {}
+    if answer is not None and answer[0] == 200 and isinstance(answer[1], list):
+        for user in answer[1]:
+            states[user["name"]] = "running" if user.get("server") else (
+                "starting" if user.get("pending") else "stopped")  # fmt: skip
+    return states
+
+
 def hub_status(settings: Settings, url: str) -> ServiceStatus:
     up = hub_ready(settings)
     info = processes.http_json(f"{probe_url(settings)}/hub/api") if up else None
