@@ -31,7 +31,10 @@ Options:
                        hunter; native: a unix account per hunter, as root); add hunters with
                        `huntlab users add NAME`; see docs/team.md
   --idle-timeout SECS  with --team: stop a hunter's idle server after SECS (default 3600)
-  --spark-workers N    native: run N local Spark workers (default 1)
+  --spark-workers N    run N Spark workers (default 1): local processes, or replicas in Docker
+  --spark-master URL   native: use an existing Spark cluster (spark://HOST:PORT; `local`
+                       returns to the lab's own), with --spark-secret-file FILE holding its
+                       spark.authenticate secret
   --no-logstash        docker: do not run Logstash (saves its memory; --logstash runs it again)
   --no-data            do not load the default datasets
   --datasets A,B       load these datasets instead of the defaults
@@ -69,7 +72,8 @@ while (($#)); do
     --venv) need_value "$@"; venv="$2"; shift ;;
     --python) need_value "$@"; python="$2"; shift ;;
     --home) need_value "$@"; home="$2"; shift ;;
-    --listen | --tls-cert | --tls-key | --datasets | --idle-timeout | --spark-workers)
+    --listen | --tls-cert | --tls-key | --datasets | --idle-timeout | --spark-workers | \
+      --spark-master | --spark-secret-file)
       need_value "$@"
       up_args+=("$1" "$2")
       shift

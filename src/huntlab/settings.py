@@ -84,6 +84,9 @@ class Settings:
     spark_master_ui_port: int = 8080
     spark_worker_ui_port: int = 8081
     spark_workers: int = 1  # local Spark workers of the native lab
+    # Encrypt the drivers' Spark RPC (spark.network.crypto.enabled): on for an existing
+    # cluster the lab was pointed at (`huntlab up --spark-master URL`), which must have it on.
+    spark_network_crypto: bool = False
     jupyter_port: int = 8888
     # The team server's hub and its proxy's API (both on loopback; the door is jupyter_port).
     hub_port: int = 8881
@@ -118,6 +121,7 @@ _ENV_FIELDS: dict[str, str] = {
     "HUNTLAB_SPARK_MASTER_UI_PORT": "spark_master_ui_port",
     "HUNTLAB_SPARK_WORKER_UI_PORT": "spark_worker_ui_port",
     "HUNTLAB_SPARK_WORKERS": "spark_workers",
+    "HUNTLAB_SPARK_NETWORK_CRYPTO": "spark_network_crypto",
     "HUNTLAB_JUPYTER_PORT": "jupyter_port",
     "HUNTLAB_HUB_PORT": "hub_port",
     "HUNTLAB_HUB_PROXY_API_PORT": "hub_proxy_api_port",
@@ -127,6 +131,18 @@ _ENV_FIELDS: dict[str, str] = {
 
 def _coerce(name: str, value: Any, config_file: Path) -> Any:
     kinds = {f.name: f.type for f in fields(Settings)}
+    if kinds.get(name) in ("bool", bool) and not isinstance(value, bool):
+        text = str(value).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off", ""):
+            return False
+        from huntlab.errors import HuntlabError
+
+        env = next((k for k, v in _ENV_FIELDS.items() if v == name), "")
+        raise HuntlabError(
+            f"{name} = {value!r} is not true or false; fix {env} or {config_file}"
+        )
     if kinds.get(name) in ("int", int):
         try:
             return int(value)

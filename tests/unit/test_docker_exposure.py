@@ -22,7 +22,7 @@ from huntlab.settings import load_settings
 PUBLISHED = {
     "elasticsearch": {9200},
     "spark-master": {7077, 8080},
-    "spark-worker": {8081},
+    "spark-worker": set(),  # scales: its UI is reached through the master's
     "jupyter": {8888},
     "logstash": {5044, 5000, 8090},
 }
@@ -73,6 +73,7 @@ def test_loopback_listen_publishes_everything_on_loopback(lab_env: Path) -> None
     _configure("127.0.0.1")
     ips = _host_ips(_render())
     expected = {(name, port) for name, ports in PUBLISHED.items() for port in ports}
+    assert set(PUBLISHED) <= set(_render()["services"])
     assert set(ips) == expected
     assert set(ips.values()) == {"127.0.0.1"}, ips
 
@@ -175,3 +176,19 @@ def test_the_team_server_publishes_only_the_hubs_https_door(lab_env: Path) -> No
     assert "/var/run/docker.sock" in targets
     assert hub["environment"]["HUNTLAB_PUBLIC_URL"].startswith("https://")
     assert hub["environment"]["HUNTLAB_HUB_NETWORK"] == f"{config['name']}_default"
+
+
+def test_spark_workers_scale_without_fixed_names_or_ports(lab_env: Path) -> None:
+    """`--spark-workers N` (SPARK_WORKERS) gives N replicas of one worker service: none with a
+    fixed hostname or a published port, which would keep a second replica from starting."""
+    _configure("127.0.0.1")
+    worker = _render()["services"]["spark-worker"]
+    assert worker["deploy"]["replicas"] == 1
+    assert "hostname" not in worker and not worker.get("ports")
+    assert "--host" not in worker["command"]
+    docker._set_env_keys(lab_env, {"SPARK_WORKERS": "3"})
+    assert _render()["services"]["spark-worker"]["deploy"]["replicas"] == 3
+    assert docker.spark_workers() == 3
+    docker._set_env_keys(lab_env, {"SPARK_WORKERS": "lots"})
+    with pytest.raises(HuntlabError, match=r"SPARK_WORKERS='lots'.*whole number"):
+        docker.spark_workers()

@@ -73,7 +73,22 @@ def _runtime(home: Path | None) -> Runtime:
     "--spark-workers",
     type=click.IntRange(1, 16),
     default=None,
-    help="Native lab: how many local Spark workers (default 1; kept on reruns).",
+    help="How many Spark workers (default 1; kept on reruns): local processes (native) or "
+    "spark-worker replicas (docker).",
+)
+@click.option(
+    "--spark-master",
+    default=None,
+    metavar="URL",
+    help="Native lab: use an existing Spark cluster (spark://HOST:PORT) instead of running "
+    "one; `local` returns to the lab's own. Kept on reruns.",
+)
+@click.option(
+    "--spark-secret-file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="With --spark-master URL: the file whose first line is that cluster's "
+    "spark.authenticate secret.",
 )
 @click.option(
     "--team",
@@ -103,6 +118,8 @@ def up(
     no_data: bool,
     datasets: str | None,
     spark_workers: int | None,
+    spark_master: str | None,
+    spark_secret_file: str | None,
     team: bool,
     idle_timeout: int | None,
     logstash: bool | None,
@@ -123,6 +140,9 @@ def up(
         team=team,
         idle_timeout=idle_timeout,
         logstash=logstash,
+        spark_workers=spark_workers,
+        spark_master=spark_master,
+        spark_secret_file=spark_secret_file,
     )
     if idle_timeout is not None and not team:
         raise click.UsageError("--idle-timeout goes with --team")

@@ -32,6 +32,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from huntlab import versions
 from huntlab.errors import HuntlabError, ServiceError
@@ -405,7 +406,6 @@ def ensure_env_file(settings: Settings) -> Path:
             "ES_PORT": str(settings.es_port),
             "SPARK_MASTER_PORT": str(settings.spark_master_port),
             "SPARK_MASTER_UI_PORT": str(settings.spark_master_ui_port),
-            "SPARK_WORKER_UI_PORT": str(settings.spark_worker_ui_port),
             "JUPYTER_PORT": str(settings.jupyter_port),
         }
     )
@@ -561,7 +561,6 @@ def endpoints() -> dict[str, str]:
     return {
         "elasticsearch": f"http://127.0.0.1:{_published(env, 'ES_PORT', '9200')}",
         "spark-master": f"http://127.0.0.1:{_published(env, 'SPARK_MASTER_UI_PORT', '8080')}",
-        "spark-worker": f"http://127.0.0.1:{_published(env, 'SPARK_WORKER_UI_PORT', '8081')}",
         "jupyter": f"{scheme}://{jupyter_host}:{_published(env, 'JUPYTER_PORT', '8888')}",
     }
 
@@ -585,19 +584,53 @@ def _record(settings: Settings) -> None:
     )
 
 
+def spark_workers(values: Mapping[str, str] | None = None) -> int:
+    """How many spark-worker replicas the env file asks for (SPARK_WORKERS, default 1)."""
+    raw = _published(read_env_file() if values is None else values, "SPARK_WORKERS", "1")
+    try:
+        count = int(raw)
+    except ValueError:
+        raise HuntlabError(
+            f"SPARK_WORKERS={raw!r} in {env_file()}: give a whole number of workers, 1 to 16 "
+            "(or run `huntlab up --docker --spark-workers N`)"
+        ) from None
+    if not 1 <= count <= 16:
+        raise HuntlabError(f"SPARK_WORKERS={count} in {env_file()}: choose 1 to 16")
+    return count
+
+
+def _by_service(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
+    """ps rows grouped by service (a scaled service has one row per replica)."""
+    out: dict[str, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        out.setdefault(str(row.get("Service")), []).append(row)
+    return out
+
+
+def _running(row: Mapping[str, Any]) -> bool:
+    return row.get("State") == "running" and row.get("Health") in ("", "healthy", None)
+
+
 def _unhealthy() -> list[str]:
     """Services that are not running and healthy (setup: not exited with 0), as short lines."""
-    rows = {str(row.get("Service")): row for row in ps()}
+    grouped = _by_service(ps())
+    rows = {name: replicas[-1] for name, replicas in grouped.items()}
     problems = []
     services: tuple[str, ...] = TEAM_LONG_RUNNING if team_configured() else LONG_RUNNING
     if logstash_enabled():
         services = (*services, "logstash")
     for name in services:
-        row = rows.get(name)
-        if row is None:
+        replicas = grouped.get(name, [])
+        if not replicas:
             problems.append(f"{name}: no container")
-        elif row.get("State") != "running" or row.get("Health") not in ("", "healthy", None):
-            problems.append(f"{name}: {row.get('State')} {row.get('Health') or ''}".strip())
+        for row in replicas:
+            if not _running(row):
+                label = str(row.get("Name") or name) if len(replicas) > 1 else name
+                problems.append(f"{label}: {row.get('State')} {row.get('Health') or ''}".strip())
+    wanted = spark_workers()
+    running = sum(_running(row) for row in grouped.get("spark-worker", []))
+    if grouped.get("spark-worker") and running < wanted:
+        problems.append(f"spark-worker: {running} of {wanted} running")
     setup = rows.get("setup")
     if setup is not None and str(setup.get("ExitCode")) != "0":
         problems.append(f"setup: {setup.get('State')} (exit {setup.get('ExitCode')})")
@@ -618,6 +651,7 @@ def up(
     team: bool = False,
     idle_timeout: int | None = None,
     logstash: bool | None = None,
+    spark_workers: int | None = None,
 ) -> dict[str, str]:
     """Bring the stack up and wait until every service is healthy; return the URLs.
 
@@ -633,6 +667,8 @@ def up(
     path = configure_env(
         settings, tls_self_signed=tls_self_signed, tls_cert=tls_cert, tls_key=tls_key
     )
+    if spark_workers is not None:
+        _set_env_keys(path, {"SPARK_WORKERS": str(int(spark_workers))})
     if logstash is not None:
         _set_env_keys(path, {LOGSTASH_KEY: "true" if logstash else "false"})
         if not logstash:
@@ -833,7 +869,8 @@ def status(settings: Settings | None = None) -> list[ServiceStatus]:
         "spark-worker": versions.spark_version(),
         "jupyter": versions.spark_version(),
     }
-    by_service = {str(row.get("Service")): row for row in ps()}
+    grouped = _by_service(ps())
+    by_service = {name: replicas[-1] for name, replicas in grouped.items()}
     door = "jupyter"
     if team_configured():
         door = "hub"
@@ -856,6 +893,13 @@ def status(settings: Settings | None = None) -> list[ServiceStatus]:
             ok = state == "exited" and str(row.get("ExitCode")) == "0"
             detail = (
                 "completed" if ok else f"{state} (exit {row.get('ExitCode')}); huntlab logs setup"
+            )
+        elif name == "spark-worker":
+            replicas = grouped[name]
+            ok = all(_running(r) for r in replicas) and len(replicas) >= spark_workers()
+            detail = (
+                f"{sum(_running(r) for r in replicas)} of {spark_workers()} running; their UIs "
+                f"through the master's: {urls['spark-master']}"
             )
         else:
             ok = state == "running" and health in ("", "healthy")
@@ -888,6 +932,13 @@ class DockerRuntime:
         self.settings = settings
 
     def up(self, options: UpOptions) -> LabSummary:
+        if options.spark_master not in (None, "local") or options.spark_secret_file:
+            raise HuntlabError(
+                "--spark-master URL is for the native lab (`--native`): in Compose the "
+                "notebooks' Spark drivers live on the stack's private network, where an outside "
+                "cluster's executors cannot connect back to them; run the native lab, or add "
+                "workers to the stack (`--spark-workers N`, docs/team.md)"
+            )
         up(
             self.settings,
             datasets=options.datasets,
@@ -898,6 +949,7 @@ class DockerRuntime:
             team=options.team,
             idle_timeout=options.idle_timeout,
             logstash=options.logstash,
+            spark_workers=options.spark_workers,
         )
         if team_configured():
             return LabSummary(self.name, tuple(team_summary()), "")

@@ -48,6 +48,11 @@ class UpOptions:
     team: bool = False  # JupyterHub in front: each hunter their own login and server
     idle_timeout: int | None = None  # team: seconds before an idle hunter's server stops
     logstash: bool | None = None  # docker: run Logstash (None: as the env file says; default on)
+    spark_workers: int | None = None  # docker: spark-worker replicas (None: as the env file says)
+    # native: an existing cluster's master ("local": the lab's own again; None: as before) and
+    # the file holding that cluster's spark.authenticate secret.
+    spark_master: str | None = None
+    spark_secret_file: str | None = None
 
 
 @dataclass(frozen=True)

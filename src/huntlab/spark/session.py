@@ -65,6 +65,10 @@ def session(
     if secret is not None:
         conf["spark.authenticate"] = "true"
         conf["spark.authenticate.secret"] = secret
+        if settings.spark_network_crypto:
+            # An existing cluster (huntlab up --spark-master URL): its executors reach the
+            # driver over the network, so the RPC is encrypted as well as authenticated.
+            conf["spark.network.crypto.enabled"] = "true"
     launch = {k: v for k, v in conf.items() if not SECRET_SETTING.search(k)}
     _start_gateway({**launch, "spark.master": master, "spark.app.name": app_name})
     builder = SparkSession.builder.appName(app_name).master(master)

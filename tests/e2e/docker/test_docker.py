@@ -254,7 +254,6 @@ def stack(
         "ES_PORT",
         "SPARK_MASTER_PORT",
         "SPARK_MASTER_UI_PORT",
-        "SPARK_WORKER_UI_PORT",
         "JUPYTER_PORT",
     ]
     ports = dict(zip(names, free_ports(len(names)), strict=True))
@@ -279,7 +278,6 @@ def stack(
             "HUNTLAB_ES_PORT": str(ports["ES_PORT"]),
             "HUNTLAB_SPARK_MASTER_PORT": str(ports["SPARK_MASTER_PORT"]),
             "HUNTLAB_SPARK_MASTER_UI_PORT": str(ports["SPARK_MASTER_UI_PORT"]),
-            "HUNTLAB_SPARK_WORKER_UI_PORT": str(ports["SPARK_WORKER_UI_PORT"]),
             "HUNTLAB_JUPYTER_PORT": str(ports["JUPYTER_PORT"]),
         }
     )

@@ -127,8 +127,7 @@ def docker_team(
     local_images: dict[str, str], tmp_path_factory: pytest.TempPathFactory, datasets_dir: Path
 ) -> Iterator[DockerTeam]:
     tmp = tmp_path_factory.mktemp("docker-team")
-    names = ["ES_PORT", "SPARK_MASTER_PORT", "SPARK_MASTER_UI_PORT", "SPARK_WORKER_UI_PORT",
-             "JUPYTER_PORT"]  # fmt: skip
+    names = ["ES_PORT", "SPARK_MASTER_PORT", "SPARK_MASTER_UI_PORT", "JUPYTER_PORT"]
     ports = dict(zip(names, free_ports(len(names)), strict=True))
     env = venv_env()
     for key in ("COMPOSE_PROFILES", "COMPOSE_FILE", "COMPOSE_PROJECT_NAME", "HUNTLAB_ES_URL"):
@@ -155,7 +154,8 @@ def docker_team(
     lab = DockerTeam(env, ports)
     try:
         lab.install_output = run(
-            ["bash", "install.sh", "--docker", "--team", "--datasets", "empire_invoke_wmi"],
+            ["bash", "install.sh", "--docker", "--team", "--datasets", "empire_invoke_wmi",
+             "--spark-workers", "2"],
             env=env, timeout=1800,
         )  # fmt: skip
         for name in (ALICE, BOB):
@@ -345,6 +345,14 @@ def test_two_hunters_run_spark_jobs_at_once_each_within_its_caps(docker_team: Do
     for name in (ALICE, BOB):
         assert results[name].strip().splitlines()[-1] == str(sum(range(3_000_000))), results[name]
     assert {f"hunt-{ALICE}", f"hunt-{BOB}"} <= set(apps), apps
+    # --spark-workers 2: two replicas of the worker service, each registered under its own
+    # address, each UI reached through the master's reverse proxy (no worker port published).
+    master = requests.get(f"{docker_team.spark_master_ui}/json/", timeout=10).json()
+    alive = [w for w in master["workers"] if w["state"] == "ALIVE"]
+    assert len(alive) == 2 and len({w["host"] for w in alive}) == 2, master["workers"]
+    for worker in alive:
+        page = requests.get(f"{docker_team.spark_master_ui}/proxy/{worker['id']}/json/", timeout=10)
+        assert page.status_code == 200 and page.json()["id"] == worker["id"], page.text[:300]
     for app in apps.values():
         assert app["cores"] <= 1, app
         assert app["memoryperexecutor"] <= 512, app

@@ -39,6 +39,7 @@ from huntlab.lab.native.spark import (
     ALL_WORKERS,
     SPARK_MASTER,
     SPARK_WORKER,
+    choose_master,
     master_alive,
     spark_status,
     start_spark,
@@ -62,13 +63,21 @@ START_TIMEOUT = 180.0
 __all__ = ["SERVICES", "LabPlan", "NativeRuntime", "plan"]
 
 
+def _spark_lines(lab: LabPlan) -> list[str]:
+    if lab.spark_external:
+        return [f"Spark master   {lab.spark_master_url}  (an existing cluster)"]
+    return [
+        f"Spark master   {lab.spark_master_url}  (web UI {lab.spark_master_ui})",
+        f"Spark worker   {lab.spark_worker_ui}",
+    ]
+
+
 def summary(lab: LabPlan, token: str) -> list[str]:
     lines = [
         f"JupyterLab     {lab.jupyter_url}/lab?token={token}",
         f"  token        {token}  (huntlab token; stored in {lab.home / 'jupyter_token'})",
         f"Elasticsearch  {lab.es_url}",
-        f"Spark master   {lab.spark_master_url}  (web UI {lab.spark_master_ui})",
-        f"Spark worker   {lab.spark_worker_ui}",
+        *_spark_lines(lab),
         f"Notebooks      {lab.home / 'workspace'}",
         f"Logs           {processes.logs_dir(lab.home)}  (huntlab logs SERVICE)",
     ]
@@ -86,7 +95,7 @@ def team_summary(lab: LabPlan) -> list[str]:
         "  hunters      huntlab users add NAME [--admin]   (prints their one-time invite link)",
         f"Elasticsearch  {lab.es_url}  (security on: each hunter their own user; the lab's "
         f"admin is {team.es_realm.ADMIN_USER})",
-        f"Spark master   {lab.spark_master_url}  (web UI {lab.spark_master_ui})",
+        *_spark_lines(lab)[:1],
         f"Hunters' files {team.accounts.hunters_dir(lab.home)}",
         f"Shared         {team.accounts.datasets_dir(lab.home)} (read-only), "
         f"{team.accounts.hunts_dir(lab.home)} (the team's hunts)",
@@ -145,6 +154,8 @@ def _wait_started(lab: LabPlan, door: _Door, timeout: float, say: Say, t0: float
             lambda: master_alive(lab, workers=worker_count(lab)),
         ),
     ]
+    if lab.spark_external:
+        checks = []  # an existing cluster: start_spark checked that its master answers
     for name, what, check in checks:
         processes.wait_until(
             check,
@@ -232,6 +243,7 @@ class NativeRuntime:
             self.say("huntlab: Logstash runs in the docker runtime only; the native lab's "
                      "ingest path is `huntlab load` (docs/team.md, \"Live data\")")  # fmt: skip
         ensure_home(self.home)  # before plan(): a self-signed certificate goes in it
+        choose_master(self.home, options.spark_master, options.spark_secret_file, self.say)
         is_team = options.team or team.is_team(self.home)
         lab = plan(
             self.settings,

@@ -21,6 +21,7 @@ from huntlab.lab.workspace import (
     notebooks_source,
     sync_notebooks,
 )
+from huntlab.spark.master import driver_address
 
 JUPYTER = "jupyter"
 
@@ -54,9 +55,10 @@ def _jupyter_env(lab: LabPlan, token: str, workspace: Path) -> dict[str, str]:
             "HUNTLAB_RUNTIME": "native",
             "PYSPARK_PYTHON": sys.executable,
             "PYSPARK_DRIVER_PYTHON": sys.executable,
-            # A notebook's Spark driver (and its web UI on 4040) stays on loopback too, even
-            # when JupyterLab serves a team.
-            "SPARK_LOCAL_IP": "127.0.0.1",
+            # A notebook's Spark driver (and its web UI on 4040) stays on loopback with the
+            # lab's own Spark, even when JupyterLab serves a team; with an existing cluster it
+            # serves where that cluster's executors reach it (authenticated, encrypted).
+            "SPARK_LOCAL_IP": driver_address(lab.spark_master_url),
         }
     )
     # Credentials of a bring-your-own cluster are not the native node's business.

@@ -12,6 +12,9 @@ from huntlab.lab.config import read_config
 from huntlab.lab.native import elasticsearch
 from huntlab.settings import DEFAULT_BIND, Settings
 
+# config.json's key for `huntlab up --spark-master URL` (removed by `--spark-master local`).
+EXTERNAL_MASTER_KEY = "spark_master_external"
+
 
 @dataclass(frozen=True)
 class LabPlan:
@@ -19,6 +22,8 @@ class LabPlan:
 
     settings: Settings
     tls: tls.TlsPair | None
+    # An existing cluster's master (`huntlab up --spark-master URL`): the lab runs no Spark.
+    spark_external: str | None = None
 
     @property
     def home(self) -> Path:
@@ -36,6 +41,8 @@ class LabPlan:
 
     @property
     def spark_master_url(self) -> str:
+        if self.spark_external:
+            return self.spark_external
         return f"spark://127.0.0.1:{self.settings.spark_master_port}"
 
     @property
@@ -92,7 +99,13 @@ def plan(
             "TLS: add --tls (a self-signed certificate for this host) or --tls-cert and "
             "--tls-key (your own)"
         )
-    return LabPlan(settings, pair)
+    return LabPlan(settings, pair, external_master(settings.home))
+
+
+def external_master(home: Path) -> str | None:
+    """The existing cluster's master the lab was pointed at (None: the lab's own Spark)."""
+    value = read_config(home).get(EXTERNAL_MASTER_KEY)
+    return str(value) if value else None
 
 
 def recorded_plan(settings: Settings) -> LabPlan:
@@ -101,4 +114,4 @@ def recorded_plan(settings: Settings) -> LabPlan:
     pair = None
     if stored.get("tls_cert") and stored.get("tls_key"):
         pair = tls.TlsPair(Path(stored["tls_cert"]), Path(stored["tls_key"]))
-    return LabPlan(settings, pair)
+    return LabPlan(settings, pair, external_master(settings.home))

@@ -9,13 +9,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from huntlab import versions
-from huntlab.errors import HuntlabError
+from huntlab.errors import HuntlabError, ServiceError
 from huntlab.files import PRIVATE_DIR, atomic_write
 from huntlab.java import Java
 from huntlab.lab import processes
-from huntlab.lab.native.plan import LabPlan
+from huntlab.lab.config import update_config
+from huntlab.lab.native.plan import EXTERNAL_MASTER_KEY, LabPlan, external_master
 from huntlab.lab.status import ServiceStatus
 from huntlab.spark.auth import SECRET_ENV, ensure_secret, secret_path
+from huntlab.spark.master import parse_master, reachable
 
 __all__ = ["ALL_WORKERS", "SPARK_MASTER", "SPARK_WORKER", "master_alive", "secret_path",
            "spark_status", "start_spark", "worker_count"]  # fmt: skip
@@ -95,9 +97,67 @@ def _spark_class(main: str, args: Sequence[str]) -> list[str]:
     return ["bash", str(spark_home() / "bin" / "spark-class"), main, *args]
 
 
+def choose_master(
+    home: Path, url: str | None, secret_file: str | None, say: Callable[[str], None]
+) -> None:
+    """Apply ``huntlab up --spark-master``: ``URL`` points the lab at an existing cluster
+    (whose secret ``secret_file`` holds: the lab only talks to authenticated clusters), and
+    ``local`` returns it to its own master and workers. None leaves the choice as it was."""
+    if url is None:
+        if secret_file:
+            raise HuntlabError("--spark-secret-file goes with --spark-master spark://HOST:PORT")
+        return
+    if url == "local":
+        if secret_file:
+            raise HuntlabError("--spark-secret-file is for an existing cluster, not `local`")
+        if external_master(home):
+            # The secret was that cluster's: the lab's own master gets a new one of its own.
+            secret_path(home).unlink(missing_ok=True)
+            update_config(home, **{EXTERNAL_MASTER_KEY: None, "spark_network_crypto": None})
+            say("huntlab: back to the lab's own Spark master and workers")
+        return
+    parse_master(url)
+    if not secret_file:
+        raise HuntlabError(
+            f"--spark-master {url} needs --spark-secret-file FILE: the cluster's "
+            "spark.authenticate secret on the file's first line (huntlab's drivers only join "
+            "a cluster that authenticates them, with spark.network.crypto.enabled on)"
+        )
+    path = Path(secret_file).expanduser()
+    try:
+        secret = path.read_text(encoding="utf-8").splitlines()[0].strip() if path.is_file() else ""
+    except (OSError, UnicodeError, IndexError) as exc:
+        raise HuntlabError(f"{path}: cannot read the Spark cluster's secret ({exc})") from exc
+    if not secret:
+        raise HuntlabError(
+            f"{path}: no secret on its first line (a missing or empty file); write the "
+            "cluster's spark.authenticate.secret there"
+        )
+    atomic_write(secret_path(home), secret + "\n")
+    update_config(home, **{EXTERNAL_MASTER_KEY: url, "spark_network_crypto": True})
+
+
+def stop_own_spark(home: Path, say: Callable[[str], None]) -> None:
+    for name in (*reversed(ALL_WORKERS), SPARK_MASTER):
+        if processes.stop(home, name):
+            say(f"huntlab: stopped {name} (the lab uses an existing cluster now)")
+
+
 def start_spark(lab: LabPlan, java: Java, say: Callable[[str], None]) -> None:
     """Start the master and ``spark_workers`` workers (each left alone when it already runs
-    as asked; workers beyond that number are stopped)."""
+    as asked; workers beyond that number are stopped). With an existing cluster, stop the
+    lab's own and check that cluster's master answers."""
+    if lab.spark_external:
+        stop_own_spark(lab.home, say)
+        problem = reachable(lab.spark_external)
+        if problem:
+            raise ServiceError(
+                f"the Spark master {lab.spark_external} does not answer ({problem}); start it, "
+                "fix the URL (`huntlab up --spark-master URL --spark-secret-file FILE`), or "
+                "return to the lab's own with `huntlab up --spark-master local`"
+            )
+        say(f"huntlab: Spark is the existing cluster at {lab.spark_external}")
+        return
     secret = ensure_secret(lab.home)
     env = _spark_env(lab, java, secret)
     s = lab.settings
@@ -163,6 +223,18 @@ def master_alive(lab: LabPlan, *, workers: int = 0) -> bool:
 
 def spark_status(lab: LabPlan) -> list[ServiceStatus]:
     spark_version = versions.spark_version()
+    if lab.spark_external:
+        problem = reachable(lab.spark_external, timeout=3.0)
+        return [
+            ServiceStatus(
+                SPARK_MASTER,
+                problem is None,
+                lab.spark_external,
+                None,
+                "an existing cluster (`huntlab up --spark-master local` returns to the lab's "
+                "own)" if problem is None else f"not answering: {problem}",
+            )
+        ]
     ours = _master_is_ours(lab)
     master = processes.http_json(f"{lab.spark_master_ui}/json/") if ours else None
     master_up = isinstance(master, dict) and master.get("status") == "ALIVE"

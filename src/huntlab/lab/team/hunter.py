@@ -25,6 +25,7 @@ from huntlab.lab.workspace import (
     sync_notebooks,
 )
 from huntlab.spark.auth import read_secret, secret_path
+from huntlab.spark.master import LOCAL_MASTER, driver_address
 
 # Each hunter's Spark application is capped so that one hunter cannot starve the others
 # (spark-defaults.conf of their server; the master's UI and API show the caps per application).
@@ -81,6 +82,7 @@ def prepare(home: Path, name: str) -> None:
                 "es_url": stored.get("es_url"),
                 "es_user": name,
                 "spark_master": stored.get("spark_master"),
+                "spark_network_crypto": bool(stored.get("spark_network_crypto")),
             },
             indent=2,
         )
@@ -119,7 +121,9 @@ def server_env(home: Path, name: str) -> dict[str, str]:
         "SPARK_CONF_DIR": str(settings_home / "spark-conf"),
         # The lab's kernels (PySpark (huntlab)) under kernels/ of this data folder.
         "JUPYTER_PATH": str(_jupyter_resources()),
-        "SPARK_LOCAL_IP": "127.0.0.1",
+        # The driver serves where the cluster's executors reach it: loopback for the lab's
+        # own Spark, the route to an existing cluster's master otherwise.
+        "SPARK_LOCAL_IP": driver_address(str(stored.get("spark_master") or LOCAL_MASTER)),
         "PYSPARK_PYTHON": sys.executable,
         "PYSPARK_DRIVER_PYTHON": sys.executable,
         "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",
