@@ -9,7 +9,8 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import click
 
@@ -32,7 +33,50 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-class LazyGroup(click.Group):
+def hoist_options(args: list[str], options: Mapping[str, str]) -> list[str]:
+    """Take ``options`` (a group's folder options that hold for every command under it) out of
+    ``args`` wherever the user typed them, before the command name or after it, and put
+    their values in the environment variables the settings read (``--home X`` sets
+    ``HUNTLAB_HOME``). Nothing after ``--`` is touched."""
+    out: list[str] = []
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg == "--":
+            out.extend(args[index:])
+            break
+        name, eq, value = arg.partition("=")
+        if name in options:
+            if not eq:
+                if index + 1 >= len(args) or args[index + 1].startswith("-"):
+                    raise click.UsageError(f"{name} needs a value")
+                value = args[index + 1]
+                index += 1
+            if not value:
+                raise click.UsageError(f"{name} needs a value")
+            # Both are folders: made absolute here, so every command reads the same one.
+            os.environ[options[name]] = os.path.abspath(os.path.expanduser(value))
+        else:
+            out.append(arg)
+        index += 1
+    return out
+
+
+class HoistingGroup(click.Group):
+    """A group whose ``hoisted`` options (option -> environment variable) work in every
+    position: `huntlab --home X token` and `huntlab token --home X` are the same command."""
+
+    hoisted: ClassVar[Mapping[str, str]] = {}
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if "-h" not in args and "--help" not in args:
+            args = hoist_options(list(args), self.hoisted)
+        return super().parse_args(ctx, args)
+
+
+class LazyGroup(HoistingGroup):
+    hoisted: ClassVar[Mapping[str, str]] = {"--home": "HUNTLAB_HOME"}
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
 
@@ -62,6 +106,13 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="huntlab")
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False),
+    expose_value=False,
+    help="The lab's home for any command, in any position (default $HUNTLAB_HOME or "
+    "~/.huntlab).",
+)
 def cli() -> None:
     """huntlab: a threat-hunting lab (Elasticsearch, Spark, JupyterLab, Security-Datasets)."""
 

@@ -6,12 +6,16 @@ import csv
 import io
 import json
 import textwrap
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import click
 
+from huntlab.cli import HoistingGroup
 from huntlab.cli.options import format_option, write_records
 from huntlab.dataset_catalog import Dataset
+
+METADATA_ENV = "HUNTLAB_DATASETS_METADATA"
 
 
 def _metadata(ctx: click.Context) -> str | None:
@@ -19,11 +23,16 @@ def _metadata(ctx: click.Context) -> str | None:
     return value
 
 
-@click.group()
+class DatasetsGroup(HoistingGroup):
+    # `datasets list --metadata DIR` as well as `datasets --metadata DIR list`.
+    hoisted: ClassVar[Mapping[str, str]] = {"--metadata": METADATA_ENV}
+
+
+@click.group(cls=DatasetsGroup)
 @click.option(
     "--metadata",
     type=click.Path(file_okay=False),
-    envvar="HUNTLAB_DATASETS_METADATA",
+    envvar=METADATA_ENV,
     help="Folder of Security-Datasets metadata YAML to build the catalog from "
     "[env HUNTLAB_DATASETS_METADATA].",
 )
