@@ -12,16 +12,29 @@ class HuntlabError(Exception):
 class DataFormatError(HuntlabError):
     """Input that cannot be read: names the file, the line (1-based) and what to do."""
 
-    def __init__(self, path: str, line: int | None, problem: str, hint: str = "") -> None:
+    def __init__(
+        self, path: str, line: int | None, problem: str, hint: str = "", *, skippable: bool = False
+    ) -> None:
         self.path = path
         self.line = line
         self.problem = problem
         self.hint = hint
+        # A bad line that errors="skip" would set aside: the CLI names its own --errors skip.
+        self.skippable = skippable
         where = f"{path}, line {line}" if line is not None else path
         text = f"{where}: {problem}"
         if hint:
             text += f" ({hint})"
         super().__init__(text)
+
+
+def json_problem(exc: ValueError) -> str:
+    """What is wrong with one line that is not JSON, by column: the decoder's own message
+    counts lines and characters inside that one line ("line 1 column 23 (char 22)"), which
+    reads as a second, wrong line number next to the file's."""
+    column = getattr(exc, "colno", None)
+    message = getattr(exc, "msg", None) or str(exc)
+    return f"not JSON at column {column}: {message}" if column else f"not JSON ({message})"
 
 
 class DatasetNotFound(HuntlabError):

@@ -117,13 +117,26 @@ def cli() -> None:
     """huntlab: a threat-hunting lab (Elasticsearch, Spark, JupyterLab, Security-Datasets)."""
 
 
+def _for_the_shell(exc: Exception, argv: list[str] | None) -> str:
+    """The error as the shell user should read it: a bad line that the library would set
+    aside with errors='skip' names the flag of the command that was run."""
+    from huntlab.errors import DataFormatError
+
+    if not (isinstance(exc, DataFormatError) and exc.skippable):
+        return str(exc)
+    args = sys.argv[1:] if argv is None else argv
+    command = next((a for a in args if a in COMMANDS), "read")
+    hint = f"rerun `huntlab {command}` with --errors skip to set such lines aside and go on"
+    return str(DataFormatError(exc.path, exc.line, exc.problem, hint))
+
+
 def main(argv: list[str] | None = None) -> Any:
     from huntlab.errors import HuntlabError
 
     try:
         return cli.main(args=argv, prog_name="huntlab", standalone_mode=False)
     except HuntlabError as exc:
-        click.echo(f"huntlab: error: {exc}", err=True)
+        click.echo(f"huntlab: error: {_for_the_shell(exc, argv)}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("huntlab: aborted", err=True)

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from huntlab.errors import DataFormatError
+from huntlab.errors import DataFormatError, json_problem
 from huntlab.readers import mapping as m
 from huntlab.readers.records import RawRecord
 from huntlab.readers.report import Errors, ReadReport, RejectsWriter, default_rejects_path
@@ -32,7 +32,7 @@ from huntlab.readers.sources import (
 
 _PCAP_MAGIC = (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x0a\x0d\x0d\x0a")
 _UNKNOWN = "unknown"
-_SKIP_HINT = "pass errors='skip' (huntlab read --errors skip) to set such lines aside and go on"
+_SKIP_HINT = "pass errors='skip' to set such lines aside and go on"
 
 
 def _check_errors(errors: str) -> None:
@@ -88,7 +88,7 @@ class Run:
         """Count and set aside one bad record (``raw``, or the first bytes of it when
         ``size`` says it was longer), or raise DataFormatError when errors='raise'."""
         if self.rejects is None:
-            raise DataFormatError(file, line, reason, hint or _SKIP_HINT)
+            raise DataFormatError(file, line, reason, hint or _SKIP_HINT, skippable=not hint)
         self.report.read += 1
         self.report.rejected += 1
         self.rejects.write(file, line, reason, raw, size)
@@ -152,7 +152,7 @@ def _member_records(run: Run, member: Member, dataset: str) -> Iterator[RawRecor
         except decode_error as exc:
             if not line.strip():
                 continue
-            run.reject(member.name, number, f"not JSON ({exc})", line)
+            run.reject(member.name, number, json_problem(exc), line)
             continue
         if type(parsed) is not dict:
             run.reject(member.name, number, "not a JSON object", line)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from huntlab.errors import json_problem
 from huntlab.readers.records import RawRecord
 
 if TYPE_CHECKING:
@@ -169,7 +170,7 @@ def records(run: Run, path: Path, kind: str, dataset: str | None) -> Iterator[Ra
         try:
             parsed = orjson.loads(text)
         except orjson.JSONDecodeError as exc:
-            run.reject(name, number, f"not JSON ({exc})", text)
+            run.reject(name, number, json_problem(exc), text)
             continue
         if not isinstance(parsed, dict) or "Event" not in parsed:
             run.reject(name, number, 'not an evtx_dump {"Event": ...} object', text)

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import pandas as pd
 
-from huntlab.errors import DataFormatError
+from huntlab.errors import DataFormatError, json_problem
 from huntlab.readers import mapping as m
 from huntlab.readers.sources import (
     ArchiveError,
@@ -38,7 +38,7 @@ def _json_table(member: Member, first: bytes, lines: Any) -> tuple[str, pd.DataF
         try:
             rows.append(orjson.loads(line))
         except orjson.JSONDecodeError as exc:
-            raise DataFormatError(member.name, number, f"not JSON ({exc})") from exc
+            raise DataFormatError(member.name, number, json_problem(exc)) from exc
     fmt = m.detect_table_format(rows[0]) or m.detect_event_format(rows[0]) or "json"
     frame = pd.DataFrame.from_records(rows)
     for name in frame.columns:
