@@ -467,6 +467,15 @@ def _import_file(
     ds = cat.find(name or archive_stem(path.name)) if cat is not None else None
     target = ds.name if ds is not None else (name or archive_stem(path.name))
     rel = _catalog_relpath(ds, path.name) or relpath
+    if ds is not None and rel is None:
+        # One file given for a dataset the catalog describes, and not one of its files: a
+        # second archive beside the real one would be read with it (or instead of it).
+        files = ", ".join(f.relpath for f in ds.files) or "none listed"
+        raise HuntlabError(
+            f"{path}: not a file of dataset {ds.name} (the catalog lists: {files}); to read it "
+            f"as a dataset of its own, import it under a name of yours: huntlab datasets "
+            f"import {path} --name my_{ds.name}"
+        )
     if rel is None:
         rel = f"{path.parent.name}/{path.name}" if path.parent.name in ("host", "network") \
             else path.name

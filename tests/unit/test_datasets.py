@@ -174,6 +174,38 @@ def test_import_a_file_then_resolve_it(
     assert manifest["files"]["host/empire_launcher_vbs.zip"]["sha256"] == readme_sha256[rel]
 
 
+def test_a_stray_file_is_not_slipped_into_a_catalog_dataset(
+    dataset_cache: Path, monkeypatch: pytest.MonkeyPatch, datasets_dir: Path, metadata_dir: Path,
+    tmp_path: Path,
+) -> None:
+    """`datasets import other.zip --name empire_launcher_vbs` would put a second archive beside
+    the real one, read with it: refused, with the command that imports it under its own name;
+    that command works as written, and the catalog dataset stays as it was."""
+    monkeypatch.setenv("HUNTLAB_DATASETS_METADATA", str(metadata_dir))
+    monkeypatch.chdir(tmp_path)
+    real = datasets_dir / "windows/empire_launcher_vbs/empire_launcher_vbs.zip"
+    datasets.import_path(real)
+    before = datasets.read_manifest("empire_launcher_vbs")
+    other = tmp_path / "other.zip"
+    other.write_bytes((datasets_dir / "linux/sh_arp_cache/sh_arp_cache.zip").read_bytes())
+    with pytest.raises(HuntlabError, match="not a file of dataset empire_launcher_vbs") as err:
+        datasets.import_path(other, name="empire_launcher_vbs")
+    assert "host/empire_launcher_vbs.zip" in str(err.value)
+    assert datasets.read_manifest("empire_launcher_vbs") == before
+    assert not (dataset_cache / "datasets/empire_launcher_vbs/other.zip").exists()
+    hint = str(err.value).rsplit(": ", 1)[1]
+    assert hint.startswith("huntlab datasets import ")
+    done = subprocess.run([sys.executable, "-m", "huntlab", *hint.split()[1:]],
+                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert datasets.resolve("my_empire_launcher_vbs") == (
+        dataset_cache / "datasets/my_empire_launcher_vbs/other.zip"
+    )
+    # The dataset's own file, given by name, is still welcome (an offline copy of it).
+    [again] = datasets.import_path(real, name="empire_launcher_vbs")
+    assert again.path == dataset_cache / "datasets/empire_launcher_vbs/host/empire_launcher_vbs.zip"
+
+
 def test_import_refuses_to_overwrite_a_different_file(
     dataset_cache: Path, datasets_dir: Path, tmp_path: Path
 ) -> None:
