@@ -192,3 +192,18 @@ def test_spark_workers_scale_without_fixed_names_or_ports(lab_env: Path) -> None
     docker._set_env_keys(lab_env, {"SPARK_WORKERS": "lots"})
     with pytest.raises(HuntlabError, match=r"SPARK_WORKERS='lots'.*whole number"):
         docker.spark_workers()
+
+
+def test_the_url_given_to_people_names_this_host_as_its_certificate_does(lab_env: Path) -> None:
+    _configure("127.0.0.1")
+    assert docker.jupyter_door().startswith("http://127.0.0.1:")
+    _configure("0.0.0.0", tls_self_signed=True)
+    door = docker.jupyter_door()
+    host = door.split("://", 1)[1].rsplit(":", 1)[0]
+    assert door.startswith("https://") and host not in ("127.0.0.1", "0.0.0.0", "localhost")
+    from cryptography import x509
+
+    cert_file = docker.read_env_file(lab_env)["JUPYTER_TLS_CERT"]
+    cert = x509.load_pem_x509_certificate(Path(cert_file).read_bytes())
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert host in names.get_values_for_type(x509.DNSName), (host, names)

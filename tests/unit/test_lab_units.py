@@ -281,3 +281,25 @@ def test_the_first_screens_layout_is_private(tmp_path: Path) -> None:
     finally:
         os.umask(old)
     assert open_to_others(home) == []
+
+
+def test_the_native_url_given_to_people_names_this_host_as_its_certificate_does(
+    tmp_path: Path,
+) -> None:
+    from cryptography import x509
+
+    from huntlab.lab import tls
+    from huntlab.lab.home import ensure_home
+    from huntlab.lab.native.plan import plan
+    from huntlab.settings import load_settings
+
+    home = tmp_path / "home"
+    ensure_home(home)
+    lab = plan(load_settings(home=home, listen="0.0.0.0", jupyter_port=8888), tls_self_signed=True)
+    assert lab.jupyter_url == f"https://{tls.public_host()}:8888"
+    assert tls.public_host() != "localhost"
+    assert lab.tls is not None
+    cert = x509.load_pem_x509_certificate(lab.tls.cert.read_bytes())
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert tls.public_host() in names.get_values_for_type(x509.DNSName)
+    assert lab.jupyter_probe.startswith("https://127.0.0.1:")  # huntlab itself uses loopback

@@ -125,7 +125,8 @@ def load(
     from huntlab import datasets as catalog
     from huntlab.es.loader import load as run_load
 
-    if not Path(source).expanduser().exists() and catalog.NAME_PATTERN.fullmatch(source):
+    by_name = not Path(source).expanduser().exists() and catalog.NAME_PATTERN.fullmatch(source)
+    if by_name:
         # A dataset by name goes into the store first: the lab's workspace shows it in
         # datasets/ (a link to the store), wherever it came from.
         catalog.keep(source)
@@ -147,6 +148,11 @@ def load(
     if report.reader_rejects_path is not None:
         click.echo(f"  unreadable lines in {report.reader_rejects_path}", err=True)
     click.echo(report.summary())
+    if by_name and not report.rejects:
+        from huntlab.lab.native.data import record_loaded
+
+        # The native lab's next `up` knows it is there (and does not load it again).
+        record_loaded(settings, dataset or source)
 
 
 TABLE_WIDTH = 60

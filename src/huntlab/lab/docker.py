@@ -373,15 +373,23 @@ def project_name() -> str:
     return os.environ.get(PROJECT_ENV) or read_env_file().get("COMPOSE_PROJECT_NAME") or "huntlab"
 
 
+def jupyter_door(values: Mapping[str, str] | None = None) -> str:
+    """JupyterLab's URL to give people: on loopback as huntlab reaches it, else this host's
+    name as the certificate names it (127.0.0.1 means nothing to a teammate)."""
+    values = read_env_file() if values is None else values
+    if tls.is_loopback(_published(values, "HUNTLAB_LISTEN", "127.0.0.1")):
+        return endpoints()["jupyter"]
+    return public_url(values)
+
+
 def public_url(values: Mapping[str, str] | None = None) -> str:
     """The team server's door as hunters reach it: this host's name when it listens on all
     addresses (the invite links the hub prints start with it)."""
-    import socket
 
     values = read_env_file() if values is None else values
     host = _published(values, "HUNTLAB_LISTEN", "127.0.0.1")
     if host in ("0.0.0.0", "::", ""):
-        host = socket.getfqdn() or socket.gethostname()
+        host = tls.public_host()
     if ":" in host:
         host = f"[{host}]"
     return f"https://{host}:{_published(values, 'JUPYTER_PORT', '8888')}"
@@ -710,7 +718,7 @@ def up(
     if echo:
         lines = [f"  {name:<14} {url}" for name, url in urls.items()]
         lines.append(f"  {'token':<14} {token()}")
-        lines.append(f"  {'open':<14} {urls['jupyter']}/lab?token={token()}")
+        lines.append(f"  {'open':<14} {jupyter_door()}/lab?token={token()}")
         lines.append(f"  {'secrets in':<14} {path}")
         print("huntlab lab is up (docker):\n" + "\n".join(lines), file=sys.stderr)
     return urls
@@ -955,7 +963,8 @@ class DockerRuntime:
             return LabSummary(self.name, tuple(team_summary()), "")
         value = token(self.settings)
         lines = [row.line() for row in status(self.settings)]
-        return LabSummary(self.name, (*lines, f"token: {value}"), value)
+        door = f"open: {jupyter_door()}/lab?token={value}"
+        return LabSummary(self.name, (*lines, f"token: {value}", door), value)
 
     def down(self, purge: bool = False, purge_notebooks: bool = False) -> list[str]:
         running = [str(row.get("Service")) for row in ps() if row.get("State") == "running"]

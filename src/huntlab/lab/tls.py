@@ -52,6 +52,18 @@ def _host_names() -> tuple[list[str], list[ipaddress.IPv4Address | ipaddress.IPv
     return sorted(n for n in names if n), sorted(ips, key=str)
 
 
+def public_host() -> str:
+    """This host's name as teammates type it: its fully qualified name when it has a real
+    one, else its host name (the self-signed certificate names both), else the address it
+    reaches the network from. Never "localhost", which names each reader's own machine."""
+    for name in (socket.getfqdn(), socket.gethostname()):
+        if name and name != "localhost" and not name.startswith("localhost."):
+            return name
+    _, ips = _host_names()
+    outward = [str(ip) for ip in ips if not ip.is_loopback]
+    return outward[0] if outward else "localhost"
+
+
 def self_signed(home: Path) -> TlsPair:
     """The home's self-signed certificate for this host, generated once and then reused."""
     folder = tls_dir(home)

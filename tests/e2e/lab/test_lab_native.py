@@ -308,6 +308,15 @@ def test_a_dataset_that_cannot_be_had_leaves_the_lab_up_and_says_how_to_load_it(
     assert "huntlab load empire_launcher_vbs" in done.stderr
     assert "HUNTLAB_DATASETS_MIRROR" in done.stderr
     assert _status_rows(lab) == dict.fromkeys(SERVICES, "up")
+    # The hint, as written, with the mirror set: loaded, and recorded, so that the next `up`
+    # that asks for it does not load it again.
+    loaded = lab.huntlab("load", "empire_launcher_vbs", timeout=600)
+    assert loaded.returncode == 0, loaded.stderr[-3000:]
+    count = _es_dataset_count(lab.es_url, "empire_launcher_vbs")
+    assert count > 0
+    again = lab.huntlab("up", "--datasets", "empire_launcher_vbs", timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert f"empire_launcher_vbs: already loaded ({count} events)" in again.stderr, again.stderr
 
 
 def test_listen_beyond_loopback_without_tls_is_refused(lab: NativeLab) -> None:

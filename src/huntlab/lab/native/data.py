@@ -36,6 +36,21 @@ def dataset_count(settings: Settings, name: str) -> int | None:
     return int(answer["count"])
 
 
+def record_loaded(settings: Settings, name: str) -> int | None:
+    """Record dataset ``name``'s count when it was loaded by hand (``huntlab load NAME``) into
+    the native lab of ``settings.home``, so that the next ``huntlab up`` does not load it
+    again. Nothing is recorded for another cluster, or a home that is not a native lab."""
+    stored = read_config(settings.home)
+    if stored.get("runtime") != "native" or stored.get("es_url") != settings.es_url:
+        return None
+    count = dataset_count(settings, name)
+    if count:
+        loaded = dict(stored.get("datasets_loaded") or {})
+        loaded[name] = count
+        update_config(settings.home, datasets_loaded=loaded)
+    return count
+
+
 def load_datasets(home: Path, settings: Settings, names: Iterable[str] | None, say: Say) -> None:
     """Load ``names`` (the default datasets when None), skipping those already loaded whole;
     one that cannot be had is reported with how to load it later, and the lab runs without."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -72,7 +71,7 @@ class LabPlan:
         """The URL to give people: this host's name when Jupyter listens beyond loopback."""
         host = self.settings.listen
         if host in ("0.0.0.0", "::"):
-            host = socket.getfqdn() or socket.gethostname()
+            host = tls.public_host()
         if ":" in host:
             host = f"[{host}]"
         return f"{self.jupyter_scheme}://{host}:{self.settings.jupyter_port}"
