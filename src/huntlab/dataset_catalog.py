@@ -491,7 +491,13 @@ def catalog(
     network and raises a HuntlabError when no metadata or cached catalog is at hand.
     """
     explicit = metadata or os.environ.get("HUNTLAB_DATASETS_METADATA")
-    folder = None if refresh and not explicit else metadata_dir(metadata)
+    if refresh and explicit:
+        raise HuntlabError(
+            f"--refresh downloads the upstream metadata, but {explicit} (--metadata or "
+            "HUNTLAB_DATASETS_METADATA) names a local folder, read as it is: unset "
+            "HUNTLAB_DATASETS_METADATA (and drop --metadata) to download, or update that folder"
+        )
+    folder = None if refresh else metadata_dir(metadata)
     if folder is None and not refresh:
         cached = _read_cached(None)
         if cached is not None:

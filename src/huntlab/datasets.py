@@ -22,6 +22,7 @@ path the store writes is checked to stay inside it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -112,9 +113,12 @@ def stored_path(name: str, relpath: str) -> Path:
     return _inside(dataset_dir(name), relpath)
 
 
+MIRROR_ENV = "HUNTLAB_DATASETS_MIRROR"
+
+
 def mirror_dir() -> Path | None:
     """The folder ``HUNTLAB_DATASETS_MIRROR`` names, if set (an error if it is not a folder)."""
-    value = os.environ.get("HUNTLAB_DATASETS_MIRROR")
+    value = os.environ.get(MIRROR_ENV)
     if not value:
         return None
     path = Path(value).expanduser()
@@ -334,11 +338,29 @@ def _store_copy(
 
 
 def _offline_hint(url: str, name: str, relpath: str) -> str:
+    mirror = os.environ.get(MIRROR_ENV)
+    where = (
+        f"or put it in the mirror you set, {MIRROR_ENV}={mirror} (which holds no "
+        f"{Path(relpath).name}), as <platform>/{name}/{relpath}"
+        if mirror
+        else f"or set {MIRROR_ENV} to a folder laid out like <platform>/<name>/[host|network/]"
+        "<file> that holds it"
+    )
     return (
         f"download the file some other way and run `huntlab datasets import FILE --name {name}`"
-        f" (it belongs at {relpath}), or set HUNTLAB_DATASETS_MIRROR to a folder laid out "
-        f"like <platform>/<name>/[host|network/]<file> that holds it"
+        f" (it belongs at {relpath}), {where}"
     )
+
+
+def _prune_empty(folder: Path) -> None:
+    """Remove the empty folders a failed ``get`` made under ``folder`` (and it, if empty)."""
+    if not folder.is_dir():
+        return
+    for sub in sorted((p for p in folder.rglob("*") if p.is_dir()), reverse=True):
+        with contextlib.suppress(OSError):
+            sub.rmdir()
+    with contextlib.suppress(OSError):
+        folder.rmdir()
 
 
 def download(
@@ -430,6 +452,8 @@ def get(
             got = fetch(
                 url, dest, expected=expected, label=f"{ds.name} {file.relpath}",
                 hint=_offline_hint(url, ds.name, file.relpath),
+                # Beside the store, not in the dataset's folder: a failed get leaves none.
+                lock=store_dir().parent / "locks" / f"{ds.name}--{file.relpath.replace('/', '--')}.lock",
             )
         except DownloadError as exc:
             failures.append(exc)
@@ -441,6 +465,8 @@ def get(
             StoredFile(ds.name, file.relpath, dest, digest, dest.stat().st_size, "download",
                        got.fetched, verified)
         )
+    if failures:
+        _prune_empty(dataset_dir(ds.name))  # a partial download (to resume) is kept
     if len(failures) == 1:
         raise failures[0]
     if failures:
@@ -647,15 +673,30 @@ def _close(text: str, names: list[str]) -> list[str]:
     return [lowered[h] for h in hits]
 
 
-def local_state(ds: Dataset, stored: Iterable[str] | None = None) -> str:
-    """``yes`` (every file in the store), ``partial`` or ``no``. ``stored``: stored_names()."""
+def mirror_file_names() -> set[str]:
+    """The (lower-case) names of the data files the mirror holds; empty without a mirror."""
+    mirror = mirror_dir()
+    return {p.name.lower() for p in _walk_data_files(mirror)} if mirror else set()
+
+
+def local_state(
+    ds: Dataset, stored: Iterable[str] | None = None, mirrored: set[str] | None = None
+) -> str:
+    """Where the dataset can be read without the network: ``yes`` (every file in the store),
+    ``partial`` (some), ``mirror`` (none stored, but the mirror holds its event files, which
+    ``get``, ``read`` and ``load`` take from there) or ``no``. ``stored``: stored_names();
+    ``mirrored``: mirror_file_names() (both computed once for a whole listing)."""
     names = {n.lower() for n in (stored_names() if stored is None else stored)}
-    if ds.name.lower() not in names:
-        return "no"
-    present = local_files(ds.name)
+    present = local_files(ds.name) if ds.name.lower() in names else {}
     if ds.files and all(f.relpath in present for f in ds.files):
         return "yes"
-    return "partial" if present else "no"
+    if present:
+        return "partial"
+    events = [f for f in ds.files if f.kind != "network"]
+    mirrored = mirror_file_names() if mirrored is None else mirrored
+    if events and all(f.filename.lower() in mirrored for f in events):
+        return "mirror"
+    return "no"
 
 
 def local_status(ds: Dataset) -> dict[str, Any]:

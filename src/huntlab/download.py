@@ -217,14 +217,17 @@ def fetch(
     hint: str = "",
     progress: bool = True,
     timeout: float = TIMEOUT_SECONDS,
+    lock: Path | None = None,
 ) -> Fetched:
     """Download ``url`` to ``dest`` (see the module docstring for the guarantees).
 
-    ``hint`` is appended to connection errors: how to get the file another way.
+    ``hint`` is appended to connection errors: how to get the file another way. ``lock``: the
+    lock file (default ``<dest>.lock``), elsewhere when ``dest``'s folder should not be made
+    before a download starts.
     """
-    dest.parent.mkdir(parents=True, exist_ok=True)
     before = _identity(dest)
-    with exclusive(lock_path(dest), url):
+    with exclusive(lock or lock_path(dest), url):
+        dest.parent.mkdir(parents=True, exist_ok=True)
         after = _identity(dest)
         if after is not None and after != before:
             # The process we waited for finished this very file.

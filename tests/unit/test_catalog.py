@@ -181,7 +181,7 @@ def test_cli_list_and_show(dataset_cache: Path, metadata_dir: Path, raw_yaml: di
     wmi = next(d for d in raw_yaml.values() if d["id"] == "SDWIN-200921001437")
     result = runner.invoke(cli, [*base, "show", "empire_wmi_dcerpc_wmi_IWbemServices_ExecMethod"])
     assert result.exit_code == 0, result.output
-    for text in (wmi["id"], wmi["title"], "TA0008 Lateral Movement", "cached:         no",
+    for text in (wmi["id"], wmi["title"], "TA0008 Lateral Movement", "local:          no",
                  *(f["link"] for f in wmi["files"])):
         assert text in result.stdout
 

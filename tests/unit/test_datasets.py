@@ -69,7 +69,7 @@ def test_get_a_host_file_kept_beside_its_folder_in_the_mirror(
     monkeypatch.setenv("HUNTLAB_DATASETS_MIRROR", str(datasets_dir))
     monkeypatch.setenv("HUNTLAB_DATASETS_METADATA", str(metadata_dir))
     ds = catalog().get("empire_launcher_vbs")
-    assert datasets.local_state(ds) == "no"
+    assert datasets.local_state(ds) == "mirror"  # readable from there; not stored yet
     [stored] = datasets.get(ds.id)
     assert stored.path == dataset_cache / "datasets/empire_launcher_vbs/host/empire_launcher_vbs.zip"
     assert stored.sha256 == readme_sha256["windows/empire_launcher_vbs/empire_launcher_vbs.zip"]
@@ -290,3 +290,43 @@ def test_keep_puts_what_the_lab_loads_into_the_store(
     assert not (store / WMI_2020 / "network").exists()
     with pytest.raises(datasets.DatasetNotFound):
         datasets.keep("no_such_dataset_anywhere")
+
+
+def test_what_is_local_and_what_an_offline_get_says(
+    dataset_cache: Path, monkeypatch: pytest.MonkeyPatch, datasets_dir: Path, metadata_dir: Path,
+    tmp_path: Path,
+) -> None:
+    """`list`'s LOCAL column and `show` agree on where a dataset can be read from; a get that
+    cannot download says what the user has not done yet and leaves no folder behind."""
+    monkeypatch.setenv("HUNTLAB_DATASETS_METADATA", str(metadata_dir))
+    env = {**dict(__import__("os").environ), "PATH": "/usr/bin:/bin"}
+
+    def huntlab(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "huntlab", *args], capture_output=True,
+                              text=True, env={**env, **extra}, timeout=120, check=False)  # fmt: skip
+
+    mirror = {"HUNTLAB_DATASETS_MIRROR": str(datasets_dir)}
+    listed = huntlab("datasets", "list", "-q", "empire_launcher_vbs", "--format", "csv", **mirror)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.splitlines()[1].split(",")[-1] == "mirror" or ",mirror," in listed.stdout
+    shown = huntlab("datasets", "show", "empire_launcher_vbs", **mirror)
+    assert "local:          mirror" in shown.stdout, shown.stdout
+    datasets.import_path(datasets_dir / "windows/empire_launcher_vbs/empire_launcher_vbs.zip")
+    shown = huntlab("datasets", "show", "empire_launcher_vbs")
+    assert f"local:          yes: stored in {dataset_cache / 'datasets'}" in shown.stdout
+
+    # Offline, with a mirror set that lacks the file: the hint names that mirror.
+    empty = tmp_path / "empty-mirror"
+    empty.mkdir()
+    offline = {"HUNTLAB_DATASETS_MIRROR": str(empty),
+               "HUNTLAB_DATASETS_BASE_URL": f"http://127.0.0.1:{_closed_port()}/datasets"}  # fmt: skip
+    got = huntlab("datasets", "get", "empire_wdigest_downgrade", **offline)
+    assert got.returncode == 1, got.stderr
+    assert f"put it in the mirror you set, HUNTLAB_DATASETS_MIRROR={empty}" in got.stderr
+    assert "or set HUNTLAB_DATASETS_MIRROR" not in got.stderr
+    assert not (dataset_cache / "datasets" / "empire_wdigest_downgrade").exists()
+
+    # --refresh cannot refresh a local metadata folder: it says so instead of reusing it.
+    refreshed = huntlab("datasets", "list", "--refresh")
+    assert refreshed.returncode == 1
+    assert "--refresh downloads the upstream metadata" in refreshed.stderr

@@ -43,6 +43,17 @@ def datasets(ctx: click.Context, metadata: str | None) -> None:
     ctx.obj["metadata"] = metadata
 
 
+def _where(state: str, status: dict[str, Any]) -> str:
+    """`show`'s words for local_state (the LOCAL column of `list`)."""
+    if state == "yes":
+        return f"yes: stored in {status['store']}"
+    if state == "mirror":
+        return "mirror: in HUNTLAB_DATASETS_MIRROR (read from there; `huntlab datasets get` stores it)"
+    if state == "partial":
+        return f"partial: some files stored in {status['store']} (`huntlab datasets get` adds the rest)"
+    return "no (`huntlab datasets get NAME` downloads it)"
+
+
 def _row(ds: Dataset, local: str) -> dict[str, Any]:
     return {
         "id": ds.id,
@@ -101,7 +112,7 @@ def list_(
 ) -> None:
     """List the datasets of the catalog, filtered."""
     from huntlab.dataset_catalog import catalog, tactic_id
-    from huntlab.datasets import local_state, stored_names
+    from huntlab.datasets import local_state, mirror_file_names, stored_names
     from huntlab.errors import HuntlabError
 
     if tactic and tactic_id(tactic) is None:
@@ -117,7 +128,8 @@ def list_(
         text=" ".join(words) or None,
     )
     stored = stored_names()
-    local = {ds.id: local_state(ds, stored) for ds in found}
+    mirrored = mirror_file_names()
+    local = {ds.id: local_state(ds, stored, mirrored) for ds in found}
     if fmt in ("json", "jsonl"):
         write_records(({**ds.to_dict(), "local": local[ds.id]} for ds in found), fmt)
         return
@@ -148,7 +160,7 @@ def list_(
 def show(ctx: click.Context, dataset: str, fmt: str) -> None:
     """Everything the catalog knows about DATASET (id or name), and whether it is local."""
     from huntlab.dataset_catalog import catalog
-    from huntlab.datasets import local_status, locate
+    from huntlab.datasets import local_state, local_status, locate
     from huntlab.errors import DatasetNotFound
 
     try:
@@ -181,7 +193,7 @@ def show(ctx: click.Context, dataset: str, fmt: str) -> None:
         ("modified", ds.modification_date),
         ("also found as", ", ".join(ds.aliases)),
         ("metadata", ds.metadata_file),
-        ("cached", "yes" if status["cached"] else "no"),
+        ("local", _where(local_state(ds), status)),
     ]
     for label, value in fields:
         if value:
