@@ -70,9 +70,10 @@ def setup(settings: Settings | None = None, *, es: Any = None) -> SetupReport:
         missing = missing_processors(es, body)
         if missing:
             report.warnings.append(
-                f"ingest pipeline {path.stem} not installed: this Elasticsearch lacks the "
-                f"processors {', '.join(sorted(missing))} (the native node has no ingest-common "
-                "module; `huntlab load` does not need the pipeline)"
+                f"no ingest pipeline {path.stem}: this Elasticsearch lacks the processors "
+                f"{', '.join(sorted(missing))} (the native node has no ingest-common module). "
+                "`huntlab load` maps events itself and does not need it; raw events another "
+                "shipper sends are stored unmapped (live data: the docker runtime's Logstash)"
             )
             continue
         es.ingest.put_pipeline(id=path.stem, **body)

@@ -77,6 +77,10 @@ def test_install_native_exits_zero_and_prints_url_and_token(lab: NativeLab) -> N
     assert lab.install.returncode == 0
     assert "runtime: native" in lab.install.stderr
     assert f"127.0.0.1:{lab.ports['jupyter']}/lab?token={lab.token}" in lab.install.stdout
+    # What the native node really gets: templates, and a note that it runs no pipeline.
+    assert "huntlab: Elasticsearch set up (" in lab.install.stderr
+    assert "no ingest pipeline huntlab-mordor" in lab.install.stderr, lab.install.stderr[-3000:]
+    assert "`huntlab load` maps events itself" in lab.install.stderr
 
 
 def test_token_is_random_private_and_long(lab: NativeLab) -> None:

@@ -19,8 +19,13 @@ Say = Callable[[str], None]
 def setup_es(settings: Settings, say: Say) -> None:
     from huntlab.es.setup import setup
 
-    say("huntlab: setting up Elasticsearch (index templates, ingest pipeline)")
-    setup(settings)
+    report = setup(settings)
+    done = f"{len(report.index_templates)} index templates"
+    if report.pipelines:
+        done += f", ingest pipeline {', '.join(report.pipelines)}"
+    say(f"huntlab: Elasticsearch set up ({done})")
+    for warning in report.warnings:
+        say(f"huntlab: note: {warning}")
 
 
 def dataset_count(settings: Settings, name: str) -> int | None:
