@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 import tempfile
 import time
@@ -25,10 +26,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import needs
 from huntlab.lab.processes import free_ports
 
 REPO = Path(__file__).resolve().parent.parent
-DATASETS = REPO.parent / "shared" / "datasets"
+DATASETS = Path(os.environ.get("HUNTLAB_SHARED", REPO.parent / "shared")) / "datasets"
 SOURCES = [
     "windows/empire_invoke_wmi/empire_invoke_wmi.tar.gz",
     "windows/empire_wmi_dcerpc_wmi_IWbemServices_ExecMethod/host/"
@@ -60,7 +62,8 @@ def events(target: int) -> list[dict[str, Any]]:
     """At least ``target`` canonical events: the sample datasets, copied under new names."""
     from huntlab.readers import iter_events
 
-    base = [e for rel in SOURCES for e in iter_events(DATASETS / rel)]
+    folder = needs.datasets(DATASETS, *SOURCES)
+    base = [e for rel in SOURCES for e in iter_events(folder / rel)]
     out: list[dict[str, Any]] = []
     copy = 0
     while len(out) < target:
@@ -168,6 +171,7 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=40_000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
+    needs.datasets(DATASETS, *SOURCES)
     docs = events(args.events)
     print(f"{len(docs)} events", file=sys.stderr)
     with node(args.es_url) as settings:

@@ -18,7 +18,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_es_load import events, fresh_indexes, node, refresh_and_count
+import needs
+from bench_es_load import DATASETS, SOURCES, events, fresh_indexes, node, refresh_and_count
 
 
 def scan_normalize(settings: Any, index: str) -> Any:
@@ -42,6 +43,7 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
+    needs.datasets(DATASETS, *SOURCES)
     from huntlab.es import indices
     from huntlab.es.loader import load_events
 

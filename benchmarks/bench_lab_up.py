@@ -22,6 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import needs
 from huntlab.lab.processes import free_ports
 
 REPO = Path(__file__).resolve().parent.parent
@@ -80,6 +81,7 @@ def main() -> None:
         "--idle", type=float, default=20.0, help="seconds idle before measuring RSS"
     )
     args = parser.parse_args()
+    needs.datasets(args.datasets_mirror, "windows/empire_invoke_wmi/empire_invoke_wmi.tar.gz")
 
     home = Path(tempfile.mkdtemp(prefix="huntlab-bench-"))
     es, master, master_ui, worker_ui, jupyter = free_ports(5)

@@ -28,6 +28,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+import needs
+
 REPO = Path(__file__).resolve().parent.parent
 RECORDINGS = [
     "windows/empire_invoke_wmi/empire_invoke_wmi.tar.gz",
@@ -109,6 +111,7 @@ def main() -> int:
     parser.add_argument("--datasets", type=Path, default=shared / "datasets")
     parser.add_argument("--tmp", type=Path, default=None, help="where the input is generated")
     args = parser.parse_args()
+    needs.datasets(args.datasets, *RECORDINGS)
 
     folder = Path(tempfile.mkdtemp(prefix="huntlab-bench-", dir=args.tmp))
     try:

@@ -33,6 +33,8 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+import needs
+
 REPO = Path(__file__).resolve().parent.parent
 RECORDINGS_2020 = [
     "windows/empire_wmi_dcerpc_wmi_IWbemServices_ExecMethod/host/"
@@ -72,6 +74,7 @@ def main() -> int:
     parser.add_argument("--datasets", type=Path, default=shared / "datasets")
     parser.add_argument("--tmp", type=Path, default=None, help="where the input is generated")
     args = parser.parse_args()
+    needs.datasets(args.datasets, *RECORDINGS_2020, RECORDING_2019)
 
     from huntlab.spark import event_schema, read_events, session
 

@@ -64,6 +64,7 @@ from typing import Any
 
 import requests
 
+import needs
 from huntlab.lab.processes import free_ports
 
 REPO = Path(__file__).resolve().parent.parent
@@ -471,6 +472,8 @@ def main() -> None:
     parser.add_argument("--idle", type=float, default=10.0,
                         help="seconds idle before measuring memory")  # fmt: skip
     args = parser.parse_args()
+    if not args.home:
+        needs.datasets(args.datasets_mirror, "windows/empire_invoke_wmi/empire_invoke_wmi.tar.gz")
     if os.geteuid() != 0:
         sys.exit("bench_team.py needs root: hunters are unix accounts")
     cells = code_cells()

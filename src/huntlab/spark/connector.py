@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from huntlab import versions
 from huntlab.errors import HuntlabError
 from huntlab.java import find_java
 from huntlab.settings import Settings, cache_dir
@@ -37,6 +38,26 @@ PACKAGE_EXCLUDES = ",".join(
         "javax.xml.bind:jaxb-api",
     ]
 )
+
+def connector_jar(cache: Path) -> Path:
+    """Where Spark's Ivy puts the Elasticsearch connector, resolved once into ``cache``."""
+    group, artifact, version = versions.es_spark_connector().split(":")
+    return cache / "ivy2" / "jars" / f"{group}_{artifact}-{version}.jar"
+
+
+def connector_conf(cache: Path) -> dict[str, str]:
+    """The session settings that put the connector on the classpath: its jar once Ivy has
+    resolved it (no resolution, and none of Ivy's report, at each session), else the
+    package for Ivy to resolve into ``cache`` (the first time, or ``huntlab fetch``)."""
+    jar = connector_jar(cache)
+    if jar.is_file():
+        return {"spark.jars": str(jar)}
+    return {
+        "spark.jars.packages": versions.es_spark_connector(),
+        "spark.jars.excludes": PACKAGE_EXCLUDES,
+        "spark.jars.ivy": str(cache / "ivy2"),
+    }
+
 
 # The truststore holds public certificates only; its password guards integrity, not secrets.
 TRUSTSTORE_PASSWORD = "huntlab-truststore"

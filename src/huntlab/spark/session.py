@@ -6,9 +6,8 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from huntlab import versions
 from huntlab.settings import Settings, load_settings
-from huntlab.spark.connector import PACKAGE_EXCLUDES, es_options
+from huntlab.spark.connector import connector_conf, es_options
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -40,15 +39,13 @@ def session(
     config: Mapping[str, str] | None = None,
 ) -> SparkSession:
     """The lab's SparkSession: master from settings (``spark_master``) unless given (e.g.
-    ``"local[2]"``), the Elasticsearch connector on ``spark.jars.packages`` (fetched once into
+    ``"local[2]"``), the Elasticsearch connector on the classpath (resolved once into
     the download cache), ``es.*`` options from settings, UTC session time zone."""
     from pyspark.sql import SparkSession
 
     settings = settings or load_settings()
     conf: dict[str, str] = {
-        "spark.jars.packages": versions.es_spark_connector(),
-        "spark.jars.excludes": PACKAGE_EXCLUDES,
-        "spark.jars.ivy": str(settings.cache / "ivy2"),
+        **connector_conf(settings.cache),
         "spark.sql.session.timeZone": "UTC",
         "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
         "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",

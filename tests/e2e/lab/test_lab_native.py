@@ -81,6 +81,9 @@ def test_install_native_exits_zero_and_prints_url_and_token(lab: NativeLab) -> N
     assert "huntlab: Elasticsearch set up (" in lab.install.stderr
     assert "no ingest pipeline huntlab-mordor" in lab.install.stderr, lab.install.stderr[-3000:]
     assert "`huntlab load` maps events itself" in lab.install.stderr
+    # Quiet: no report of Spark's Ivy (the connector is resolved once, its output kept back).
+    for noise in (":: loading settings ::", "resolving dependencies", "confs: [default]"):
+        assert noise not in lab.install.stdout + lab.install.stderr, noise
 
 
 def test_token_is_random_private_and_long(lab: NativeLab) -> None:
@@ -215,6 +218,8 @@ def test_install_again_keeps_token_and_counts(lab: NativeLab, file_counts: dict[
     again = lab.install_sh()  # no flag: the runtime recorded in the home is reused
     assert again.returncode == 0, again.stderr[-4000:]
     assert "recorded" in again.stderr
+    assert "runs; checking each service" in again.stderr, again.stderr[-3000:]
+    assert "starting the native lab" not in again.stderr
     assert lab.token == token
     for name, expected in file_counts.items():
         assert _es_dataset_count(lab.es_url, name) == expected, name

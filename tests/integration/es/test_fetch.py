@@ -3,8 +3,10 @@ afterwards, and a second run downloads nothing."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 from huntlab import versions
 from huntlab.lab.native.fetch import connector_jar
@@ -32,3 +34,26 @@ def test_fetch_fills_the_cache_and_is_idempotent() -> None:
     assert connector_jar(settings).is_file()
     # Everything was there already: the second run fetched nothing.
     assert "fetching" not in runs[1].stderr
+
+
+def test_the_connector_is_resolved_quietly_then_used_without_ivy(tmp_path: Path) -> None:
+    """A cache without the connector: `huntlab fetch` has Spark's Ivy resolve it from Maven
+    Central, keeping Ivy's report to itself; a session then loads that jar (no resolution)."""
+    settings = load_settings()
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    # The Elasticsearch distribution as it is (hundreds of MB): only the connector is missing.
+    (cache / "elasticsearch").symlink_to(settings.cache / "elasticsearch")
+    env = {**os.environ, "HUNTLAB_CACHE": str(cache)}
+    done = subprocess.run([sys.executable, "-m", "huntlab", "fetch"], env=env,
+                          capture_output=True, text=True, timeout=1200, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    jar = connector_jar(load_settings(cache=cache))
+    assert jar.is_file() and done.stdout.splitlines()[-1] == str(jar)
+    said = done.stdout + done.stderr
+    for noise in (":: loading settings ::", "resolving dependencies", "confs: [default]"):
+        assert noise not in said, said[-3000:]
+    assert f"fetching {versions.es_spark_connector()}" in done.stderr
+    from huntlab.spark.connector import connector_conf
+
+    assert connector_conf(cache) == {"spark.jars": str(jar)}

@@ -32,7 +32,9 @@ for child in psutil.Process().children(recursive=True):
 print(json.dumps({
     "password_set": conf.get("spark.es.net.http.auth.pass") == password,
     "secret_set": conf.get("spark.authenticate.secret") == secret,
-    "packages_set": bool(conf.get("spark.jars.packages")),
+    # The connector: its jar once resolved into the cache, else the package for Ivy.
+    "packages_set": bool(conf.get("spark.jars.packages"))
+    or "elasticsearch-spark" in conf.get("spark.jars", ""),
     "cmdlines": lines,
 }))
 spark.stop()

@@ -193,9 +193,12 @@ def _start_services(
         except BaseException as exc:  # handed to the main thread
             es_error.append(exc)
 
-    say(f"huntlab: starting the native lab in {lab.home}")
     already = {n for n in services if processes.running(lab.home, n) is not None}
     es_already = elasticsearch.running(es_settings) is not None
+    if es_already and door.name in already:
+        say(f"huntlab: the native lab in {lab.home} runs; checking each service")
+    else:
+        say(f"huntlab: starting the native lab in {lab.home}")
     t0 = time.monotonic()
     es_thread = threading.Thread(target=start_es, name="elasticsearch-start", daemon=True)
     es_thread.start()

@@ -7,6 +7,8 @@ notebook that opens a Spark session wait for no download, and the lab works offl
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,8 +21,18 @@ from huntlab.settings import Settings
 
 def connector_jar(settings: Settings) -> Path:
     """Where Spark's Ivy puts the Elasticsearch connector (``huntlab.spark.session``)."""
-    group, artifact, version = versions.es_spark_connector().split(":")
-    return settings.cache / "ivy2" / "jars" / f"{group}_{artifact}-{version}.jar"
+    from huntlab.spark.connector import connector_jar as in_cache
+
+    return in_cache(settings.cache)
+
+
+# A local session, only to make Spark's Ivy resolve the connector into HUNTLAB_CACHE.
+_RESOLVE = """
+import huntlab.spark
+spark = huntlab.spark.session(app_name="huntlab-fetch", master="local[1]",
+                              config={"spark.ui.enabled": "false"})
+spark.stop()
+"""
 
 
 def fetch(
@@ -33,21 +45,18 @@ def fetch(
     if jar.is_file():
         return [dist, jar]
     say(f"huntlab: fetching {versions.es_spark_connector()} into {settings.cache / 'ivy2'}")
-    # Spark resolves the connector through Ivy in a local session; pyspark starts its JVM from
-    # JAVA_HOME, so it must be the Java found and checked for the lab (this process only).
-    os.environ["JAVA_HOME"] = str(java.home)
-    import huntlab.spark
-
-    spark = huntlab.spark.session(
-        app_name="huntlab-fetch",
-        master="local[1]",
-        settings=settings,
-        config={"spark.ui.enabled": "false"},
-    )
-    spark.stop()
-    if not jar.is_file():
+    # Spark resolves the connector through Ivy in a local session, in a child process whose
+    # output (Ivy's report, some 25 lines) is shown only if it fails. pyspark starts its JVM
+    # from JAVA_HOME: the Java found and checked for the lab.
+    env = {**os.environ, "JAVA_HOME": str(java.home), "HUNTLAB_CACHE": str(settings.cache)}
+    done = subprocess.run(
+        [sys.executable, "-c", _RESOLVE], env=env, capture_output=True, text=True,
+        timeout=1800, check=False,
+    )  # fmt: skip
+    if done.returncode != 0 or not jar.is_file():
+        said = (done.stdout + done.stderr).strip()[-3000:]
         raise ServiceError(
-            f"the Spark connector was not fetched into {jar}; check that "
-            "Maven Central (repo1.maven.org) is reachable"
+            f"the Spark connector was not fetched into {jar}; check that Maven Central "
+            f"(repo1.maven.org) is reachable. Spark said:\n{said}"
         )
     return [dist, jar]
