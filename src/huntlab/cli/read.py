@@ -28,6 +28,28 @@ def _echo_counts(report: ReadReport) -> None:
         click.echo(f"  {name}: skipped, {why}", err=True)
 
 
+def _condition(text: str) -> tuple[str, bool, str]:
+    """``COLUMN=VALUE`` or ``COLUMN!=VALUE`` as (column, equal, value)."""
+    column, sep, value = text.partition("=")
+    equal = not column.endswith("!")
+    column = column.rstrip("!").strip()
+    if not sep or not column:
+        raise click.BadParameter(
+            f"{text!r}: expected COLUMN=VALUE or COLUMN!=VALUE (e.g. EventID=1)",
+            param_hint="--where",
+        )
+    return column, equal, value
+
+
+def _text(value: Any) -> str:
+    """A cell as --where compares it: as printed, 1 for 1 or 1.0, empty for no value."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def _print_tables(source: str, limit: int | None, fmt: str) -> None:
     from huntlab.readers import read_tables
 
@@ -61,6 +83,14 @@ def _print_tables(source: str, limit: int | None, fmt: str) -> None:
     help="Comma-separated columns to print (table: @timestamp, Hostname, Channel, EventID, "
     "SourceName; csv: all).",
 )
+@click.option(
+    "--where",
+    "conditions",
+    multiple=True,
+    metavar="COLUMN=VALUE",
+    help="Only the events whose COLUMN is VALUE (COLUMN!=VALUE: is not); repeat to require "
+    "each, e.g. --where EventID=1 --where Channel=Microsoft-Windows-Sysmon/Operational.",
+)
 @click.option("--dataset", help="The Dataset column's value (default: from the file name).")
 @click.option(
     "--table",
@@ -76,6 +106,7 @@ def read(
     fmt: str,
     limit: int | None,
     columns: str | None,
+    conditions: tuple[str, ...],
     dataset: str | None,
     as_tables: bool,
     max_record_bytes: int,
@@ -97,11 +128,19 @@ def read(
         "max_decompression_ratio": max_decompression_ratio,
     }
     wanted = [c.strip() for c in columns.split(",")] if columns else None
+    tests = [_condition(text) for text in conditions]
+    if as_tables and tests:
+        raise click.BadParameter("goes with the event table, not --table", param_hint="--where")
     if fmt in ("json", "jsonl"):
         # Streamed: canonical events as iter_events yields them.
         from huntlab.readers import iter_events
 
-        events = islice(iter_events(source, dataset=dataset, **options), limit)
+        matching = (
+            e for e in iter_events(source, dataset=dataset, **options)
+            if all(_text(e.get(col)) == value if equal else _text(e.get(col)) != value
+                   for col, equal, value in tests)
+        )  # fmt: skip
+        events = islice(matching, limit)
         write_records(
             ({k: e.get(k) for k in wanted} for e in events) if wanted else events, fmt
         )
@@ -110,6 +149,11 @@ def read(
     from huntlab.readers import read_events
 
     frame = read_events(source, dataset=dataset, **options)
+    for column, equal, value in tests:
+        if column not in frame.columns:
+            raise click.BadParameter(f"no such column: {column}", param_hint="--where")
+        same = frame[column].map(_text) == value
+        frame = frame[same if equal else ~same]
     if wanted:
         missing = [c for c in wanted if c not in frame.columns]
         if missing:
@@ -126,5 +170,7 @@ def read(
         if len(frame):
             click.echo("\nby SourceName:", err=True)
             for name, count in frame["SourceName"].value_counts().items():
+                if not count:
+                    continue  # a category of the table that --where left out
                 click.echo(f"  {count:>8,}  {name}", err=True)
     _echo_counts(report)
