@@ -114,7 +114,16 @@ class LazyGroup(HoistingGroup):
     "~/.huntlab).",
 )
 def cli() -> None:
-    """huntlab: a threat-hunting lab (Elasticsearch, Spark, JupyterLab, Security-Datasets)."""
+    """huntlab: a threat-hunting lab (Elasticsearch, Spark, JupyterLab, Security-Datasets).
+
+    \b
+    Exit status:
+      0    done
+      1    an error huntlab explains on one line (huntlab: error: ... and what to do)
+      2    a usage error: an unknown option or command, a missing or bad argument
+      3    status: a service is down
+      130  interrupted (Ctrl-C)
+    """
 
 
 def _for_the_shell(exc: Exception, argv: list[str] | None) -> str:
@@ -141,8 +150,14 @@ def main(argv: list[str] | None = None) -> Any:
     except click.exceptions.Abort:
         click.echo("huntlab: aborted", err=True)
         sys.exit(130)
+    except click.UsageError as exc:
+        # One line, like every other error: what was wrong, and where the help is.
+        where = exc.ctx.command_path if exc.ctx is not None else "huntlab"
+        message = exc.format_message().rstrip(".")
+        click.echo(f"{where}: error: {message} (see `{where} --help`)", err=True)
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"huntlab: error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)

@@ -20,7 +20,15 @@ from huntlab.readers.report import ReadReport
 _TABLE_COLUMNS = ["@timestamp", "Hostname", "Channel", "EventID", "SourceName"]
 
 
-def _echo_counts(report: ReadReport) -> None:
+def _echo_counts(report: ReadReport, source: str, *, expect_events: bool = True) -> None:
+    if expect_events and report.read == 0 and report.rejected == 0 and not report.skipped:
+        from huntlab.errors import HuntlabError
+
+        # An empty result is a hunting tool's worst answer: say it loudly.
+        raise HuntlabError(
+            f"{source}: no events in it (an empty file, or only blank lines); check the path, "
+            "or the download (`huntlab datasets get --verify NAME`)"
+        )
     click.echo(f"huntlab read: {report.summary()}", err=True)
     for name, fmt in report.files.items():
         click.echo(f"  {name}: {fmt}", err=True)
@@ -144,7 +152,7 @@ def read(
         write_records(
             ({k: e.get(k) for k in wanted} for e in events) if wanted else events, fmt
         )
-        _echo_counts(report)
+        _echo_counts(report, source, expect_events=limit != 0)
         return
     from huntlab.readers import read_events
 
@@ -173,4 +181,4 @@ def read(
                 if not count:
                     continue  # a category of the table that --where left out
                 click.echo(f"  {count:>8,}  {name}", err=True)
-    _echo_counts(report)
+    _echo_counts(report, source)
