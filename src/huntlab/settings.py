@@ -51,6 +51,15 @@ def _env_path(name: str, default: Path) -> Path:
     return Path(value).expanduser() if value else default
 
 
+VERBOSE_ENV = "HUNTLAB_VERBOSE"
+
+
+def verbose() -> bool:
+    """Details asked for (``huntlab -v``, or HUNTLAB_VERBOSE=1): what is started, with which
+    command and log, and the output of the tools huntlab runs quietly (Spark's Ivy)."""
+    return os.environ.get(VERBOSE_ENV, "") not in ("", "0", "false")
+
+
 def home_dir() -> Path:
     """The huntlab home: lab state (data, logs, token, config). ``HUNTLAB_HOME``."""
     return _env_path("HUNTLAB_HOME", Path.home() / ".huntlab")

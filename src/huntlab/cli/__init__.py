@@ -64,18 +64,27 @@ def hoist_options(args: list[str], options: Mapping[str, str]) -> list[str]:
 
 class HoistingGroup(click.Group):
     """A group whose ``hoisted`` options (option -> environment variable) work in every
-    position: `huntlab --home X token` and `huntlab token --home X` are the same command."""
+    position: `huntlab --home X token` and `huntlab token --home X` are the same command;
+    likewise its ``flags`` (set to 1)."""
 
     hoisted: ClassVar[Mapping[str, str]] = {}
+    flags: ClassVar[Mapping[str, str]] = {}
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if "-h" not in args and "--help" not in args:
             args = hoist_options(list(args), self.hoisted)
+            cut = args.index("--") if "--" in args else len(args)
+            for flag, variable in self.flags.items():
+                if flag in args[:cut]:
+                    os.environ[variable] = "1"
+                    args = [a for i, a in enumerate(args) if a != flag or i >= cut]
+                    cut = args.index("--") if "--" in args else len(args)
         return super().parse_args(ctx, args)
 
 
 class LazyGroup(HoistingGroup):
     hoisted: ClassVar[Mapping[str, str]] = {"--home": "HUNTLAB_HOME"}
+    flags: ClassVar[Mapping[str, str]] = {"-v": "HUNTLAB_VERBOSE", "--verbose": "HUNTLAB_VERBOSE"}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
@@ -112,6 +121,14 @@ class LazyGroup(HoistingGroup):
     expose_value=False,
     help="The lab's home for any command, in any position (default $HUNTLAB_HOME or "
     "~/.huntlab).",
+)
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    expose_value=False,
+    help="Details, in any position: each process started (command, log) and the output of "
+    "tools huntlab otherwise runs quietly.",
 )
 def cli() -> None:
     """huntlab: a threat-hunting lab (Elasticsearch, Spark, JupyterLab, Security-Datasets).

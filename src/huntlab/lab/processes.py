@@ -33,6 +33,7 @@ from typing import Any, BinaryIO
 
 from huntlab.errors import ServiceError
 from huntlab.files import PRIVATE_DIR, PRIVATE_FILE, atomic_write
+from huntlab.settings import verbose
 
 POLL_SECONDS = 0.5
 # Set in each service's environment to the random tag of its pid record.
@@ -259,7 +260,10 @@ def ensure(
             return current
         say(f"huntlab: restarting {name} with the new settings")
         stop(home, name)
-    return start(home, name, argv, env=env, cwd=cwd, meta=meta)
+    started = start(home, name, argv, env=env, cwd=cwd, meta=meta)
+    if verbose():
+        say(f"huntlab: started {name}, pid {started.pid}, log {started.log}: {' '.join(argv)}")
+    return started
 
 
 def family(pid: int) -> list[int]:

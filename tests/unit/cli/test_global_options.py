@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from tests.support.cli import run_huntlab
 
 
@@ -54,3 +56,27 @@ def test_metadata_before_or_after_the_datasets_command(
                           str(tmp_path / "none"), env=env)  # fmt: skip
     assert missing.returncode != 0
     assert "metadata folder not found" in missing.stderr, missing.stderr
+
+
+def test_verbose_in_any_position_shows_what_is_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "lab"
+    home.mkdir()
+    (home / "jupyter_token").write_text("tok-" + "b" * 40 + "\n")
+    env = _env(tmp_path)
+    for args in (("-v", "--home", str(home), "token"), ("token", "--verbose", "--home", str(home))):
+        done = run_huntlab(*args, env=env)
+        assert done.returncode == 0, (args, done.stderr)
+        assert done.stdout.strip() == "tok-" + "b" * 40
+    # What -v adds: each process the lab starts, with its pid, log and command.
+    from huntlab.lab import processes
+
+    said: list[str] = []
+    for value, name in (("", "quiet"), ("1", "told")):
+        monkeypatch.setenv("HUNTLAB_VERBOSE", value)
+        started = processes.ensure(home, name, ["sleep", "30"], env=dict(os.environ),
+                                   cwd=tmp_path, meta={}, say=said.append)  # fmt: skip
+        processes.stop(home, name)
+        assert started.pid > 0
+    assert said == [f"huntlab: started told, pid {started.pid}, log {started.log}: sleep 30"]

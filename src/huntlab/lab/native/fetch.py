@@ -16,7 +16,7 @@ from huntlab import versions
 from huntlab.errors import ServiceError
 from huntlab.java import Java
 from huntlab.lab.native.distribution import install
-from huntlab.settings import Settings
+from huntlab.settings import Settings, verbose
 
 
 def connector_jar(settings: Settings) -> Path:
@@ -50,11 +50,11 @@ def fetch(
     # from JAVA_HOME: the Java found and checked for the lab.
     env = {**os.environ, "JAVA_HOME": str(java.home), "HUNTLAB_CACHE": str(settings.cache)}
     done = subprocess.run(
-        [sys.executable, "-c", _RESOLVE], env=env, capture_output=True, text=True,
+        [sys.executable, "-c", _RESOLVE], env=env, capture_output=not verbose(), text=True,
         timeout=1800, check=False,
     )  # fmt: skip
     if done.returncode != 0 or not jar.is_file():
-        said = (done.stdout + done.stderr).strip()[-3000:]
+        said = ((done.stdout or "") + (done.stderr or "")).strip()[-3000:] or "(above)"
         raise ServiceError(
             f"the Spark connector was not fetched into {jar}; check that Maven Central "
             f"(repo1.maven.org) is reachable. Spark said:\n{said}"
