@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import socket
 import subprocess
 import sys
@@ -325,6 +326,16 @@ def test_what_is_local_and_what_an_offline_get_says(
     assert f"put it in the mirror you set, HUNTLAB_DATASETS_MIRROR={empty}" in got.stderr
     assert "or set HUNTLAB_DATASETS_MIRROR" not in got.stderr
     assert not (dataset_cache / "datasets" / "empire_wdigest_downgrade").exists()
+    # Its first hint, run as written with the file it asks for: the dataset is then stored.
+    hint = re.search(r"`(huntlab datasets import FILE --name \S+)`", got.stderr)
+    assert hint is not None, got.stderr
+    # (saved under the name the hint gives: it belongs at host/empire_wdigest_downgrade.tar.gz)
+    assert "it belongs at host/empire_wdigest_downgrade.tar.gz" in got.stderr
+    given = tmp_path / "empire_wdigest_downgrade.tar.gz"
+    given.write_bytes((datasets_dir / "windows/empire_invoke_wmi/empire_invoke_wmi.tar.gz").read_bytes())
+    imported = huntlab(*hint.group(1).replace("FILE", str(given)).split()[1:], **offline)
+    assert imported.returncode == 0, imported.stderr
+    assert (dataset_cache / "datasets" / "empire_wdigest_downgrade").is_dir()
 
     # --refresh cannot refresh a local metadata folder: it says so instead of reusing it.
     refreshed = huntlab("datasets", "list", "--refresh")

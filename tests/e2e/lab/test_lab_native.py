@@ -328,6 +328,26 @@ def test_a_dataset_that_cannot_be_had_leaves_the_lab_up_and_says_how_to_load_it(
     assert f"empire_launcher_vbs: already loaded ({count} events)" in again.stderr, again.stderr
 
 
+def test_the_hint_of_a_stopped_node_brings_it_back(
+    lab: NativeLab, file_counts: dict[str, int]
+) -> None:
+    """The situation that prints `huntlab es start`: the node is down. The hint, run as
+    written, brings it back with its data, and the command that failed then works."""
+    stopped = lab.huntlab("es", "stop")
+    assert stopped.returncode == 0, stopped.stderr
+    failed = lab.huntlab("query", "EventID:1", "--index", "huntlab-sysmon")
+    assert failed.returncode == 1 and "Traceback" not in failed.stderr
+    hint = re.search(r"`(huntlab es start)`", failed.stderr)
+    assert hint is not None, failed.stderr
+    started = lab.huntlab(*hint.group(1).split()[1:], timeout=300)
+    assert started.returncode == 0, started.stderr[-3000:]
+    again = lab.huntlab("query", "EventID:1", "--index", "huntlab-sysmon")
+    assert again.returncode == 0, again.stderr[-3000:]
+    for name, expected in file_counts.items():
+        assert _es_dataset_count(lab.es_url, name) == expected, name
+    assert _status_rows(lab) == dict.fromkeys(SERVICES, "up")
+
+
 def test_listen_beyond_loopback_without_tls_is_refused(lab: NativeLab) -> None:
     done = lab.huntlab("up", "--native", "--listen", "0.0.0.0")
     assert done.returncode != 0

@@ -89,6 +89,11 @@ def test_an_unknown_option(path: tuple[str, ...], capsys: pytest.CaptureFixture[
     code, err = _run(args, capsys)
     _one_error_line(args, code, err)
     assert code == 2 and "--no-such-option" in err and f"{' '.join(path)} --help" in err
+    # The hint, run as written in that situation, shows the command's options.
+    hint = re.search(r"\(see `huntlab ([^`]+)`\)", err)
+    assert hint is not None, err
+    code, _ = _run(hint.group(1).split(), capsys)
+    assert code == 0 and "--help" in _run.out and "Usage: huntlab" in _run.out  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("path", sorted(LEAVES), ids=" ".join)
