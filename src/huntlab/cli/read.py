@@ -25,10 +25,12 @@ def _echo_counts(report: ReadReport, source: str, *, expect_events: bool = True)
         from huntlab.errors import HuntlabError
 
         # An empty result is a hunting tool's worst answer: say it loudly.
-        raise HuntlabError(
-            f"{source}: no events in it (an empty file, or only blank lines); check the path, "
-            "or the download (`huntlab datasets get --verify NAME`)"
+        what = (
+            "check the file"
+            if Path(source).expanduser().exists()
+            else f"check the stored copy: `huntlab datasets get --verify {source}`"
         )
+        raise HuntlabError(f"{source}: no events in it (empty, or only blank lines); {what}")
     click.echo(f"huntlab read: {report.summary()}", err=True)
     for name, fmt in report.files.items():
         click.echo(f"  {name}: {fmt}", err=True)
