@@ -341,3 +341,34 @@ def test_what_is_local_and_what_an_offline_get_says(
     refreshed = huntlab("datasets", "list", "--refresh")
     assert refreshed.returncode == 1
     assert "--refresh downloads the upstream metadata" in refreshed.stderr
+
+
+def test_the_catalogs_hints_work_where_they_are_printed(
+    dataset_cache: Path, metadata_dir: Path, tmp_path: Path
+) -> None:
+    """Offline without metadata, the error names `huntlab datasets list --metadata DIR`; with
+    the folder for DIR it lists the catalog. A name it does not know names
+    `huntlab datasets list -q WORD`; with a word of that name it finds the dataset."""
+    env = {**dict(__import__("os").environ), "PATH": "/usr/bin:/bin",
+           "HUNTLAB_DATASETS_METADATA_URL": f"http://127.0.0.1:{_closed_port()}/sd.tar.gz"}  # fmt: skip
+    env.pop("HUNTLAB_DATASETS_METADATA", None)
+    env.pop("HUNTLAB_DATASETS_MIRROR", None)
+
+    def huntlab(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "huntlab", *args], capture_output=True,
+                              text=True, env=env, timeout=120, cwd=tmp_path, check=False)  # fmt: skip
+
+    offline = huntlab("datasets", "list")
+    assert offline.returncode == 1, offline.stderr
+    hint = re.search(r"`(huntlab datasets list --metadata DIR)`", offline.stderr)
+    assert hint is not None, offline.stderr
+    listed = huntlab(*hint.group(1).replace("DIR", str(metadata_dir)).split()[1:])
+    assert listed.returncode == 0, listed.stderr
+    assert "SDWIN-200921001437" in listed.stdout
+    env["HUNTLAB_DATASETS_METADATA"] = str(metadata_dir)
+    unknown = huntlab("datasets", "show", "empire_launcher")
+    assert unknown.returncode == 1 and "empire_launcher_vbs" in unknown.stderr  # did you mean
+    hint = re.search(r"`(huntlab datasets list -q WORD)`", unknown.stderr)
+    assert hint is not None, unknown.stderr
+    found = huntlab(*hint.group(1).replace("WORD", "launcher").split()[1:])
+    assert found.returncode == 0 and "empire_launcher_vbs" in found.stdout, found.stderr
