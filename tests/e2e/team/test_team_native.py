@@ -16,9 +16,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 import requests
 
+from huntlab.lab.team import limits
 from tests.support.fixtures.lab import run_in_kernel
 from tests.support.fixtures.team import ALICE, BOB, CAROL, DAVE, TeamLab
 from tests.support.hub_checks import KERNEL_ES, KERNEL_SPARK, WAIT, pinned_chromium
@@ -59,6 +61,9 @@ def test_install_brings_up_the_team_server_behind_one_https_door(team_lab: TeamL
     _ok(team_lab)
     out = team_lab.install.stdout
     assert "https://" in out and "/hub/" in out, out
+    assert "each hunter's server is limited to 1.5 GB of memory and 1 CPU" in (
+        team_lab.install.stderr
+    ), team_lab.install.stderr[-3000:]
     assert "SHA-256" in out, out
     status = team_lab.huntlab("status")
     assert status.returncode == 0, status.stdout + status.stderr
@@ -236,6 +241,16 @@ def test_two_hunters_run_spark_jobs_at_once_each_within_its_cap(team_lab: TeamLa
     for app in seen.values():
         assert app["cores"] <= 1, app  # the hunter's cap (spark.cores.max)
         assert app["memoryperexecutor"] <= 512, app
+    # Each hunter's server and kernels run in their own memory and CPU group (cgroup).
+    for name in (ALICE, BOB):
+        pids = [p.pid for p in psutil.process_iter(["username"])
+                if p.info.get("username") == f"huntlab-{name}"]  # fmt: skip
+        assert len(pids) >= 2, (name, pids)  # the server and the kernel that ran the job
+        for pid in pids:
+            seen_limits = limits.read_limits(pid)
+            assert seen_limits["group"].endswith(f"huntlab/hunter-{name}"), seen_limits
+            assert seen_limits["memory"] == str(1536 * 1024**2), seen_limits
+            assert seen_limits["cpu"] == "100000 100000", seen_limits
 
 
 def test_a_removed_hunter_is_refused_everywhere(team_lab: TeamLab) -> None:

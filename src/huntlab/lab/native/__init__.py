@@ -14,6 +14,7 @@ and ``plugins`` (its Maven zip and the plugin built for it), ``spark`` (master a
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 import time
@@ -61,6 +62,37 @@ SPARK_AND_JUPYTER = (SPARK_MASTER, *ALL_WORKERS, JUPYTER)
 START_TIMEOUT = 180.0
 
 __all__ = ["SERVICES", "LabPlan", "NativeRuntime", "plan"]
+
+
+def _limits_line(home: Path) -> str:
+    from huntlab.lab.team import limits
+
+    why = limits.why_unavailable()
+    if why is not None:
+        return f"huntlab: note: hunters' servers run without memory and CPU limits: {why}"
+    wanted = limits.Limits.from_config(read_config(home))
+    return (
+        f"huntlab: each hunter's server is limited to {wanted.memory / 1024**3:.1f} GB of "
+        f"memory and {wanted.cpus:g} CPU (cgroup huntlab/hunter-NAME; HUNTLAB_HUNTER_MEM_LIMIT, "
+        "HUNTLAB_HUNTER_CPU_LIMIT)"
+    )
+
+
+def team_limits_config() -> dict[str, str]:
+    """HUNTLAB_HUNTER_MEM_LIMIT and HUNTLAB_HUNTER_CPU_LIMIT given to `up`, checked and kept
+    (as in docker/.env for the docker runtime): each hunter's server's cgroup limits."""
+    from huntlab.lab.team import limits
+
+    out = {}
+    memory = os.environ.get("HUNTLAB_HUNTER_MEM_LIMIT")
+    if memory:
+        limits.memory_bytes(memory, "HUNTLAB_HUNTER_MEM_LIMIT")
+        out["team_hunter_mem_limit"] = memory
+    cpus = os.environ.get("HUNTLAB_HUNTER_CPU_LIMIT")
+    if cpus:
+        limits.Limits.from_config({"team_hunter_cpu_limit": cpus})
+        out["team_hunter_cpu_limit"] = cpus
+    return out
 
 
 def _spark_lines(lab: LabPlan) -> list[str]:
@@ -262,7 +294,8 @@ class NativeRuntime:
             idle = options.idle_timeout or int(
                 read_config(self.home).get("team_idle_timeout") or hub.DEFAULT_IDLE_TIMEOUT
             )
-            update_config(self.home, team_idle_timeout=idle)
+            update_config(self.home, team_idle_timeout=idle, **team_limits_config())
+            self.say(_limits_line(self.home))
             processes.stop(self.home, JUPYTER, say=self.say)  # the hub is the door now
             proxy = hub.install_proxy(self.settings, self.say)
             assert lab.tls is not None

@@ -21,7 +21,7 @@ from huntlab.errors import HuntlabError
 from huntlab.lab import processes
 from huntlab.lab.config import read_config
 from huntlab.lab.native import elasticsearch
-from huntlab.lab.team import accounts, es_realm, hub, hunter, logins
+from huntlab.lab.team import accounts, es_realm, hub, hunter, limits, logins
 from huntlab.settings import Settings
 
 Say = Callable[[str], None]
@@ -176,6 +176,7 @@ def remove_hunter(settings: Settings, name: str, *, keep_files: bool, say: Say) 
     es_realm.apply(settings.home, elasticsearch.node_paths(settings).config)
     accounts.kill_processes(name)
     accounts.remove_account(settings.home, name, keep_files=keep_files)
+    limits.remove(name)  # its memory and CPU group, empty now
     where = accounts.hunter_dir(settings.home, name)
     say(
         f"huntlab: removed hunter {name}" + (f"; their files stay in {where}" if keep_files else "")

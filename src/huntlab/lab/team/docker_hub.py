@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from huntlab.errors import HuntlabError
+from huntlab.lab.team import limits
 
 # Inside the hub container (docker/compose.team.yaml sets these).
 DOOR_PORT = 8443
@@ -70,16 +71,8 @@ def volume_names() -> dict[str, str]:
 
 
 def memory_bytes(value: str) -> int:
-    """``2g``, ``1536m``, ``512M``, ``1073741824`` (Compose's spelling) as bytes."""
-    text = value.strip().lower().removesuffix("b")
-    units = {"k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
-    try:
-        if text and text[-1] in units:
-            return int(float(text[:-1]) * units[text[-1]])
-        return int(text)
-    except ValueError:
-        raise HuntlabError(f"HUNTLAB_HUNTER_MEM_LIMIT={value!r}: not a size such as 2g or "
-                           "1536m; fix it in docker/.env") from None  # fmt: skip
+    """A hunter's container memory limit (HUNTLAB_HUNTER_MEM_LIMIT) as bytes."""
+    return limits.memory_bytes(value, "HUNTLAB_HUNTER_MEM_LIMIT in docker/.env")
 
 
 def container_prefix() -> str:

@@ -13,11 +13,13 @@ from typing import Any
 from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
 from traitlets import Unicode
 
-from huntlab.lab.team import accounts, hunter
+from huntlab.lab.config import read_config
+from huntlab.lab.team import accounts, hunter, limits
 
 
 class HunterSpawner(LocalProcessSpawner):
     huntlab_home = Unicode(help="The lab's home.").tag(config=True)
+    _groups: list[Path] | None = None
 
     @property
     def home(self) -> Path:
@@ -25,8 +27,12 @@ class HunterSpawner(LocalProcessSpawner):
 
     def make_preexec_fn(self, name: str) -> Any:
         become = set_user_setuid(accounts.unix_name(name))
+        groups = list(self._groups or [])
 
         def preexec() -> None:
+            # Into the hunter's memory and CPU group while still root (every kernel the
+            # server starts inherits it), then the hunter's account.
+            limits.join(groups)
             # Files made in the shared hunts/ folder are writable by the team (the folder's
             # setgid group); the hunter's own folder is private by its mode.
             os.umask(0o002)
@@ -47,5 +53,13 @@ class HunterSpawner(LocalProcessSpawner):
     async def start(self) -> Any:
         # As root, before the server exists: the account, the workspace, the settings.
         await asyncio.to_thread(hunter.prepare, self.home, self.user.name)
+        why = limits.why_unavailable()
+        if why is None:
+            wanted = limits.Limits.from_config(read_config(self.home))
+            self._groups = limits.prepare(self.user.name, wanted)
+        else:
+            self._groups = []
+            self.log.warning("%s's server runs without memory and CPU limits: %s",
+                             self.user.name, why)  # fmt: skip
         self.notebook_dir = str(accounts.workspace(self.home, self.user.name))
         return await super().start()
