@@ -4,6 +4,7 @@ accepted, what is refused and with which words, and what the home keeps."""
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -52,26 +53,36 @@ def test_choosing_an_existing_cluster_and_back(tmp_path: Path) -> None:
     home.mkdir()
     said: list[str] = []
     own = ensure_secret(home)
+    given = tmp_path / "cluster-secret"
+    given.write_text("the-cluster-secret\nignored second line\n")
     with pytest.raises(HuntlabError, match="--spark-secret-file"):
         choose_master(home, "spark://spark.example:7077", None, said.append)
     with pytest.raises(HuntlabError, match="no secret on its first line"):
         choose_master(home, "spark://spark.example:7077", str(tmp_path / "missing"), said.append)
     with pytest.raises(HuntlabError, match="goes with --spark-master"):
         choose_master(home, None, str(tmp_path / "missing"), said.append)
+    # A master that does not answer (a typo): refused before anything changes.
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        with pytest.raises(HuntlabError, match=r"does not answer.*nothing changed"):
+            choose_master(home, f"spark://127.0.0.1:{port}", str(given), said.append)
     assert external_master(home) is None and secret_path(home).read_text().strip() == own
 
-    given = tmp_path / "cluster-secret"
-    given.write_text("the-cluster-secret\nignored second line\n")
-    choose_master(home, "spark://spark.example:7077", str(given), said.append)
-    assert external_master(home) == "spark://spark.example:7077"
+    with socket.socket() as master:  # a port that answers, as a master's does
+        master.bind(("127.0.0.1", 0))
+        master.listen()
+        url = f"spark://127.0.0.1:{master.getsockname()[1]}"
+        choose_master(home, url, str(given), said.append)
+    assert external_master(home) == url
     assert secret_path(home).read_text() == "the-cluster-secret\n"
     assert secret_path(home).stat().st_mode & 0o777 == 0o600
     stored = json.loads((home / "config.json").read_text())
-    assert stored[EXTERNAL_MASTER_KEY] == "spark://spark.example:7077"
+    assert stored[EXTERNAL_MASTER_KEY] == url
     assert load_settings(home=home).spark_network_crypto is True
 
     choose_master(home, None, None, said.append)  # a rerun without the flag keeps the choice
-    assert external_master(home) == "spark://spark.example:7077"
+    assert external_master(home) == url
     choose_master(home, "local", None, said.append)
     assert external_master(home) is None
     assert not secret_path(home).exists()  # the lab's own master makes a new one

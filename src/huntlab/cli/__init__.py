@@ -71,14 +71,13 @@ class HoistingGroup(click.Group):
     flags: ClassVar[Mapping[str, str]] = {}
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if "-h" not in args and "--help" not in args:
-            args = hoist_options(list(args), self.hoisted)
-            cut = args.index("--") if "--" in args else len(args)
-            for flag, variable in self.flags.items():
-                if flag in args[:cut]:
-                    os.environ[variable] = "1"
-                    args = [a for i, a in enumerate(args) if a != flag or i >= cut]
-                    cut = args.index("--") if "--" in args else len(args)
+        args = hoist_options(list(args), self.hoisted)
+        cut = args.index("--") if "--" in args else len(args)
+        for flag, variable in self.flags.items():
+            if flag in args[:cut]:
+                os.environ[variable] = "1"
+                args = [a for i, a in enumerate(args) if a != flag or i >= cut]
+                cut = args.index("--") if "--" in args else len(args)
         return super().parse_args(ctx, args)
 
 

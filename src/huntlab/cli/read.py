@@ -52,9 +52,15 @@ def _condition(text: str) -> tuple[str, bool, str]:
 
 
 def _text(value: Any) -> str:
-    """A cell as --where compares it: as printed, 1 for 1 or 1.0, empty for no value."""
+    """A cell as --where compares it, the same in the table and the stream: 1 for 1 or 1.0,
+    empty for no value, a timestamp as the stream writes it (2019-03-19T19:31:56.948Z)."""
     if value is None or (isinstance(value, float) and value != value):
         return ""
+    if hasattr(value, "tz_convert") and hasattr(value, "strftime"):  # a pandas Timestamp
+        if value != value:  # NaT
+            return ""
+        utc = value.tz_convert("UTC") if value.tzinfo is not None else value
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
@@ -124,7 +130,10 @@ def read(
 ) -> None:
     """Read SOURCE (a dataset name or id, an archive, a JSON-lines file or a folder) into the
     canonical event table; print rows on stdout and the counts on stderr."""
+    tests = [_condition(text) for text in conditions]
     if as_tables:
+        if tests:
+            raise click.BadParameter("goes with the event table, not --table", param_hint="--where")
         _print_tables(
             source, limit if limit is not None or fmt != "table" else 20, fmt
         )
@@ -138,22 +147,28 @@ def read(
         "max_decompression_ratio": max_decompression_ratio,
     }
     wanted = [c.strip() for c in columns.split(",")] if columns else None
-    tests = [_condition(text) for text in conditions]
-    if as_tables and tests:
-        raise click.BadParameter("goes with the event table, not --table", param_hint="--where")
     if fmt in ("json", "jsonl"):
         # Streamed: canonical events as iter_events yields them.
         from huntlab.readers import iter_events
 
-        matching = (
-            e for e in iter_events(source, dataset=dataset, **options)
-            if all(_text(e.get(col)) == value if equal else _text(e.get(col)) != value
-                   for col, equal, value in tests)
-        )  # fmt: skip
-        events = islice(matching, limit)
+        seen: set[str] = set()
+
+        def kept(event: dict[str, Any]) -> bool:
+            seen.update(col for col, _, _ in tests if col in event)
+            return all((_text(event.get(col)) == value) == equal for col, equal, value in tests)
+
+        events = islice(
+            (e for e in iter_events(source, dataset=dataset, **options) if kept(e)), limit
+        )
         write_records(
             ({k: e.get(k) for k in wanted} for e in events) if wanted else events, fmt
         )
+        unknown = [col for col, _, _ in tests if col not in seen]
+        if unknown and report.read and limit != 0:
+            # No event had it: a misspelt column, not an answer (stated after the stream).
+            raise click.BadParameter(
+                f"no such column in {source}'s events: {', '.join(unknown)}", param_hint="--where"
+            )
         _echo_counts(report, source, expect_events=limit != 0)
         return
     from huntlab.readers import read_events

@@ -9,7 +9,6 @@ import socket
 
 from huntlab.errors import HuntlabError
 
-LOCAL_MASTER = "spark://127.0.0.1:7077"
 # spark://HOST:PORT, or spark://H1:P1,H2:P2 for masters in ZooKeeper's high availability.
 _HOST_PORT = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$")
 

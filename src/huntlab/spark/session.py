@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from huntlab.settings import Settings, load_settings
 from huntlab.spark.connector import connector_conf, es_options
+from huntlab.spark.master import driver_address
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -56,16 +57,25 @@ def session(
         "spark.sql.shuffle.partitions": "8",
     }
     conf.update({f"spark.{k}": v for k, v in es_options(settings).items()})
-    conf.update(config or {})
+    for key, value in (config or {}).items():
+        if key in ("spark.jars", "spark.jars.packages") and conf.get(key):
+            # The caller's jars beside the connector, not instead of it.
+            value = f"{conf[key]},{value}"
+        conf[key] = value
     master = master or settings.spark_master
     secret = _lab_secret(settings, master)
     if secret is not None:
         conf["spark.authenticate"] = "true"
         conf["spark.authenticate.secret"] = secret
         if settings.spark_network_crypto:
-            # An existing cluster (huntlab up --spark-master URL): its executors reach the
-            # driver over the network, so the RPC is encrypted as well as authenticated.
+            # An existing cluster (huntlab up --spark-master URL): its executors connect back
+            # to the driver, whose RPC and block manager serve on the address this host
+            # reaches that master from, encrypted as well as authenticated. Its web UI stays
+            # where SPARK_LOCAL_IP says (loopback in the lab).
+            address = driver_address(master)
             conf["spark.network.crypto.enabled"] = "true"
+            conf.setdefault("spark.driver.host", address)
+            conf.setdefault("spark.driver.bindAddress", address)
     launch = {k: v for k, v in conf.items() if not SECRET_SETTING.search(k)}
     _start_gateway({**launch, "spark.master": master, "spark.app.name": app_name})
     builder = SparkSession.builder.appName(app_name).master(master)

@@ -57,7 +57,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     secret_file.chmod(0o600)
     (root / "conf").mkdir()
     (root / "conf" / "spark-defaults.conf").write_text(
-        "spark.authenticate true\nspark.network.crypto.enabled true\n", encoding="ascii"
+        # Encrypted RPC required: no fallback to plain SASL for a driver without it.
+        "spark.authenticate true\nspark.network.crypto.enabled true\n"
+        "spark.network.crypto.saslFallback false\n",
+        encoding="ascii",
     )
     port, ui_port, worker_ui = free_ports(3)
     env = {
@@ -139,6 +142,15 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
         lab.huntlab("down", timeout=300)
 
 
+def _jupyter_env(home: Home) -> dict[str, str]:
+    from huntlab.lab import processes
+
+    running = processes.running(home.path, "jupyter")
+    assert running is not None, "JupyterLab is not running"
+    raw = Path(f"/proc/{running.pid}/environ").read_bytes().split(b"\0")
+    return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
+
+
 def test_an_existing_cluster_needs_its_secret(home: Home, cluster: Cluster) -> None:
     done = home.huntlab("up", "--native", "--no-data", "--spark-master", cluster.url)
     assert done.returncode != 0
@@ -159,6 +171,9 @@ def test_the_lab_runs_on_the_existing_cluster_then_on_its_own_again(
     assert status.returncode == 0, status.stdout + status.stderr
     assert "spark-worker" not in status.stdout, status.stdout  # the lab runs no Spark of its own
     assert cluster.url in status.stdout, status.stdout
+    # JupyterLab's kernels get the cluster (it was restarted for it); their web UIs stay local.
+    assert _jupyter_env(home)["HUNTLAB_SPARK_MASTER"] == cluster.url
+    assert _jupyter_env(home)["SPARK_LOCAL_IP"] == "127.0.0.1"
     # A driver with nothing but the home (the notebooks' way) joins the cluster, whose workers
     # run its job; the secret came from the file given, kept private in the home.
     assert (home.path / "spark" / "secret").stat().st_mode & 0o777 == 0o600
@@ -176,5 +191,6 @@ def test_the_lab_runs_on_the_existing_cluster_then_on_its_own_again(
     status = home.huntlab("status")
     assert "spark-master" in status.stdout and "spark-worker" in status.stdout, status.stdout
     assert status.returncode == 0, status.stdout + status.stderr
+    assert _jupyter_env(home)["HUNTLAB_SPARK_MASTER"].startswith("spark://127.0.0.1:")
     own = (home.path / "spark" / "secret").read_text(encoding="ascii").strip()
     assert own != cluster.secret_file.read_text(encoding="ascii").strip()

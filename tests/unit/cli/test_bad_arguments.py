@@ -3,6 +3,7 @@ and an exit status that `huntlab --help` documents."""
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 from collections.abc import Iterator
@@ -37,9 +38,11 @@ def _closed_port() -> int:
 
 
 @pytest.fixture(autouse=True)
-def _nowhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No lab, no network: a home and cache of their own, every service on a closed port."""
-    for key in list(__import__("os").environ):
+def _nowhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No lab, no network: a home and cache of their own, every service on a closed port.
+    Variables the commands set in this process (--home, --metadata, -v) go with the test."""
+    before = set(os.environ)
+    for key in list(os.environ):
         if key.startswith("HUNTLAB_"):
             monkeypatch.delenv(key)
     monkeypatch.setenv("HUNTLAB_HOME", str(tmp_path / "home"))
@@ -47,6 +50,10 @@ def _nowhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HUNTLAB_ES_URL", f"http://127.0.0.1:{_closed_port()}")
     monkeypatch.setenv("HUNTLAB_DATASETS_METADATA_URL", f"http://127.0.0.1:{_closed_port()}/m.tgz")
     monkeypatch.chdir(tmp_path)
+    yield
+    for key in set(os.environ) - before:
+        if key.startswith("HUNTLAB_"):
+            del os.environ[key]
 
 
 def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
@@ -106,15 +113,16 @@ def test_missing_and_bad_values(path: tuple[str, ...], capsys: pytest.CaptureFix
         assert code == 2 and "Missing argument" in err
     filler = ["x"] * len(required)
     for param in command.params:
-        if not isinstance(param, click.Option) or param.is_flag or not param.opts[0].startswith("--"):
+        if not isinstance(param, click.Option) or param.is_flag:
             continue
+        spelling = max(param.opts, key=len)  # --lines for -n/--lines; -q alone stays -q
         if isinstance(param.type, click.Choice | click.IntRange) or param.type is click.INT:
-            args = [*path, *filler, param.opts[0], "not-a-valid-value"]
+            args = [*path, *filler, spelling, "not-a-valid-value"]
             code, err = _run(args, capsys)
             _one_error_line(args, code, err)
             assert code == 2, (args, err)
         elif param.nargs == 1 and not param.multiple:
-            args = [*path, *filler, param.opts[0]]  # the option without its value
+            args = [*path, *filler, spelling]  # the option without its value
             code, err = _run(args, capsys)
             _one_error_line(args, code, err)
             assert code == 2, (args, err)

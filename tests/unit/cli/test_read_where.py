@@ -49,6 +49,22 @@ def test_where_keeps_the_matching_events_in_both_paths(tmp_path: Path, datasets_
 def test_a_condition_it_cannot_use_is_one_clear_error(tmp_path: Path, datasets_dir: Path) -> None:
     source = str(datasets_dir / WMI)
     for condition, words in (("EventID", "expected COLUMN=VALUE"), ("NoSuchColumn=1", "no such column")):
-        done = run_huntlab("read", source, "--where", condition, env=_env(tmp_path))
-        assert done.returncode == 2, done
-        assert words in done.stderr and "Traceback" not in done.stderr, done.stderr
+        for fmt in ("table", "jsonl"):  # the same answer streamed
+            done = run_huntlab("read", source, "--where", condition, "--format", fmt,
+                               env=_env(tmp_path))  # fmt: skip
+            assert done.returncode == 2, (fmt, done)
+            assert words in done.stderr and "Traceback" not in done.stderr, done.stderr
+    done = run_huntlab("read", source, "--table", "--where", "EventID=1", env=_env(tmp_path))
+    assert done.returncode == 2 and "not --table" in done.stderr, done.stderr
+
+
+def test_a_timestamp_compares_the_same_streamed_or_as_a_table(
+    tmp_path: Path, datasets_dir: Path
+) -> None:
+    source = str(datasets_dir / WMI)
+    where = ["--where", "@timestamp=2019-03-19T19:31:56.948Z", "--columns", "EventID"]
+    streamed = run_huntlab("read", source, *where, "--format", "jsonl", env=_env(tmp_path))
+    table = run_huntlab("read", source, *where, "--format", "csv", env=_env(tmp_path))
+    assert streamed.returncode == 0 and table.returncode == 0, streamed.stderr + table.stderr
+    ids = [json.loads(line)["EventID"] for line in streamed.stdout.splitlines()]
+    assert ids and ids == [int(r["EventID"]) for r in csv.DictReader(io.StringIO(table.stdout))]

@@ -21,7 +21,6 @@ from huntlab.lab.workspace import (
     notebooks_source,
     sync_notebooks,
 )
-from huntlab.spark.master import driver_address
 
 JUPYTER = "jupyter"
 
@@ -55,10 +54,10 @@ def _jupyter_env(lab: LabPlan, token: str, workspace: Path) -> dict[str, str]:
             "HUNTLAB_RUNTIME": "native",
             "PYSPARK_PYTHON": sys.executable,
             "PYSPARK_DRIVER_PYTHON": sys.executable,
-            # A notebook's Spark driver (and its web UI on 4040) stays on loopback with the
-            # lab's own Spark, even when JupyterLab serves a team; with an existing cluster it
-            # serves where that cluster's executors reach it (authenticated, encrypted).
-            "SPARK_LOCAL_IP": driver_address(lab.spark_master_url),
+            # A notebook's Spark driver web UI (4040...) stays on loopback, even when JupyterLab
+            # serves a team; with an existing cluster only the driver's RPC faces the network
+            # (huntlab.spark.session: spark.driver.bindAddress, authenticated and encrypted).
+            "SPARK_LOCAL_IP": "127.0.0.1",
         }
     )
     # Credentials of a bring-your-own cluster are not the native node's business.
@@ -77,6 +76,9 @@ def _jupyter_launch(lab: LabPlan) -> dict[str, Any]:
         "listen": lab.settings.listen,
         "port": lab.settings.jupyter_port,
         "tls_cert": str(lab.tls.cert) if lab.tls else None,
+        # Another Spark master (huntlab up --spark-master) restarts JupyterLab: its kernels
+        # read the master from the environment it was started with.
+        "spark_master": lab.spark_master_url,
     }
 
 

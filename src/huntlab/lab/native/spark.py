@@ -133,6 +133,13 @@ def choose_master(
             f"{path}: no secret on its first line (a missing or empty file); write the "
             "cluster's spark.authenticate.secret there"
         )
+    # Nothing is changed until the cluster answers: a mistyped URL leaves the lab as it was.
+    problem = reachable(url)
+    if problem:
+        raise HuntlabError(
+            f"the Spark master {url} does not answer ({problem}); nothing changed: check the "
+            "URL and that its port is reachable from this host"
+        )
     atomic_write(secret_path(home), secret + "\n")
     update_config(home, **{EXTERNAL_MASTER_KEY: url, "spark_network_crypto": True})
 
@@ -148,7 +155,6 @@ def start_spark(lab: LabPlan, java: Java, say: Callable[[str], None]) -> None:
     as asked; workers beyond that number are stopped). With an existing cluster, stop the
     lab's own and check that cluster's master answers."""
     if lab.spark_external:
-        stop_own_spark(lab.home, say)
         problem = reachable(lab.spark_external)
         if problem:
             raise ServiceError(
@@ -156,6 +162,7 @@ def start_spark(lab: LabPlan, java: Java, say: Callable[[str], None]) -> None:
                 "fix the URL (`huntlab up --spark-master URL --spark-secret-file FILE`), or "
                 "return to the lab's own with `huntlab up --spark-master local`"
             )
+        stop_own_spark(lab.home, say)
         say(f"huntlab: Spark is the existing cluster at {lab.spark_external}")
         return
     secret = ensure_secret(lab.home)

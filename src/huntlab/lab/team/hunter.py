@@ -25,7 +25,6 @@ from huntlab.lab.workspace import (
     sync_notebooks,
 )
 from huntlab.spark.auth import read_secret, secret_path
-from huntlab.spark.master import LOCAL_MASTER, driver_address
 
 # Each hunter's Spark application is capped so that one hunter cannot starve the others
 # (spark-defaults.conf of their server; the master's UI and API show the caps per application).
@@ -121,9 +120,9 @@ def server_env(home: Path, name: str) -> dict[str, str]:
         "SPARK_CONF_DIR": str(settings_home / "spark-conf"),
         # The lab's kernels (PySpark (huntlab)) under kernels/ of this data folder.
         "JUPYTER_PATH": str(_jupyter_resources()),
-        # The driver serves where the cluster's executors reach it: loopback for the lab's
-        # own Spark, the route to an existing cluster's master otherwise.
-        "SPARK_LOCAL_IP": driver_address(str(stored.get("spark_master") or LOCAL_MASTER)),
+        # The driver's web UI stays on loopback; with an existing cluster only its RPC faces
+        # the network (huntlab.spark.session: spark.driver.bindAddress).
+        "SPARK_LOCAL_IP": "127.0.0.1",
         "PYSPARK_PYTHON": sys.executable,
         "PYSPARK_DRIVER_PYTHON": sys.executable,
         "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",

@@ -54,11 +54,14 @@ class HunterSpawner(LocalProcessSpawner):
         # As root, before the server exists: the account, the workspace, the settings.
         await asyncio.to_thread(hunter.prepare, self.home, self.user.name)
         why = limits.why_unavailable()
+        self._groups = []
         if why is None:
             wanted = limits.Limits.from_config(read_config(self.home))
-            self._groups = limits.prepare(self.user.name, wanted)
-        else:
-            self._groups = []
+            try:
+                self._groups = limits.prepare(self.user.name, wanted)
+            except OSError as exc:  # e.g. a cgroup v2 namespace root that refuses controllers
+                why = f"cannot set them up ({exc.strerror or exc})"
+        if why is not None:
             self.log.warning("%s's server runs without memory and CPU limits: %s",
                              self.user.name, why)  # fmt: skip
         self.notebook_dir = str(accounts.workspace(self.home, self.user.name))
