@@ -23,6 +23,7 @@ path the store writes is checked to stay inside it.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -352,6 +353,12 @@ def _offline_hint(url: str, name: str, relpath: str) -> str:
     )
 
 
+def _lock_file(name: str, relpath: str) -> Path:
+    """The download lock of one dataset file: beside the store, one per (dataset, file)."""
+    digest = hashlib.sha256(f"{name}/{relpath}".encode()).hexdigest()[:16]
+    return store_dir().parent / "locks" / f"{name}-{digest}.lock"
+
+
 def _prune_empty(folder: Path) -> None:
     """Remove the empty folders a failed ``get`` made under ``folder`` (and it, if empty)."""
     if not folder.is_dir():
@@ -453,7 +460,7 @@ def get(
                 url, dest, expected=expected, label=f"{ds.name} {file.relpath}",
                 hint=_offline_hint(url, ds.name, file.relpath),
                 # Beside the store, not in the dataset's folder: a failed get leaves none.
-                lock=store_dir().parent / "locks" / f"{ds.name}--{file.relpath.replace('/', '--')}.lock",
+                lock=_lock_file(ds.name, file.relpath),
             )
         except DownloadError as exc:
             failures.append(exc)
