@@ -70,8 +70,16 @@ def with_stated_results(code: str) -> str:
     for line in code.splitlines():
         source, sep, comment = line.partition("  #")
         literal = _literal(comment.strip()) if sep else None
+        printed = re.fullmatch(r"print\((.+)\)", source.strip()) if sep else None
         if literal is not None and _is_expression(source):
             line = f"assert ({source.strip()}) == {comment.strip()}, {source.strip()!r}"
+        elif printed and _is_expression(source) and comment.strip().endswith("..."):
+            # print(x)  # what it prints ...: the text it begins with.
+            stated = comment.strip().removesuffix("...").strip()
+            line = (
+                f"__said = str({printed.group(1)}); print(__said); "
+                f"assert __said.startswith({stated!r}), (__said, {stated!r})"
+            )
         out.append(line)
     return "\n".join(out) + "\n"
 

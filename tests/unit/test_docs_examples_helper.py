@@ -22,3 +22,11 @@ def test_the_catalog_example_states_its_result() -> None:
     assert "assert (cat.get(\"SDWIN-200921001437\").techniques) == ('T1047',)" in (
         with_stated_results(catalog.code)
     )
+
+
+def test_a_printed_result_stated_with_dots_is_checked_as_a_beginning() -> None:
+    checked = with_stated_results('print("read 3, kept 2")  # read 3, kept ...\n')
+    assert subprocess.run([sys.executable, "-c", checked], check=False).returncode == 0
+    wrong = with_stated_results('print("read 3, kept 2")  # read 4 ...\n')
+    assert subprocess.run([sys.executable, "-c", wrong], capture_output=True,
+                          check=False).returncode == 1  # fmt: skip
