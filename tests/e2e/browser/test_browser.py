@@ -51,12 +51,16 @@ def test_a_first_visit_opens_notebook_01_with_full_names_in_the_file_browser(
     driver.get(f"{native_lab.jupyter}/lab?token={native_lab.token}")
     wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".jp-Notebook .jp-Cell")))
     wait.until(lambda d: "Jupyter" in d.find_element(By.CSS_SELECTOR, ".jp-Notebook").text)
+    # The file browser lists the workspace a moment after the notebook shows: wait for it.
+    listing = ".jp-DirListing-item .jp-DirListing-itemText"
+    wait.until(lambda d: sum(n.text.endswith(".ipynb")
+                             for n in d.find_elements(By.CSS_SELECTOR, listing)) >= 8)  # fmt: skip
     driver.save_screenshot(str(artifacts_dir / "jupyterlab-first-screen.png"))
     current = driver.find_element(
         By.CSS_SELECTOR, "#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current .lm-TabBar-tabLabel"
     )
     assert current.text == FIRST_NOTEBOOK
-    names = driver.find_elements(By.CSS_SELECTOR, ".jp-DirListing-item .jp-DirListing-itemText")
+    names = driver.find_elements(By.CSS_SELECTOR, listing)
     notebooks = [n for n in names if n.text.endswith(".ipynb")]
     assert len(notebooks) >= 8, [n.text for n in names]
     cut = [n.text for n in notebooks
