@@ -9,7 +9,6 @@ with Compose v2 answers, native otherwise (and says why).
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -20,26 +19,20 @@ from huntlab.settings import Settings, load_settings
 if TYPE_CHECKING:
     from huntlab.lab.runtime import Runtime
 
-home_option = click.option(
-    "--home",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="The lab's home (default $HUNTLAB_HOME or ~/.huntlab).",
-)
-
-
-def _settings(home: Path | None, **overrides: Any) -> Settings:
+def _settings(**overrides: Any) -> Settings:
+    """The settings of the home ``--home`` (in any position: cli.HoistingGroup) or
+    HUNTLAB_HOME names, with these overrides."""
     try:
-        return load_settings(home=home.expanduser().resolve() if home else None, **overrides)
+        return load_settings(**overrides)
     except ValueError as exc:
         raise HuntlabError(str(exc)) from exc
 
 
-def _runtime(home: Path | None) -> Runtime:
+def _runtime() -> Runtime:
     """The runtime ``huntlab up`` recorded for this home (native when none was)."""
     from huntlab.lab.runtime import runtime_for
 
-    return runtime_for(_settings(home))
+    return runtime_for(_settings())
 
 
 @click.command()
@@ -108,7 +101,6 @@ def _runtime(home: Path | None) -> Runtime:
     help="Docker: run Logstash for live events (the default; --no-logstash saves its memory). "
     "Kept on reruns.",
 )
-@home_option
 def up(
     runtime: str | None,
     listen: str | None,
@@ -123,12 +115,11 @@ def up(
     team: bool,
     idle_timeout: int | None,
     logstash: bool | None,
-    home: Path | None,
 ) -> None:
     """Bring the lab up (idempotent) and print its URLs and token."""
     from huntlab.lab.runtime import UpOptions, runtime_for
 
-    settings = _settings(home, listen=listen, spark_workers=spark_workers)
+    settings = _settings(listen=listen, spark_workers=spark_workers)
     lab = runtime_for(settings, runtime, detect=True)
     names = tuple(n.strip() for n in datasets.split(",") if n.strip()) if datasets else None
     options = UpOptions(
@@ -161,20 +152,18 @@ def up(
     is_flag=True,
     help="With --purge, in the docker lab: delete the notebooks volume too (your edits).",
 )
-@home_option
-def down(purge: bool, purge_notebooks: bool, home: Path | None) -> None:
+def down(purge: bool, purge_notebooks: bool) -> None:
     """Stop everything the lab started; data is kept unless --purge."""
     if purge_notebooks and not purge:
         raise click.UsageError("--purge-notebooks goes with --purge")
-    if not _runtime(home).down(purge=purge, purge_notebooks=purge_notebooks):
+    if not _runtime().down(purge=purge, purge_notebooks=purge_notebooks):
         click.echo("huntlab: nothing was running", err=True)
 
 
 @click.command()
-@home_option
-def status(home: Path | None) -> None:
+def status() -> None:
     """Show each lab service: up or down, URL, version. Exits 3 when one is down."""
-    lab = _runtime(home)
+    lab = _runtime()
     rows = lab.status()
     click.echo(f"runtime: {lab.name}   home: {lab.settings.home}")
     for row in rows:
@@ -189,10 +178,9 @@ def status(home: Path | None) -> None:
     is_flag=True,
     help="Make a new token; a running JupyterLab restarts and accepts only it.",
 )
-@home_option
-def token(rotate: bool, home: Path | None) -> None:
+def token(rotate: bool) -> None:
     """Print the JupyterLab token (or rotate it)."""
-    lab = _runtime(home)
+    lab = _runtime()
     click.echo(lab.rotate_token() if rotate else lab.token())
 
 
@@ -200,7 +188,6 @@ def token(rotate: bool, home: Path | None) -> None:
 @click.argument("service", required=False)
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines.")
 @click.option("-n", "--lines", default=100, show_default=True, help="How many last lines to show.")
-@home_option
-def logs(service: str | None, follow: bool, lines: int, home: Path | None) -> None:
+def logs(service: str | None, follow: bool, lines: int) -> None:
     """Show a lab service's log (all services' log files when SERVICE is omitted)."""
-    _runtime(home).logs(service, follow=follow, lines=lines)
+    _runtime().logs(service, follow=follow, lines=lines)
