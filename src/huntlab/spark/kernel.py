@@ -10,7 +10,6 @@ Spark rather than with a NameError.
 
 from __future__ import annotations
 
-import socket
 from typing import Any, NoReturn
 
 APP_NAME = "pyspark-kernel"
@@ -40,11 +39,11 @@ def _check_master(master: str) -> None:
     of retries: ask it first, briefly."""
     if not master.startswith("spark://"):
         return
-    host, _, port = master.removeprefix("spark://").split(",")[0].rpartition(":")
-    try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=3).close()
-    except (OSError, ValueError) as exc:
-        raise ConnectionError(f"the Spark master {master} does not answer ({exc})") from exc
+    from huntlab.spark.master import reachable
+
+    problem = reachable(master, timeout=3)
+    if problem:
+        raise ConnectionError(f"the Spark master {master} does not answer ({problem})")
 
 
 def start(app_name: str = APP_NAME) -> tuple[Any, Any]:
