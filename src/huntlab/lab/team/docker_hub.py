@@ -171,20 +171,14 @@ def _es() -> Any:
 def put_es_hunter(name: str, password: str) -> None:
     from huntlab.lab.team import es_realm
 
-    es = _es()
-    for role, body in es_realm.api_roles(name).items():
-        es.security.put_role(name=role, **body)
-    es.security.put_user(
-        username=name, password=password, roles=[es_realm.TEAM_READER_ROLE, es_realm.hunter_role(name)]
-    )
+    # The stack's own node: every user on it but `elastic` and the system users is the lab's.
+    es_realm.put_api_hunter(_es(), name, password, shared=False)
 
 
 def delete_es_hunter(name: str) -> None:
     from huntlab.lab.team import es_realm
 
-    es = _es().options(ignore_status=404)
-    es.security.delete_user(username=name)
-    es.security.delete_role(name=es_realm.hunter_role(name))
+    es_realm.delete_api_hunter(_es(), name, shared=False)
 
 
 # --- the hub's API and the hunters' containers ----------------------------------------------

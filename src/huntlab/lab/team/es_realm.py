@@ -34,6 +34,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from huntlab.errors import HuntlabError, ServiceError
 from huntlab.files import PRIVATE_DIR, atomic_write
@@ -206,6 +207,54 @@ def api_roles(name: str) -> dict[str, dict[str, object]]:
             "indices": [{"names": [hunter_index_pattern(name)], "privileges": ["all"]}],
         },
     }
+
+
+# Set on every user huntlab makes through the security API: a user of the cluster without it
+# (someone else's, on an existing cluster) is never overwritten or deleted.
+API_USER_METADATA = {"huntlab": "hunter"}
+
+
+def _made_by_huntlab(es: Any, name: str) -> bool | None:
+    """Whether the cluster's user ``name`` is one huntlab made (None: no such user)."""
+    found = dict(es.options(ignore_status=404).security.get_user(username=name))
+    if name not in found:
+        return None
+    metadata = found[name].get("metadata") or {}
+    return all(metadata.get(k) == v for k, v in API_USER_METADATA.items())
+
+
+def refuse_foreign_user(es: Any, name: str) -> None:
+    """A HuntlabError when the cluster has a user ``name`` that huntlab did not make."""
+    if _made_by_huntlab(es, name) is False:
+        raise HuntlabError(
+            f"Elasticsearch already has a user {name!r} that huntlab did not create; choose "
+            "another hunter name (huntlab never overwrites the cluster's own users)"
+        )
+
+
+def put_api_hunter(es: Any, name: str, password: str, *, shared: bool = True) -> None:
+    """Hunter ``name`` on a node with the security API (``es``: a client with
+    ``manage_security``): :func:`api_roles`, then the user with ``password``. On a ``shared``
+    cluster (one the lab did not create), a user of that name that huntlab did not make is
+    refused, not overwritten."""
+    if shared:
+        refuse_foreign_user(es, name)
+    for role, body in api_roles(name).items():
+        es.security.put_role(name=role, **body)
+    es.security.put_user(
+        username=name,
+        password=password,
+        roles=[TEAM_READER_ROLE, hunter_role(name)],
+        metadata=API_USER_METADATA,
+    )
+
+
+def delete_api_hunter(es: Any, name: str, *, shared: bool = True) -> None:
+    """Revoke hunter ``name`` made by :func:`put_api_hunter` (on a ``shared`` cluster, a user
+    huntlab did not make is left alone)."""
+    if not shared or _made_by_huntlab(es, name) is not False:
+        es.options(ignore_status=404).security.delete_user(username=name)
+    es.options(ignore_status=404).security.delete_role(name=hunter_role(name))
 
 
 def write_realm(config_dir: Path, *, admin_password: str, hunters: Mapping[str, str]) -> None:
