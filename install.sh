@@ -35,6 +35,10 @@ Options:
   --spark-master URL   native: use an existing Spark cluster (spark://HOST:PORT; `local`
                        returns to the lab's own), with --spark-secret-file FILE holding its
                        spark.authenticate secret
+  --es-url URL         native: use an existing Elasticsearch cluster (https://HOST:PORT,
+                       security on; `local` returns to the lab's own node), as --es-user USER
+                       with the password on the first line of --es-password-file FILE;
+                       --es-ca FILE: its CA certificate (PEM)
   --no-logstash        docker: do not run Logstash (saves its memory; --logstash runs it again)
   --no-data            do not load the default datasets
   --datasets A,B       load these datasets instead of the defaults
@@ -73,7 +77,7 @@ while (($#)); do
     --python) need_value "$@"; python="$2"; shift ;;
     --home) need_value "$@"; home="$2"; shift ;;
     --listen | --tls-cert | --tls-key | --datasets | --idle-timeout | --spark-workers | \
-      --spark-master | --spark-secret-file)
+      --spark-master | --spark-secret-file | --es-url | --es-user | --es-password-file | --es-ca)
       need_value "$@"
       up_args+=("$1" "$2")
       shift

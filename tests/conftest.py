@@ -108,6 +108,7 @@ FIXTURE_MARKERS: dict[str, tuple[str, ...]] = {
     "ingest_node": ("es",),
     "tls_node": ("es",),
     "tls_loaded": ("es",),
+    "existing_es": ("es",),
     "lab": ("lab", "es", "spark"),
     "stack": ("docker",),
     "team_lab": ("team", "lab", "es", "spark"),

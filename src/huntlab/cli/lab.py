@@ -84,6 +84,27 @@ def _runtime() -> Runtime:
     "spark.authenticate secret.",
 )
 @click.option(
+    "--es-url",
+    default=None,
+    metavar="URL",
+    help="Native lab: use an existing Elasticsearch cluster (https://HOST:PORT, security on) "
+    "instead of running a node; `local` returns to the lab's own. Kept on reruns.",
+)
+@click.option("--es-user", default=None, help="With --es-url URL: the user the lab works as.")
+@click.option(
+    "--es-password-file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="With --es-url URL: the file whose first line is that user's password.",
+)
+@click.option(
+    "--es-ca",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="With --es-url URL: the PEM CA certificate of the cluster (when the system's CAs do "
+    "not vouch for it).",
+)
+@click.option(
     "--team",
     is_flag=True,
     help="A team server: JupyterHub over HTTPS, each hunter their own login, server and "
@@ -112,6 +133,10 @@ def up(
     spark_workers: int | None,
     spark_master: str | None,
     spark_secret_file: str | None,
+    es_url: str | None,
+    es_user: str | None,
+    es_password_file: str | None,
+    es_ca: str | None,
     team: bool,
     idle_timeout: int | None,
     logstash: bool | None,
@@ -134,6 +159,10 @@ def up(
         spark_workers=spark_workers,
         spark_master=spark_master,
         spark_secret_file=spark_secret_file,
+        es_url=es_url,
+        es_user=es_user,
+        es_password_file=es_password_file,
+        es_ca=es_ca,
     )
     if idle_timeout is not None and not team:
         raise click.UsageError("--idle-timeout goes with --team")

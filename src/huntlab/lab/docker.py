@@ -947,6 +947,12 @@ class DockerRuntime:
                 "cluster's executors cannot connect back to them; run the native lab, or add "
                 "workers to the stack (`--spark-workers N`, docs/team.md)"
             )
+        if options.es_url not in (None, "local") or options.es_user or options.es_password_file:
+            raise HuntlabError(
+                "--es-url URL is for the native lab (`--native`): the Compose stack runs its "
+                "own node, which its Logstash, hub and hunters' containers reach on the stack's "
+                "network; run the native lab to use an existing cluster"
+            )
         up(
             self.settings,
             datasets=options.datasets,

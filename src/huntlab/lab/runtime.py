@@ -53,6 +53,12 @@ class UpOptions:
     # the file holding that cluster's spark.authenticate secret.
     spark_master: str | None = None
     spark_secret_file: str | None = None
+    # native: an existing Elasticsearch cluster ("local": the lab's own node again; None: as
+    # before), the user the lab works as there, the file holding its password, the cluster's CA.
+    es_url: str | None = None
+    es_user: str | None = None
+    es_password_file: str | None = None
+    es_ca: str | None = None
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ import requests
 from huntlab.java import find_java
 from huntlab.lab.native.spark import spark_home
 from huntlab.lab.processes import free_ports
-from tests.support.paths import REPO
+from tests.support.fixtures.lab import LabHome, lab_home
 
 DRIVER = """
 import huntlab.spark
@@ -107,51 +107,16 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                 daemon.wait(timeout=60)
 
 
-@dataclass
-class Home:
-    env: dict[str, str]
-    path: Path
-
-    def huntlab(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(REPO / ".venv" / "bin" / "huntlab"), *args], env=self.env,
-                              capture_output=True, text=True, timeout=timeout, check=False)  # fmt: skip
-
-
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
-    path = tmp_path_factory.mktemp("external-spark-home")
-    es, master, master_ui, worker_ui, jupyter = free_ports(5)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUNTLAB_", "JUPYTER_"))}
-    env.update(
-        {
-            "HUNTLAB_HOME": str(path),
-            "HUNTLAB_ES_PORT": str(es),
-            "HUNTLAB_SPARK_MASTER_PORT": str(master),
-            "HUNTLAB_SPARK_MASTER_UI_PORT": str(master_ui),
-            "HUNTLAB_SPARK_WORKER_UI_PORT": str(worker_ui),
-            "HUNTLAB_JUPYTER_PORT": str(jupyter),
-            "HUNTLAB_ES_HEAP": "512m",
-        }
-    )
-    if os.environ.get("HUNTLAB_CACHE"):
-        env["HUNTLAB_CACHE"] = os.environ["HUNTLAB_CACHE"]
-    lab = Home(env, path)
+def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabHome]:
+    lab = lab_home(tmp_path_factory.mktemp("external-spark-home"))
     try:
         yield lab
     finally:
         lab.huntlab("down", timeout=300)
 
 
-def _jupyter_env(home: Home) -> dict[str, str]:
-    from huntlab.lab import processes
-
-    running = processes.running(home.path, "jupyter")
-    assert running is not None, "JupyterLab is not running"
-    raw = Path(f"/proc/{running.pid}/environ").read_bytes().split(b"\0")
-    return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
-
-
-def test_an_existing_cluster_needs_its_secret(home: Home, cluster: Cluster) -> None:
+def test_an_existing_cluster_needs_its_secret(home: LabHome, cluster: Cluster) -> None:
     done = home.huntlab("up", "--native", "--no-data", "--spark-master", cluster.url)
     assert done.returncode != 0
     assert "--spark-secret-file" in done.stderr, done.stderr
@@ -161,7 +126,7 @@ def test_an_existing_cluster_needs_its_secret(home: Home, cluster: Cluster) -> N
 
 
 def test_the_lab_runs_on_the_existing_cluster_then_on_its_own_again(
-    home: Home, cluster: Cluster
+    home: LabHome, cluster: Cluster
 ) -> None:
     up = home.huntlab("up", "--native", "--no-data", "--spark-master", cluster.url,
                       "--spark-secret-file", str(cluster.secret_file))  # fmt: skip
@@ -172,8 +137,8 @@ def test_the_lab_runs_on_the_existing_cluster_then_on_its_own_again(
     assert "spark-worker" not in status.stdout, status.stdout  # the lab runs no Spark of its own
     assert cluster.url in status.stdout, status.stdout
     # JupyterLab's kernels get the cluster (it was restarted for it); their web UIs stay local.
-    assert _jupyter_env(home)["HUNTLAB_SPARK_MASTER"] == cluster.url
-    assert _jupyter_env(home)["SPARK_LOCAL_IP"] == "127.0.0.1"
+    assert home.jupyter_env()["HUNTLAB_SPARK_MASTER"] == cluster.url
+    assert home.jupyter_env()["SPARK_LOCAL_IP"] == "127.0.0.1"
     # A driver with nothing but the home (the notebooks' way) joins the cluster, whose workers
     # run its job; the secret came from the file given, kept private in the home.
     assert (home.path / "spark" / "secret").stat().st_mode & 0o777 == 0o600
@@ -191,6 +156,6 @@ def test_the_lab_runs_on_the_existing_cluster_then_on_its_own_again(
     status = home.huntlab("status")
     assert "spark-master" in status.stdout and "spark-worker" in status.stdout, status.stdout
     assert status.returncode == 0, status.stdout + status.stderr
-    assert _jupyter_env(home)["HUNTLAB_SPARK_MASTER"].startswith("spark://127.0.0.1:")
+    assert home.jupyter_env()["HUNTLAB_SPARK_MASTER"].startswith("spark://127.0.0.1:")
     own = (home.path / "spark" / "secret").read_text(encoding="ascii").strip()
     assert own != cluster.secret_file.read_text(encoding="ascii").strip()

@@ -1,18 +1,12 @@
 """Bring your own Elasticsearch: HTTPS, user/password and a CA, for the Python client and Spark.
 
-A second native node (tests.support.es_node, in its own temporary home, on a free port) runs with
-security and HTTP TLS on: a CA and a node certificate generated here, the reserved ``elastic``
-user authenticated by the keystore's ``bootstrap.password``. The ``.security`` index (API keys)
-needs four analysis components of Elastic's analysis-common module, which the integ-test-zip
-lacks; the node runs from ``tests.support.es_standin.standin_distribution``, a copy of the
-distribution with the ``huntlab-analysis-standin`` plugin (Lucene's own implementations under
-those names).
+A second native node (tests.support.es_secured, in its own temporary home, on a free port) runs
+with security and HTTP TLS on, the reserved ``elastic`` user and a usable ``.security`` index.
 """
 
 from __future__ import annotations
 
 import io
-import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,8 +16,7 @@ import pytest
 
 from huntlab.es import indices
 from huntlab.settings import Settings
-from tests.support.fixtures.elasticsearch import free_port
-from tests.support.pki import make_ca, make_node_cert, pem
+from tests.support.pki import make_ca, pem
 
 DATASET = "windows/psh_lsass_memory_dump_comsvcs/psh_lsass_memory_dump_comsvcs.zip"
 
@@ -37,57 +30,12 @@ class TlsNode:
 @pytest.fixture(scope="module")
 def tls_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsNode]:
     """A native node with security and HTTP TLS on, stopped at the end of the module."""
-    from huntlab.lab.native import elasticsearch
-    from huntlab.settings import load_settings
-    from tests.support.es_node import start_node
-    from tests.support.es_standin import standin_distribution
+    from tests.support.es_secured import secured_node
 
     home = tmp_path_factory.mktemp("es-tls-home")
     pki = tmp_path_factory.mktemp("es-tls-pki")
-    ca_cert, ca_key = make_ca("huntlab test CA")
-    node_pem, key_pem = make_node_cert(ca_cert, ca_key)
-    ca_file = pki / "ca.crt"
-    ca_file.write_bytes(pem(ca_cert))
-    wrong_ca = pki / "other-ca.crt"
-    wrong_ca.write_bytes(pem(make_ca("another CA")[0]))
-
-    port = free_port()
-    password = secrets.token_urlsafe(18)
-    settings = load_settings(
-        home=home,
-        es_port=port,
-        es_url=f"https://127.0.0.1:{port}",
-        es_user="elastic",
-        es_password=password,
-        es_api_key="",
-        es_ca=str(ca_file),
-        es_heap="512m",
-    )
-    # The server reads certificates from its config folder only.
-    certs = elasticsearch.node_paths(settings).config / "certs"
-    certs.mkdir(parents=True)
-    (certs / "ca.crt").write_bytes(pem(ca_cert))
-    (certs / "node.crt").write_bytes(node_pem)
-    (certs / "node.key").write_bytes(key_pem)
-    start_node(
-        settings,
-        timeout=120,
-        extra_config={
-            "xpack.security.enabled": "true",
-            "xpack.security.http.ssl.enabled": "true",
-            "xpack.security.http.ssl.certificate": "certs/node.crt",
-            "xpack.security.http.ssl.key": "certs/node.key",
-            "xpack.security.http.ssl.certificate_authorities": "certs/ca.crt",
-            # One node: nothing to protect on the transport layer.
-            "xpack.security.transport.ssl.enabled": "false",
-        },
-        keystore={"bootstrap.password": password},
-        dist=standin_distribution(settings),
-    )
-    try:
-        yield TlsNode(settings, wrong_ca)
-    finally:
-        elasticsearch.stop(settings)
+    with secured_node(home, pki) as node:
+        yield TlsNode(node.settings, node.wrong_ca)
 
 
 @dataclass(frozen=True)

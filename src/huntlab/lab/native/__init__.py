@@ -27,7 +27,7 @@ from huntlab.java import Java, find_java
 from huntlab.lab import processes, tls
 from huntlab.lab.config import read_config, update_config
 from huntlab.lab.home import ensure_home, require_home
-from huntlab.lab.native import elasticsearch, team
+from huntlab.lab.native import elasticsearch, external_es, team
 from huntlab.lab.native.data import load_datasets, setup_es
 from huntlab.lab.native.jupyter import (
     JUPYTER,
@@ -104,11 +104,23 @@ def _spark_lines(lab: LabPlan) -> list[str]:
     ]
 
 
+def _es_line(lab: LabPlan) -> str:
+    if lab.es_external:
+        return f"Elasticsearch  {lab.es_url}  (an existing cluster, as {_admin_user(lab)!r})"
+    return f"Elasticsearch  {lab.es_url}"
+
+
+def _admin_user(lab: LabPlan) -> str:
+    if lab.es_external:
+        return str(read_config(lab.home).get("es_user") or "")
+    return team.es_realm.ADMIN_USER
+
+
 def summary(lab: LabPlan, token: str) -> list[str]:
     lines = [
         f"JupyterLab     {lab.jupyter_url}/lab?token={token}",
         f"  token        {token}  (huntlab token; stored in {lab.home / 'jupyter_token'})",
-        f"Elasticsearch  {lab.es_url}",
+        _es_line(lab),
         *_spark_lines(lab),
         f"Notebooks      {lab.home / 'workspace'}",
         f"Logs           {processes.logs_dir(lab.home)}  (huntlab logs SERVICE)",
@@ -126,7 +138,8 @@ def team_summary(lab: LabPlan) -> list[str]:
         "password)",
         "  hunters      huntlab users add NAME [--admin]   (prints their one-time invite link)",
         f"Elasticsearch  {lab.es_url}  (security on: each hunter their own user; the lab's "
-        f"admin is {team.es_realm.ADMIN_USER})",
+        f"admin is {_admin_user(lab)})"
+        + ("; an existing cluster" if lab.es_external else ""),
         *_spark_lines(lab)[:1],
         f"Hunters' files {team.accounts.hunters_dir(lab.home)}",
         f"Shared         {team.accounts.datasets_dir(lab.home)} (read-only), "
@@ -146,7 +159,8 @@ def _record(lab: LabPlan, *, is_team: bool = False) -> None:
             lab.home,
             team=True,
             jupyter_url=f"{lab.jupyter_url}/hub/",
-            **team.es_realm.admin_config(lab.home),
+            # The lab's admin on its own node; on an existing cluster, the user it was given.
+            **({} if lab.es_external else team.es_realm.admin_config(lab.home)),
             java_home=str(_find().home),
             cache=str(s.cache),
             hub_port=s.hub_port,
@@ -221,12 +235,15 @@ def _start_services(
 
     def start_es() -> None:
         try:
-            elasticsearch.start(es_settings, java, timeout=timeout, security=security)
+            if lab.es_external:  # an existing cluster: checked (again) that it answers
+                external_es.verify(es_settings, team=security)
+            else:
+                elasticsearch.start(es_settings, java, timeout=timeout, security=security)
         except BaseException as exc:  # handed to the main thread
             es_error.append(exc)
 
     already = {n for n in services if processes.running(lab.home, n) is not None}
-    es_already = elasticsearch.running(es_settings) is not None
+    es_already = bool(lab.es_external) or elasticsearch.running(es_settings) is not None
     if es_already and door.name in already:
         say(f"huntlab: the native lab in {lab.home} runs; checking each service")
     else:
@@ -246,7 +263,8 @@ def _start_services(
             )
         if es_error:
             raise es_error[0]
-        say(f"huntlab: {ELASTICSEARCH} ready ({time.monotonic() - t0:.0f} s)")
+        where = f" (the existing cluster at {lab.es_external})" if lab.es_external else ""
+        say(f"huntlab: {ELASTICSEARCH} ready{where} ({time.monotonic() - t0:.0f} s)")
     except BaseException:
         # Leave the machine as we found it: stop what this call started, keep what ran before.
         es_thread.join(timeout + 30)
@@ -280,6 +298,12 @@ class NativeRuntime:
         ensure_home(self.home)  # before plan(): a self-signed certificate goes in it
         choose_master(self.home, options.spark_master, options.spark_secret_file, self.say)
         is_team = options.team or team.is_team(self.home)
+        self.settings = external_es.choose(
+            self.settings, options.es_url, options.es_user, options.es_password_file,
+            options.es_ca, team=is_team, say=self.say,
+        )  # fmt: skip
+        if external_es.external_url(self.home) and elasticsearch.stop(self.settings):
+            self.say("huntlab: stopped elasticsearch (the lab uses an existing cluster now)")
         lab = plan(
             self.settings,
             # A team server has one door, always HTTPS: self-signed unless a pair is given.
@@ -290,7 +314,7 @@ class NativeRuntime:
         java = find_java()
         token = ""
         if is_team:
-            es_settings = team.prepare_team(lab.es_settings)
+            es_settings = team.prepare_team(lab.es_settings, external=bool(lab.es_external))
             idle = options.idle_timeout or int(
                 read_config(self.home).get("team_idle_timeout") or hub.DEFAULT_IDLE_TIMEOUT
             )
@@ -353,14 +377,22 @@ class NativeRuntime:
             ):
                 shutil.rmtree(folder, ignore_errors=True)
             update_config(home, datasets_loaded=None)
+            external = external_es.external_url(home)
             self.say(
                 f"huntlab: purged the lab's data in {home} (indexes, Spark work, logs); kept "
                 f"your notebooks in {home / 'workspace'} and the token"
+                + (f"; the indexes huntlab-* on the existing cluster {external} stay (huntlab "
+                   "does not delete data on a cluster it does not run)" if external else "")
             )
         return stopped
 
     def status(self) -> list[ServiceStatus]:
         lab = recorded_plan(self.settings)
+        if lab.es_external:
+            rows = [external_es.status(self.settings)]
+            rows += spark_status(lab)
+            rows.append(self._door_status(lab))
+            return rows
         node = elasticsearch.status(lab.es_settings)
         rows = [
             ServiceStatus(
@@ -372,11 +404,13 @@ class NativeRuntime:
             )
         ]
         rows += spark_status(lab)
-        if team.is_team(self.home):
-            rows.append(hub.hub_status(self.settings, team.door_url(self.home) + "/hub/"))
-        else:
-            rows.append(jupyter_status(lab))
+        rows.append(self._door_status(lab))
         return rows
+
+    def _door_status(self, lab: LabPlan) -> ServiceStatus:
+        if team.is_team(self.home):
+            return hub.hub_status(self.settings, team.door_url(self.home) + "/hub/")
+        return jupyter_status(lab)
 
     def token(self) -> str:
         if team.is_team(self.home):

@@ -60,7 +60,8 @@ def _jupyter_env(lab: LabPlan, token: str, workspace: Path) -> dict[str, str]:
             "SPARK_LOCAL_IP": "127.0.0.1",
         }
     )
-    # Credentials of a bring-your-own cluster are not the native node's business.
+    # Credentials given to this process are not the kernels' business: they read the lab's
+    # (an existing cluster's user, `huntlab up --es-url`) from config.json by HUNTLAB_HOME.
     for name in ("HUNTLAB_ES_USER", "HUNTLAB_ES_PASSWORD", "HUNTLAB_ES_API_KEY", "HUNTLAB_ES_CA"):
         env.pop(name, None)
     env.pop("JUPYTER_CERTFILE", None)
@@ -76,9 +77,10 @@ def _jupyter_launch(lab: LabPlan) -> dict[str, Any]:
         "listen": lab.settings.listen,
         "port": lab.settings.jupyter_port,
         "tls_cert": str(lab.tls.cert) if lab.tls else None,
-        # Another Spark master (huntlab up --spark-master) restarts JupyterLab: its kernels
-        # read the master from the environment it was started with.
+        # Another Spark master or Elasticsearch (huntlab up --spark-master, --es-url)
+        # restarts JupyterLab: its kernels read them from the environment it was started with.
         "spark_master": lab.spark_master_url,
+        "es_url": lab.es_url,
     }
 
 

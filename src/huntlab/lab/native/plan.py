@@ -8,7 +8,7 @@ from pathlib import Path
 from huntlab.errors import HuntlabError
 from huntlab.lab import tls
 from huntlab.lab.config import read_config
-from huntlab.lab.native import elasticsearch
+from huntlab.lab.native import elasticsearch, external_es
 from huntlab.settings import DEFAULT_BIND, Settings
 
 # config.json's key for `huntlab up --spark-master URL` (removed by `--spark-master local`).
@@ -23,6 +23,8 @@ class LabPlan:
     tls: tls.TlsPair | None
     # An existing cluster's master (`huntlab up --spark-master URL`): the lab runs no Spark.
     spark_external: str | None = None
+    # An existing Elasticsearch cluster (`huntlab up --es-url URL`): the lab runs no node.
+    es_external: str | None = None
 
     @property
     def home(self) -> Path:
@@ -30,12 +32,14 @@ class LabPlan:
 
     @property
     def es_url(self) -> str:
-        return elasticsearch.local_url(self.settings)
+        return self.es_external or elasticsearch.local_url(self.settings)
 
     @property
     def es_settings(self) -> Settings:
         """The settings the native node runs with: always on loopback, whatever address
-        Jupyter serves on."""
+        Jupyter serves on; an existing cluster's URL and credentials when the lab uses one."""
+        if self.es_external:
+            return external_es.settings_for(replace(self.settings, listen=DEFAULT_BIND))
         return replace(self.settings, listen=DEFAULT_BIND, es_url=self.es_url)
 
     @property
@@ -98,7 +102,9 @@ def plan(
             "TLS: add --tls (a self-signed certificate for this host) or --tls-cert and "
             "--tls-key (your own)"
         )
-    return LabPlan(settings, pair, external_master(settings.home))
+    return LabPlan(
+        settings, pair, external_master(settings.home), external_es.external_url(settings.home)
+    )
 
 
 def external_master(home: Path) -> str | None:
@@ -113,4 +119,6 @@ def recorded_plan(settings: Settings) -> LabPlan:
     pair = None
     if stored.get("tls_cert") and stored.get("tls_key"):
         pair = tls.TlsPair(Path(stored["tls_cert"]), Path(stored["tls_key"]))
-    return LabPlan(settings, pair, external_master(settings.home))
+    return LabPlan(
+        settings, pair, external_master(settings.home), external_es.external_url(settings.home)
+    )

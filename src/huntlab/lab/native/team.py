@@ -1,5 +1,6 @@
 """The native lab as a team server: JupyterHub in front, each hunter a unix account with
-their own Elasticsearch user, Elasticsearch with security on (file realm), one shared Spark.
+their own Elasticsearch user, Elasticsearch with security on (the lab's node: file realm; an
+existing cluster, `huntlab up --es-url`: its security API), one shared Spark.
 
 ``huntlab up --team`` (:func:`prepare_team`, then the runtime starts the hub where the single
 JupyterLab would run) and ``huntlab users add|list|remove|reset`` (:func:`add_hunter` ...).
@@ -20,7 +21,7 @@ from typing import Any
 from huntlab.errors import HuntlabError
 from huntlab.lab import processes
 from huntlab.lab.config import read_config
-from huntlab.lab.native import elasticsearch
+from huntlab.lab.native import elasticsearch, external_es
 from huntlab.lab.team import accounts, es_realm, hub, hunter, limits, logins
 from huntlab.settings import Settings
 
@@ -71,15 +72,39 @@ def check_python_shared() -> None:
             )
 
 
-def prepare_team(settings: Settings) -> Settings:
+def prepare_team(settings: Settings, *, external: bool = False) -> Settings:
     """The team's folders and the node's users before anything starts; return the settings
-    the node is reached with (the admin identity)."""
+    the node is reached with (the admin identity). ``external``: ``settings`` reach an
+    existing cluster as the user the lab was given, who is the team's admin there."""
     accounts.require_root("a team lab (`huntlab up --team`)")
     check_python_shared()
     accounts.prepare_team_dirs(settings.home)
+    if external:
+        external_es.verify(settings, team=True)
+        sync_es_users(settings)
+        return settings
     admin = es_realm.admin_settings(settings)
     es_realm.apply(settings.home, elasticsearch.node_paths(settings).config)
     return admin
+
+
+def sync_es_users(
+    settings: Settings, *, only: str | None = None, removed: str | None = None
+) -> None:
+    """Make the hunters' Elasticsearch users what the credential store says: the lab's node
+    re-reads its file realm; on an existing cluster, through its security API, ``removed`` is
+    revoked, else hunter ``only`` (every hunter when None) is put."""
+    if not external_es.external_url(settings.home):
+        es_realm.apply(settings.home, elasticsearch.node_paths(settings).config)
+        return
+    from huntlab.es.client import client
+
+    es = client(external_es.settings_for(settings))
+    if removed is not None:
+        es_realm.delete_api_hunter(es, removed)
+        return
+    for name in [only] if only is not None else es_realm.hunters(settings.home):
+        es_realm.put_api_hunter(es, name, es_realm.hunter_password(settings.home, name))
 
 
 # --- hunters --------------------------------------------------------------------------------
@@ -131,12 +156,16 @@ def add_hunter(
     if name in es_realm.hunters(settings.home):
         raise HuntlabError(f"hunter {name} exists already: `huntlab users reset {name}` "
                            "gives them a new invite")  # fmt: skip
+    if external_es.external_url(settings.home):  # before anything is made for them
+        from huntlab.es.client import client
+
+        es_realm.refuse_foreign_user(client(external_es.settings_for(settings)), name)
     es_realm.add_hunter(settings.home, name)  # refuses a name overlapping another's indexes
     token: str | None = None
     try:
         token = logins.add(settings.home, name, admin=admin, password=password)
         hunter.prepare(settings.home, name)
-        es_realm.apply(settings.home, elasticsearch.node_paths(settings).config)
+        sync_es_users(settings, only=name)
     except BaseException:
         es_realm.remove_hunter(settings.home, name)
         if any(h.name == name for h in logins.hunters(settings.home)):
@@ -173,7 +202,7 @@ def remove_hunter(settings: Settings, name: str, *, keep_files: bool, say: Say) 
     if answer is not None and answer[0] not in (204, 404):
         say(f"huntlab: the hub answered {answer[0]} removing {name}; their server may run on")
     es_realm.remove_hunter(settings.home, name)
-    es_realm.apply(settings.home, elasticsearch.node_paths(settings).config)
+    sync_es_users(settings, removed=name)
     accounts.kill_processes(name)
     accounts.remove_account(settings.home, name, keep_files=keep_files)
     limits.remove(name)  # its memory and CPU group, empty now

@@ -13,7 +13,9 @@ import json
 import os
 import shutil
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from huntlab.files import atomic_write
 from huntlab.lab.config import read_config
@@ -62,6 +64,16 @@ def _link(link: Path, target: Path) -> None:
         link.symlink_to(target, target_is_directory=True)
 
 
+def _copy_es_ca(stored: Mapping[str, Any], settings_home: Path) -> str | None:
+    """The hunter's copy of the CA of an existing cluster the lab uses (None: no CA given)."""
+    ca = stored.get("es_ca")
+    if not ca:
+        return None
+    copy = settings_home / "es-ca.crt"
+    atomic_write(copy, Path(str(ca)).read_bytes(), mode=0o644)
+    return str(copy)
+
+
 def prepare(home: Path, name: str) -> None:
     """The hunter's account, workspace and settings, owned by them (idempotent; root)."""
     entry = accounts.ensure_account(home, name)
@@ -80,6 +92,7 @@ def prepare(home: Path, name: str) -> None:
                 "team": True,
                 "es_url": stored.get("es_url"),
                 "es_user": name,
+                "es_ca": _copy_es_ca(stored, settings_home),
                 "spark_master": stored.get("spark_master"),
                 "spark_network_crypto": bool(stored.get("spark_network_crypto")),
             },

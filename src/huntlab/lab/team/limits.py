@@ -63,7 +63,8 @@ class Limits:
         return cls(memory_bytes(str(stored.get("team_hunter_mem_limit") or DEFAULT_MEMORY)), cpus)
 
 
-def _version() -> int | None:
+def cgroup_version() -> int | None:
+    """2 (unified hierarchy), 1 (memory and cpu hierarchies) or None (neither usable here)."""
     if (ROOT / "cgroup.controllers").is_file():
         return 2
     if (ROOT / "memory" / "cgroup.procs").is_file() and (ROOT / "cpu" / "cgroup.procs").is_file():
@@ -73,7 +74,7 @@ def _version() -> int | None:
 
 def why_unavailable() -> str | None:
     """None when hunters' servers can be limited here; else why not."""
-    version = _version()
+    version = cgroup_version()
     if version is None:
         return f"no cgroup file system with memory and cpu controllers under {ROOT}"
     probe = ROOT / GROUP if version == 2 else ROOT / "memory" / GROUP
@@ -96,7 +97,7 @@ def why_unavailable() -> str | None:
 def group_dirs(name: str) -> list[Path]:
     """The hunter's group: one folder (v2), or one per hierarchy (v1: memory, cpu)."""
     leaf = f"hunter-{name}"
-    if _version() == 2:
+    if cgroup_version() == 2:
         return [ROOT / GROUP / leaf]
     return [ROOT / "memory" / GROUP / leaf, ROOT / "cpu" / GROUP / leaf]
 
@@ -113,7 +114,7 @@ def _enable_v2_controllers() -> None:
 def prepare(name: str, limits: Limits) -> list[Path]:
     """Make (or update) the hunter's group with these limits; return its folders."""
     quota = str(max(1000, int(limits.cpus * PERIOD_US)))
-    if _version() == 2:
+    if cgroup_version() == 2:
         (ROOT / GROUP).mkdir(exist_ok=True)
         _enable_v2_controllers()
         [folder] = group_dirs(name)
@@ -159,7 +160,7 @@ def read_limits(pid: int) -> dict[str, str]:
     out: dict[str, str] = {}
     for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
         _, controllers, path = line.split(":", 2)
-        if controllers == "" and _version() == 2:
+        if controllers == "" and cgroup_version() == 2:
             folder = ROOT / path.lstrip("/")
             out["group"] = path
             out["memory"] = (folder / "memory.max").read_text().strip()
