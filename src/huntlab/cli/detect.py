@@ -1,4 +1,5 @@
-"""``huntlab detect``: Sigma rules on an event file, dataset or folder (pandas engine)."""
+"""``huntlab detect``: Sigma rules on an event file, dataset or folder (pandas engine), or on
+the lab's Elasticsearch indexes (``--engine elasticsearch``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from huntlab.cli.options import errors_option
+from huntlab.cli.options import errors_option, es_options
 from huntlab.errors import HuntlabError
 
 if TYPE_CHECKING:
@@ -83,7 +84,22 @@ def _echo_unsupported(rules: RuleSet) -> None:
     show_default=True,
     help="Hits shown by --format table.",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["pandas", "elasticsearch"]),
+    default="pandas",
+    show_default=True,
+    help="pandas: SOURCE read into memory; elasticsearch: the rules as searches on the indexes "
+    "SOURCE names (default: huntlab, every index of the lab).",
+)
+@click.option(
+    "--dataset",
+    "datasets",
+    multiple=True,
+    help="With --engine elasticsearch: only the events of this dataset (repeatable).",
+)
 @errors_option
+@es_options
 def detect(
     rules: Path,
     source: str | None,
@@ -96,7 +112,10 @@ def detect(
     placeholders: Path | None,
     out_format: str,
     limit: int,
+    engine: str,
+    datasets: tuple[str, ...],
     errors: str,
+    settings: Any,
 ) -> None:
     """Apply the Sigma RULES (a rule file, a folder, or a SigmaHQ release .zip) to SOURCE (a
     dataset, archive, event file, .evtx, or folder) and print the hits.
@@ -115,9 +134,29 @@ def detect(
             err=True,
         )
         return
+    from huntlab.detect.run import detect as run_detect
+
+    if engine == "elasticsearch":
+        if datasets and len(datasets) == 1:
+            where: dict[str, Any] | None = {"term": {"Dataset": datasets[0]}}
+        else:
+            where = {"terms": {"Dataset": list(datasets)}} if datasets else None
+        result = run_detect(source or "huntlab", ruleset, settings=settings, where=where)
+        _print(result, out_format, limit)
+        fired = int((result.summary["hits"] > 0).sum())
+        not_run = len(result.unsupported) - len(ruleset.unsupported)
+        click.echo(
+            f"huntlab detect: {len(ruleset.rules) - not_run:,} rules on Elasticsearch "
+            f"({source or 'huntlab'}), {fired:,} fired, {len(result.hits):,} hits; "
+            f"{len(ruleset.unsupported):,} rules not supported (see --check), {not_run:,} "
+            "not run by this engine (listed with --format json)",
+            err=True,
+        )
+        return
+    if datasets:
+        raise click.UsageError("--dataset goes with --engine elasticsearch; name the SOURCE")
     if source is None:
         raise click.UsageError("give the SOURCE to run the rules on (or --check)")
-    from huntlab.detect.run import detect as run_detect
     from huntlab.readers import read_events
 
     events = read_events(source, errors=errors)  # type: ignore[arg-type]
@@ -169,7 +208,8 @@ def _print(result: Any, out_format: str, limit: int) -> None:
     click.echo("")
     columns = [
         c
-        for c in ("@timestamp", "Hostname", "EventID", "level", "title", "attack", "event")
+        for c in ("@timestamp", "Hostname", "EventID", "level", "title", "attack", "event",
+                  "event_id")
         if c in hits.columns
     ]
     click.echo(hits[columns].head(limit).to_string(index=False, max_colwidth=50))

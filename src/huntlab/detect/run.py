@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from huntlab.detect import ir
 from huntlab.detect.compile import CompiledRule
 from huntlab.detect.logsource import Source
 from huntlab.detect.pandas_engine import Evaluator, Table
@@ -78,27 +79,181 @@ def rule_rows(
     return out, dict(in_source)
 
 
-ENGINES = ("pandas", "spark")
+ENGINES = ("pandas", "spark", "elasticsearch")
 
 
 def detect(
-    events: Any, rules: RuleSet, progress: bool | None = None, engine: str | None = None
+    events: Any,
+    rules: RuleSet,
+    progress: bool | None = None,
+    engine: str | None = None,
+    *,
+    settings: Any = None,
+    where: dict[str, Any] | None = None,
 ) -> Detection:
     """Apply ``rules`` to the canonical event table ``events``: a pandas DataFrame (engine
-    ``pandas``) or a Spark DataFrame from ``huntlab.spark.read_events`` (engine ``spark``).
-    ``engine`` defaults to the kind of ``events``."""
+    ``pandas``), a Spark DataFrame from ``huntlab.spark.read_events`` (engine ``spark``), or
+    the name of the lab's Elasticsearch indexes, an alias or a pattern such as ``"huntlab"``
+    (engine ``elasticsearch``; ``settings``: the cluster, the lab's by default; ``where``: a
+    query DSL filter on the events, e.g. ``{"term": {"Dataset": "NAME"}}``). ``engine``
+    defaults to the kind of ``events``."""
     from huntlab.detect.spark_engine import is_spark_frame
 
     spark_frame = is_spark_frame(events)
-    engine = engine or ("spark" if spark_frame else "pandas")
+    default = "spark" if spark_frame else "elasticsearch" if isinstance(events, str) else "pandas"
+    engine = engine or default
     if engine not in ENGINES:
         raise HuntlabError(f"unknown detection engine {engine!r}: use one of {', '.join(ENGINES)}")
-    if (engine == "spark") != spark_frame:
-        kind = "a Spark DataFrame" if engine == "spark" else "a pandas DataFrame"
+    if engine != default:
+        kind = {
+            "spark": "a Spark DataFrame",
+            "pandas": "a pandas DataFrame",
+            "elasticsearch": "the name of Elasticsearch indexes (str)",
+        }[engine]
         raise HuntlabError(f"the {engine} engine takes {kind} of events")
+    if engine == "elasticsearch":
+        return _detect_elasticsearch(events, rules, settings, where, progress)
+    if where is not None:
+        raise HuntlabError("where= is for the elasticsearch engine; filter the DataFrame instead")
     if engine == "spark":
         return _detect_spark(events, rules)
     return _detect_pandas(events, rules, progress)
+
+
+ES_BATCH = 50  # rules per _msearch request
+ES_PAGE = 10_000  # hits per rule in one response (more are scrolled)
+
+
+def _detect_elasticsearch(
+    index: str, rules: RuleSet, settings: Any, where: dict[str, Any] | None,
+    progress: bool | None,
+) -> Detection:  # fmt: skip
+    """Each rule one search on ``index`` (batched in _msearch); the sources' event counts
+    one search each. A rule the engine cannot express, or that Elasticsearch refuses, is
+    listed in ``unsupported`` with why (never counted as no hits)."""
+    from elasticsearch import helpers
+
+    from huntlab.detect import es_engine
+    from huntlab.detect.logsource import Unsupported
+    from huntlab.es.client import check, client
+    from huntlab.settings import load_settings
+
+    settings = settings or load_settings()
+    es = client(settings)
+    check(es, settings)
+    fields = es_engine.index_fields(es, index)
+    if not fields.types:
+        raise HuntlabError(
+            f"no index {index!r} with events in Elasticsearch at {settings.es_url}: load some "
+            "(`huntlab load NAME`) or name the indexes that hold them"
+        )
+    columns = [c for c in EVENT_COLUMNS if c in fields.types]
+    base = [where] if where else []
+
+    # An event with a value longer than a keyword's ignore_above has that value unindexed
+    # (listed in its _ignored field): the rules see such events through the pandas engine
+    # (below), and the searches leave them out.
+    not_ignored = {"bool": {"must_not": [{"exists": {"field": "_ignored"}}]}}
+
+    def search_body(renderer: Any, node: Any, size: int) -> dict[str, Any]:
+        query = {"bool": {"filter": [renderer.render(node), *base, *([not_ignored] if size else [])]}}
+        body: dict[str, Any] = {"query": query, "size": size, "track_total_hits": True}
+        if renderer.runtime:
+            body["runtime_mappings"] = renderer.runtime
+        if size:
+            body["_source"] = columns
+        return body
+
+    from huntlab.es.indices import ALIAS, PATTERN
+
+    # Each source's events first: for the summary (a rule whose source has none says so), and
+    # so that a rule is searched for on the sources that have events only.
+    every_source = sorted({b.source for rule in rules.rules for b in rule.branches},
+                          key=lambda s: s.name)  # fmt: skip
+    source_counts: dict[Source, int] = {}
+    for source in every_source:
+        try:
+            body = search_body(es_engine.Renderer(fields), source.condition(), 0)
+        except Unsupported:
+            source_counts[source] = 0
+            continue
+        answer = es.search(index=index, **body)
+        source_counts[source] = int(answer["hits"]["total"]["value"])
+    skipped = list(rules.unsupported)
+    kept: list[CompiledRule] = []
+    bodies: list[dict[str, Any] | None] = []  # None: no source of the rule has events
+    targets: list[str] = []  # the indexes each rule searches
+    for rule in rules.rules:
+        wanted = _rule_indexes(rule)
+        renderer = es_engine.Renderer(fields, wanted)
+        live = [b for b in rule.branches if source_counts.get(b.source)]
+        try:
+            renderer.render(rule.condition())  # can the engine express it at all?
+            node = ir.any_of([ir.all_of([b.source.condition(), b.condition]) for b in live])
+            bodies.append(search_body(renderer, node, ES_PAGE) if live else None)
+        except Unsupported as exc:
+            skipped.append(Skipped(rule.info, f"elasticsearch engine: {exc}"))
+            continue
+        # On the lab's alias or pattern, a rule searches only the indexes of its channels
+        # (one per channel family): fewer shards, the same events.
+        known = sorted(i for i in wanted or () if i in fields.by_index)
+        if index in (ALIAS, PATTERN) and wanted is not None:
+            targets.append(",".join(known) if known else "")
+        else:
+            targets.append(index)
+        kept.append(rule)
+    bar = None
+    if progress or (progress is None and sys.stderr.isatty() and len(kept) > 50):
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(kept), desc="rules", leave=False)
+    parts: dict[int, pd.DataFrame] = {}
+    refused: set[int] = set()
+    for start in range(0, len(kept), ES_BATCH):
+        batch = list(range(start, min(start + ES_BATCH, len(kept))))
+        searches: list[dict[str, Any]] = []
+        # No index of its channels, or no events of its sources: nothing to search.
+        asked = [r for r in batch if targets[r] and bodies[r] is not None]
+        for r in asked:
+            searches += [{"index": targets[r]}, bodies[r] or {}]
+        responses = es.msearch(searches=searches)["responses"] if searches else []
+        for r, response in zip(asked, responses, strict=True):
+            if "error" in response:
+                error = response["error"]
+                reason = error.get("root_cause", [error])[0].get("reason", str(error))
+                skipped.append(Skipped(kept[r].info, f"elasticsearch refused the rule: {reason}"))
+                refused.add(r)
+                continue
+            hits = response["hits"]["hits"]
+            if int(response["hits"]["total"]["value"]) > len(hits):
+                scan_body = dict(bodies[r] or {})
+                scan_body.pop("size", None)
+                scan_body.pop("track_total_hits", None)
+                hits = list(helpers.scan(es, index=index, query=scan_body, size=ES_PAGE))
+            if hits:
+                rows = [{"event_id": h["_id"], **{c: h["_source"].get(c) for c in columns}}
+                        for h in hits]  # fmt: skip
+                frame = pd.DataFrame(rows, columns=["event_id", *columns])
+                if "@timestamp" in frame:
+                    frame["@timestamp"] = pd.to_datetime(frame["@timestamp"], utc=True)
+                parts[r] = frame.sort_values("event_id", ignore_index=True)
+        if bar is not None:
+            bar.update(len(batch))
+    if bar is not None:
+        bar.close()
+    for r, frame in _ignored_hits(es, index, base, kept, columns).items():
+        if r in refused:
+            continue
+        both = pd.concat([parts[r], frame]) if r in parts else frame
+        parts[r] = both.sort_values("event_id", ignore_index=True)
+    evaluated = [rule for r, rule in enumerate(kept) if r not in refused]
+    renumber = {r: i for i, r in enumerate(r for r in range(len(kept)) if r not in refused)}
+    in_source = {
+        renumber[r]: sum(source_counts.get(b.source, 0) for b in rule.branches)
+        for r, rule in enumerate(kept) if r not in refused
+    }  # fmt: skip
+    parts = {renumber[r]: part for r, part in parts.items()}
+    return _assemble(RuleSet(evaluated, skipped), parts, in_source, ["event_id", *columns])
 
 
 def _detect_pandas(events: pd.DataFrame, rules: RuleSet, progress: bool | None) -> Detection:
@@ -137,6 +292,59 @@ def _detect_spark(events: Any, rules: RuleSet) -> Detection:
         r: sum(counts.get(b.source, 0) for b in rule.branches) for r, rule in enumerate(rules.rules)
     }
     return _assemble(rules, parts, in_source, event_columns)
+
+
+def _rule_indexes(rule: CompiledRule) -> set[str] | None:
+    """The lab's indexes the rule's events can be in (one per channel family), or None when
+    a branch takes any channel."""
+    from huntlab.es.indices import index_for
+
+    out: set[str] = set()
+    for branch in rule.branches:
+        if not branch.source.channels:
+            return None
+        out |= {index_for(channel) for channel in branch.source.channels}
+    return out
+
+
+IGNORED_PAGE = 5_000  # events with an unindexed long value, evaluated in pandas at a time
+
+
+def _ignored_hits(
+    es: Any, index: str, base: list[dict[str, Any]], rules: list[CompiledRule], columns: list[str]
+) -> dict[int, pd.DataFrame]:
+    """The hits of ``rules`` among the events Elasticsearch indexed only in part (a keyword
+    value over ignore_above, named in _ignored): their _source read back page by page and
+    evaluated by the pandas engine, so that a long command line or script block matches as it
+    does in the other engines. Memory: one page at a time."""
+    from elasticsearch import helpers
+
+    query = {"query": {"bool": {"filter": [{"exists": {"field": "_ignored"}}, *base]}}}
+    found: dict[int, list[pd.DataFrame]] = defaultdict(list)
+    page: list[dict[str, Any]] = []
+    ids: list[str] = []
+
+    def evaluate() -> None:
+        frame = pd.DataFrame(page)
+        if "@timestamp" in frame:
+            frame["@timestamp"] = pd.to_datetime(frame["@timestamp"], utc=True, errors="coerce")
+        matched, _ = rule_rows(Table(frame), rules, progress=False)
+        for r, rows in matched.items():
+            if len(rows):
+                part = frame.iloc[rows].reindex(columns=columns).reset_index(drop=True)
+                part.insert(0, "event_id", [ids[i] for i in rows])
+                found[r].append(part)
+        page.clear()
+        ids.clear()
+
+    for hit in helpers.scan(es, index=index, query=query, size=IGNORED_PAGE):
+        page.append(hit["_source"])
+        ids.append(hit["_id"])
+        if len(page) >= IGNORED_PAGE:
+            evaluate()
+    if page:
+        evaluate()
+    return {r: pd.concat(frames, ignore_index=True) for r, frames in found.items()}
 
 
 def _assemble(
