@@ -3,15 +3,13 @@ meaning (see ``ir``), and run the rules there.
 
 The lab's mapping (``huntlab.es.generate``) keeps every string as a ``keyword``: a whole value,
 so Sigma's whole-value matches are ``term``/``wildcard``/``regexp`` queries with
-``case_insensitive`` (never ``.keyword`` tricks, never analysed text). What the index cannot
-answer as mapped is answered by runtime fields defined in the request, each from one fixed
-script (compiled once per node, whatever the rule):
-
-- a free-text field (``text_fields`` of mapping.json: command lines, script blocks) is read
-  from ``_source``, so values longer than the keyword's ``ignore_above`` still match;
-- numbers in text (``|gt``, ``EventID`` written as text, ``0x`` hex) are parsed as the pandas
-  engine parses them; ``|cidr`` parses the text as an IP address;
-- field references and timestamp parts are script queries.
+``case_insensitive`` (never ``.keyword`` tricks, never analysed text). Numbers written as
+text and ``|cidr`` networks are regular expressions over the forms the pandas engine reads.
+What needs code per document is Painless, where the cluster has it (runtime fields and script
+queries, each from one fixed script): ``|lt``/``|gt`` on text, networks a regexp cannot spell,
+text matches on number or date fields, field references and timestamp parts. A value longer
+than a keyword's ``ignore_above`` is not indexed at all; ``huntlab.detect.run`` evaluates the
+events that have one (``_ignored``) with the pandas engine.
 
 Sigma's regular expressions are Python's, searched (not anchored); Elasticsearch's
 ``regexp`` is Lucene's, anchored on the whole value, with a smaller syntax. A regex is
@@ -39,16 +37,14 @@ _DOC_TEXT = (
     "{ emit(String.valueOf(doc[params.f].value)); }"
 )
 _NUMBER = (
-    "String t = null; if (params.src) { def v = params._source[params.f]; if (v != null) "
-    "{ t = v.toString(); } } else if (doc.containsKey(params.f) && doc[params.f].size() > 0) "
+    "String t = null; if (doc.containsKey(params.f) && doc[params.f].size() > 0) "
     "{ t = String.valueOf(doc[params.f].value); } if (t != null) { t = t.trim(); try { "
     "if (t.length() > 2 && (t.startsWith('0x') || t.startsWith('0X'))) "
     "{ emit((double) Long.parseLong(t.substring(2), 16)); } else { emit(Double.parseDouble(t)); } "
     "} catch (Exception e) {} }"
 )
 _IP = (
-    "String t = null; if (params.src) { def v = params._source[params.f]; if (v != null) "
-    "{ t = v.toString(); } } else if (doc.containsKey(params.f) && doc[params.f].size() > 0) "
+    "String t = null; if (doc.containsKey(params.f) && doc[params.f].size() > 0) "
     "{ t = String.valueOf(doc[params.f].value); } if (t != null) { t = t.trim(); "
     "if (t.startsWith('[') && t.endsWith(']')) { t = t.substring(1, t.length() - 1); } "
     "try { emit(t); } catch (Exception e) {} }"
@@ -76,7 +72,7 @@ class Fields:
     resolve them: exact, else case-insensitive."""
 
     def __init__(
-        self, types: dict[str, str], free_text: set[str], scripts: bool = True,
+        self, types: dict[str, str], scripts: bool = True,
         by_index: dict[str, set[str]] | None = None,
     ) -> None:  # fmt: skip
         self.types = types
@@ -84,7 +80,6 @@ class Fields:
         # can be in (the lab keeps one index per channel family).
         self.by_index = by_index or {}
         self._lower = {name.lower(): name for name in types}
-        self.free_text = free_text
         # Painless (the lang-painless module): every Elasticsearch distribution has it but the
         # integ-test-zip the native lab runs.
         self.scripts = scripts
@@ -105,9 +100,18 @@ class Fields:
 
 def index_fields(es: Any, index: str) -> Fields:
     """The fields of the lab's indexes ``index`` (a name, alias or pattern)."""
-    from huntlab.readers import mapping as m
+    from elasticsearch import ApiError, AuthorizationException, NotFoundError
 
-    answer = dict(es.indices.get_mapping(index=index))
+    from huntlab.errors import HuntlabError
+
+    try:
+        answer = dict(es.indices.get_mapping(index=index))
+    except NotFoundError as exc:
+        raise HuntlabError(
+            f"no index {index!r} in Elasticsearch: give the lab's alias `huntlab`, a pattern "
+            "such as `huntlab-*`, or an index `huntlab load` made (the events' dataset goes "
+            "in --dataset)"
+        ) from exc
     types: dict[str, str] = {}
     by_index: dict[str, set[str]] = {}
     for name, body in answer.items():
@@ -116,9 +120,13 @@ def index_fields(es: Any, index: str) -> Fields:
         by_index[name] = {f for f, kind in own.items() if kind == "keyword"}
         for field, kind in own.items():
             types.setdefault(field, kind)
-    nodes = dict(es.nodes.info(metric="plugins"))["nodes"].values()
-    scripts = all(any(m.get("name") == "lang-painless" for m in n.get("modules", [])) for n in nodes)
-    return Fields(types, set(m.mapping()["text_fields"]), scripts, by_index)
+    try:
+        nodes = dict(es.nodes.info(metric="plugins"))["nodes"].values()
+        scripts = all(any(m.get("name") == "lang-painless" for m in n.get("modules", []))
+                      for n in nodes)  # fmt: skip
+    except (AuthorizationException, ApiError):
+        scripts = False  # cannot tell (no `monitor`): rules that need scripts are listed
+    return Fields(types, scripts, by_index)
 
 
 def _collect(properties: dict[str, Any], prefix: str, out: dict[str, str]) -> None:
@@ -166,7 +174,7 @@ class Renderer:
     def _parsed(self, name: str, kind: str, script: str) -> str:
         self._need_scripts(f"reading {name} as {'a number' if kind == 'double' else 'an IP'}")
         runtime = f"_huntlab_{kind}_{name}"
-        params = {"f": name, "src": False}
+        params = {"f": name}
         self.runtime.setdefault(
             runtime, {"type": kind, "script": {"source": script, "params": params}}
         )
@@ -218,9 +226,9 @@ class Renderer:
         if name is None:  # no such field in any index: absent everywhere
             return {"match_all": {}} if isinstance(node, ir.IsNull) else _NONE
         if isinstance(node, ir.Exists):
-            return {"exists": {"field": self._text_field(name)}}
+            return {"exists": {"field": name}}
         if isinstance(node, ir.IsNull):
-            return {"bool": {"must_not": [{"exists": {"field": self._text_field(name)}}]}}
+            return {"bool": {"must_not": [{"exists": {"field": name}}]}}
         if isinstance(node, ir.Text):
             return self._text(name, node)
         if isinstance(node, ir.Regex):
@@ -269,12 +277,13 @@ class Renderer:
 
     def _regex(self, name: str, node: ir.Regex) -> dict[str, Any]:
         target = self._text_field(name)
+        value, insensitive = translate_regex(node.pattern, node.flags)
         return {
             "regexp": {
                 target: {
-                    "value": lucene_regex(node.pattern, node.flags),
+                    "value": value,
                     "flags": "NONE",
-                    "case_insensitive": "i" in node.flags,
+                    "case_insensitive": insensitive,
                     "max_determinized_states": 100_000,
                 }
             }
@@ -390,9 +399,10 @@ def ipv6_network_regex(network: ipaddress.IPv6Network) -> str | None:
     abbreviated (none is zero, the first of a partial group is not); None otherwise."""
     prefix = network.prefixlen
     groups = network.network_address.exploded.split(":")
-    text = "[0-9a-f:.]*(%.*)?"
+    # Case-insensitive matching does not fold ranges: both cases are spelled out.
+    text = "[0-9a-fA-F:.]*(%.*)?"
     if network == ipaddress.ip_network("::1/128"):
-        body = "::1|0{1,4}(:0{1,4}){6}:0{0,3}1"
+        body = "::1|0{1,4}::1|0{1,4}(:0{1,4}){6}:0{0,3}1"
     else:
         full, partial = divmod(prefix, 16)
         covered = groups[: full + (1 if partial else 0)]
@@ -425,7 +435,7 @@ def _hex_range(low: int, high: int) -> str:
         out += f"{digits[0]}-{digits[-1]}" if len(digits) > 1 else str(digits[0])
     if letters:
         a, b = f"{letters[0]:x}", f"{letters[-1]:x}"
-        out += f"{a}-{b}" if a != b else a
+        out += f"{a}-{b}{a.upper()}-{b.upper()}" if a != b else a + a.upper()
     return f"[{out}]"
 
 
@@ -452,8 +462,16 @@ def _lit(char: str) -> str:
 
 def lucene_regex(pattern: str, flags: frozenset[str] = frozenset()) -> str:
     """``pattern`` (Python syntax, searched anywhere in the value) as a Lucene regexp that
-    matches the whole value exactly when Python's ``re.search`` finds it; Unsupported when
-    the pattern uses what Lucene has no equivalent for."""
+    matches the whole value exactly when Python's ``re.search`` finds it (case-insensitively
+    when :func:`translate_regex` says so); Unsupported when the pattern uses what Lucene has
+    no equivalent for."""
+    return translate_regex(pattern, flags)[0]
+
+
+def translate_regex(pattern: str, flags: frozenset[str] = frozenset()) -> tuple[str, bool]:
+    """:func:`lucene_regex`, and whether to match case-insensitively (the rule's ``i`` flag
+    or the pattern's own ``(?i)``). Lucene folds the case of single characters only, so under
+    ``i`` the letter ranges of classes carry both cases themselves."""
     from re import _parser  # type: ignore[attr-defined]
 
     py_flags = 0
@@ -466,17 +484,19 @@ def lucene_regex(pattern: str, flags: frozenset[str] = frozenset()) -> str:
         raise Unsupported(f"regex {pattern!r} does not compile: {exc}") from exc
     dotall = bool(tree.state.flags & re.S)
     multiline = bool(tree.state.flags & re.M)
-    translator = _Translator(dotall, multiline)
-    return translator.top(list(tree))
+    insensitive = bool(tree.state.flags & re.I)
+    translator = _Translator(dotall, multiline, insensitive)
+    return translator.top(list(tree)), insensitive
 
 
 class _Translator:
-    def __init__(self, dotall: bool, multiline: bool) -> None:
+    def __init__(self, dotall: bool, multiline: bool, insensitive: bool = False) -> None:
         from re import _constants as c  # type: ignore[attr-defined]
 
         self.c = c
         self.dotall = dotall
         self.multiline = multiline
+        self.insensitive = insensitive
 
     def top(self, items: list[Any]) -> str:
         c = self.c
@@ -508,7 +528,7 @@ class _Translator:
         if op is c.LITERAL:
             return _lit(chr(av))
         if op is c.NOT_LITERAL:
-            return f"[^{_class_char(chr(av))}]"
+            return f"[^{''.join(_class_char(ch) for ch in self._cases(chr(av)))}]"
         if op is c.ANY:
             return "." if self.dotall else "[^\n]"
         if op is c.IN:
@@ -537,6 +557,23 @@ class _Translator:
         raise Unsupported(f"regex construct {op} (look-around, back-reference ...) has no "
                           "Lucene equivalent")  # fmt: skip
 
+    def _cases(self, char: str) -> list[str]:
+        """``char``, and its other ASCII case under the ``i`` flag."""
+        if self.insensitive and char.isascii() and char.isalpha():
+            return sorted({char, char.lower(), char.upper()})
+        return [char]
+
+    def _range(self, low: int, high: int) -> list[str]:
+        """A class range, and under ``i`` the ranges of the other case of its ASCII letters
+        (Lucene does not fold ranges)."""
+        out = [f"{_class_char(chr(low))}-{_class_char(chr(high))}"]
+        if self.insensitive:
+            for first, last, shift in ((ord("a"), ord("z"), -32), (ord("A"), ord("Z"), 32)):
+                a, b = max(low, first), min(high, last)
+                if a <= b:
+                    out.append(f"{chr(a + shift)}-{chr(b + shift)}")
+        return out
+
     def klass(self, items: list[Any]) -> str:
         c = self.c
         negate = False
@@ -546,9 +583,9 @@ class _Translator:
             if op is c.NEGATE:
                 negate = True
             elif op is c.LITERAL:
-                parts.append(_class_char(chr(av)))
+                parts.extend(_class_char(ch) for ch in self._cases(chr(av)))
             elif op is c.RANGE:
-                parts.append(f"{_class_char(chr(av[0]))}-{_class_char(chr(av[1]))}")
+                parts.extend(self._range(av[0], av[1]))
             elif op is c.CATEGORY:
                 inner = _CATEGORY_CLASS_NAMES.get(str(av))
                 if inner is not None:

@@ -149,6 +149,8 @@ def _detect_elasticsearch(
         )
     columns = [c for c in EVENT_COLUMNS if c in fields.types]
     base = [where] if where else []
+    if where is not None:
+        _check_where(es, index, where)
 
     # An event with a value longer than a keyword's ignore_above has that value unindexed
     # (listed in its _ignored field): the rules see such events through the pandas engine
@@ -164,18 +166,23 @@ def _detect_elasticsearch(
             body["_source"] = columns
         return body
 
-    from huntlab.es.indices import ALIAS, PATTERN
+    from huntlab.es.indices import ALIAS, PATTERN, indexes
+
+    # Restricting a rule to its channels' indexes is right only when the lab's per-family
+    # indexes are all there is (no hunter's own index, no other prefix under the pattern).
+    lab_layout = set(fields.by_index) <= set(indexes())
 
     # Each source's events first: for the summary (a rule whose source has none says so), and
     # so that a rule is searched for on the sources that have events only.
     every_source = sorted({b.source for rule in rules.rules for b in rule.branches},
                           key=lambda s: s.name)  # fmt: skip
     source_counts: dict[Source, int] = {}
+    source_problems: dict[Source, str] = {}  # a source the engine cannot select, and why
     for source in every_source:
         try:
             body = search_body(es_engine.Renderer(fields), source.condition(), 0)
-        except Unsupported:
-            source_counts[source] = 0
+        except Unsupported as exc:
+            source_problems[source] = f"its logsource ({source.name}): {exc}"
             continue
         answer = es.search(index=index, **body)
         source_counts[source] = int(answer["hits"]["total"]["value"])
@@ -188,6 +195,9 @@ def _detect_elasticsearch(
         renderer = es_engine.Renderer(fields, wanted)
         live = [b for b in rule.branches if source_counts.get(b.source)]
         try:
+            for branch in rule.branches:
+                if branch.source in source_problems:
+                    raise Unsupported(source_problems[branch.source])
             renderer.render(rule.condition())  # can the engine express it at all?
             node = ir.any_of([ir.all_of([b.source.condition(), b.condition]) for b in live])
             bodies.append(search_body(renderer, node, ES_PAGE) if live else None)
@@ -197,7 +207,7 @@ def _detect_elasticsearch(
         # On the lab's alias or pattern, a rule searches only the indexes of its channels
         # (one per channel family): fewer shards, the same events.
         known = sorted(i for i in wanted or () if i in fields.by_index)
-        if index in (ALIAS, PATTERN) and wanted is not None:
+        if index in (ALIAS, PATTERN) and wanted is not None and lab_layout:
             targets.append(",".join(known) if known else "")
         else:
             targets.append(index)
@@ -215,13 +225,13 @@ def _detect_elasticsearch(
         # No index of its channels, or no events of its sources: nothing to search.
         asked = [r for r in batch if targets[r] and bodies[r] is not None]
         for r in asked:
-            searches += [{"index": targets[r]}, bodies[r] or {}]
+            header = {"index": targets[r], "allow_partial_search_results": False}
+            searches += [header, bodies[r] or {}]
         responses = es.msearch(searches=searches)["responses"] if searches else []
         for r, response in zip(asked, responses, strict=True):
-            if "error" in response:
-                error = response["error"]
-                reason = error.get("root_cause", [error])[0].get("reason", str(error))
-                skipped.append(Skipped(kept[r].info, f"elasticsearch refused the rule: {reason}"))
+            problem = _response_problem(response)
+            if problem is not None:
+                skipped.append(Skipped(kept[r].info, problem))
                 refused.add(r)
                 continue
             hits = response["hits"]["hits"]
@@ -292,6 +302,40 @@ def _detect_spark(events: Any, rules: RuleSet) -> Detection:
         r: sum(counts.get(b.source, 0) for b in rule.branches) for r, rule in enumerate(rules.rules)
     }
     return _assemble(rules, parts, in_source, event_columns)
+
+
+def _response_problem(response: dict[str, Any]) -> str | None:
+    """Why one _msearch answer cannot be taken as the rule's hits (None: it can)."""
+    if "error" in response:
+        error = response["error"]
+        reason = str(error)
+        if isinstance(error, dict):
+            cause = (error.get("root_cause") or [error])[0]
+            reason = str(cause.get("reason", error)) if isinstance(cause, dict) else str(cause)
+        return f"elasticsearch refused the rule: {reason}"
+    shards = response.get("_shards", {})
+    if response.get("timed_out") or shards.get("failed"):
+        return (
+            f"elasticsearch answered in part ({shards.get('failed', 0)} of "
+            f"{shards.get('total', '?')} shards failed, timed out: "
+            f"{bool(response.get('timed_out'))}): run the rule again"
+        )
+    return None
+
+
+def _check_where(es: Any, index: str, where: dict[str, Any]) -> None:
+    """A filter that selects no event is an error that says what there is (a misspelled
+    dataset would otherwise give every rule no hits)."""
+    answer = es.search(index=index, size=0, query=where, track_total_hits=True)
+    if int(answer["hits"]["total"]["value"]):
+        return
+    every = es.search(index=index, size=0, aggs={"datasets": {"terms": {"field": "Dataset",
+                                                                        "size": 50}}})  # fmt: skip
+    names = [b["key"] for b in every["aggregations"]["datasets"]["buckets"]]
+    raise HuntlabError(
+        f"no event in {index!r} matches {where}: the datasets there are "
+        f"{', '.join(names) or 'none'} (names are case-sensitive)"
+    )
 
 
 def _rule_indexes(rule: CompiledRule) -> set[str] | None:

@@ -24,6 +24,7 @@ from tests.support.hub_checks import KERNEL_ES
 
 DATASET = "psh_lsass_memory_dump_comsvcs"
 ERIN = f"erin{SUFFIX}"
+FRED = f"fred{SUFFIX}"
 # A user the cluster already has, made by its administrator, not by huntlab.
 THEIRS = f"theirs{SUFFIX}"
 
@@ -33,7 +34,7 @@ def team(existing_es: SecuredNode, datasets_dir: Path) -> Iterator[TeamLab]:
     args = ("--datasets", DATASET, "--es-url", existing_es.url, "--es-user", "elastic",
             "--es-password-file", str(existing_es.password_file),
             "--es-ca", str(existing_es.ca_file))  # fmt: skip
-    with team_lab_of(args, (ERIN,), datasets_dir) as lab:
+    with team_lab_of(args, (ERIN, FRED), datasets_dir) as lab:
         yield lab
 
 
@@ -138,3 +139,20 @@ def test_users_remove_revokes_the_hunter_on_the_cluster(
     assert removed.returncode == 0, removed.stderr
     assert _as(existing_es, ERIN, password, "GET", "/_security/_authenticate").status_code == 401
     assert _elastic(existing_es, "GET", f"/_security/role/huntlab_user_{ERIN}").status_code == 404
+
+
+def test_leaving_the_cluster_deletes_the_hunters_there(
+    team: TeamLab, existing_es: SecuredNode
+) -> None:
+    _ok(team)
+    password = _hunter_password(team, FRED)
+    assert _as(existing_es, FRED, password, "GET", "/_security/_authenticate").status_code == 200
+    back = team.huntlab("up", "--native", "--no-data", "--es-url", "local", timeout=900)
+    assert back.returncode == 0, back.stderr[-4000:]
+    assert f"deleted the hunters' users on {existing_es.url}: {FRED}" in back.stderr
+    # No hunter keeps access to a cluster the lab no longer manages; the team's own node has
+    # them again (its file realm), and the hunter is still a hunter of the lab.
+    assert _as(existing_es, FRED, password, "GET", "/_security/_authenticate").status_code == 401
+    assert _elastic(existing_es, "GET", f"/_security/role/huntlab_user_{FRED}").status_code == 404
+    listed = team.huntlab("users", "list")
+    assert FRED in listed.stdout, listed.stdout

@@ -14,7 +14,7 @@ import pytest
 from huntlab.detect import es_engine
 from huntlab.detect.logsource import Unsupported
 
-VALUES = ["", "a", "abc", "xabcx", "ab\nc", "a\nbc", "C:\\Windows\\System32\\cmd.exe",
+VALUES = ["", "a", "abc", "xabcx", "XaBcX", "ABC1", "xY", "Ab", "ab\nc", "a\nbc", "C:\\Windows\\System32\\cmd.exe",
           "cmd /c set abc", "ABC", "x12y", "12", " 7 ", "a.b", 'say "hi"', "tab\there",
           "end\n", "line1\nline2"]  # fmt: skip
 # Not compared: non-ASCII letters and digits, which Python's \w and \d match and the ASCII
@@ -29,18 +29,54 @@ VALUES = ["", "a", "abc", "xabcx", "ab\nc", "a\nbc", "C:\\Windows\\System32\\cmd
         (r"[\w-]+", ""), (r"(ab|)c", ""), ("abc", "i"), (r"cmd\s+/c", "i"), (r"x{2,}", ""),
         (r'"hi"', ""), (r"\\Windows\\", "i"), (r"a|^b", ""), (r"(?:ab){1,2}", ""),
         (r"[\S_]x", ""), (r"end$", ""), (r"end\Z", ""), (r"[a-c]+\n", ""),
+        ("(?i)abc", ""), (r"(?i)[a-c]{3}", ""), (r"[a-c]{3}", "i"), (r"[^a-z]", "i"),
+        (r"(?i)say \"HI\"", ""), (r"[A-Ca]b", "i"), (r"x[^y]", "i"),
     ],
 )  # fmt: skip
 def test_a_translated_regex_accepts_what_the_python_search_finds(pattern: str, flags: str) -> None:
-    lucene = es_engine.lucene_regex(pattern, frozenset(flags))
-    # Lucene escapes (a backslash before any character) read as Python escapes of the same
-    # characters; Python needs DOTALL to read Lucene's "." (any character).
-    readable = re.sub(r'\\(["#@&<>~])', r"\1", lucene)
-    python_flags = re.S | (re.I if "i" in flags else 0)
+    lucene, insensitive = es_engine.translate_regex(pattern, frozenset(flags))
+    readable = _as_lucene_reads_it(lucene, insensitive)
     for value in VALUES:
         want = re.search(pattern, value, sum(getattr(re, f.upper()) for f in flags)) is not None
-        got = re.fullmatch(readable, value, python_flags) is not None
+        got = re.fullmatch(readable, value, re.S) is not None
         assert got == want, (pattern, flags, value, lucene)
+
+
+def _as_lucene_reads_it(lucene: str, insensitive: bool) -> str:
+    """The translated regex as a Python pattern that reads it as Lucene does: a backslash
+    escapes the next character; "." is any character (Python's DOTALL); under
+    case_insensitive, single letters match both cases but ranges do not (Lucene folds
+    characters, not ranges)."""
+    out: list[str] = []
+    in_class = False
+    i = 0
+    while i < len(lucene):
+        ch = lucene[i]
+        if ch == "\\":
+            out.append(re.escape(lucene[i + 1]))
+            i += 2
+            continue
+        if in_class:
+            if i + 2 < len(lucene) and lucene[i + 1] == "-" and lucene[i + 2] != "]":
+                out.append(lucene[i : i + 3])
+                i += 3
+                continue
+            if ch == "]":
+                in_class = False
+            out.append(ch + (ch.swapcase() if insensitive and ch.isascii() and ch.isalpha()
+                             else ""))  # fmt: skip
+        elif ch == "[":
+            in_class = True
+            out.append(ch)
+            if lucene[i + 1 : i + 2] == "^":
+                out.append("^")
+                i += 1
+        elif insensitive and ch.isascii() and ch.isalpha():
+            out.append(f"[{ch}{ch.swapcase()}]")
+        else:
+            out.append(ch)
+        i += 1
+    return "".join(out)
 
 
 @pytest.mark.parametrize("pattern", [r"\bword\b", r"(?<=a)b", r"(a)\1", r"a^b"])
@@ -87,9 +123,34 @@ def test_ipv6_networks(network: str) -> None:
     pattern = es_engine.ipv6_network_regex(net)
     assert pattern is not None
     readable = pattern.replace("\\[", "\\[").replace("\\]", "\\]")
-    for text in ("fe80::1", "FE80::abcd:1", "febf::1", "fec0::1", "fd12:3456::1", "fc00::",
+    readable = _as_lucene_reads_it(readable, insensitive=True)
+    for text in ("fe80::1", "FE80::abcd:1", "FEBF::1", "FE80::ABCD", "fd12:3456::1", "0::1",
+                 "febf::1", "fec0::1", "fd12:3456::1", "fc00::",
                  "::1", "0:0:0:0:0:0:0:1", "2001:db8::5", "2001:0db8:1::5", "2001:db9::1",
                  "[fe80::1]"):  # fmt: skip
         inside = ipaddress.ip_address(text.strip("[]")) in net
-        assert bool(re.fullmatch(readable, text, re.I)) == inside, (network, text)
+        assert bool(re.fullmatch(readable, text)) == inside, (network, text)
     assert es_engine.ipv6_network_regex(ipaddress.ip_network("::/0")) is None
+
+
+def test_what_needs_painless_is_refused_without_it_and_nothing_else() -> None:
+    from huntlab.detect import ir
+
+    fields = es_engine.Fields({"EventID": "integer", "Image": "keyword", "@timestamp": "date",
+                               "ParentImage": "keyword"}, scripts=False)  # fmt: skip
+    renderer = es_engine.Renderer(fields)
+    assert renderer.render(ir.Exists("EventID")) == {"exists": {"field": "EventID"}}
+    assert renderer.render(ir.Number("EventID", 1)) == {"term": {"EventID": 1}}
+    assert "regexp" in renderer.render(ir.Number("Image", 5))
+    assert renderer.render(ir.Text("Nowhere", ("x",))) == {"match_none": {}}
+    assert renderer.render(ir.IsNull("Nowhere")) == {"match_all": {}}
+    for node in (
+        ir.FieldRef("Image", "ParentImage"),
+        ir.Compare("Image", "gt", 3),
+        ir.TimePart("@timestamp", "hour", 3),
+        ir.Text("EventID", ("1", ir.Wild.ANY)),
+        ir.Cidr("Image", "::/0"),
+    ):
+        with pytest.raises(Unsupported, match="needs Painless"):
+            renderer.render(node)
+    assert renderer.runtime == {}

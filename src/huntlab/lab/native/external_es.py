@@ -179,6 +179,8 @@ def choose(
         if extra:
             raise HuntlabError(f"{', '.join(extra)}: not for `--es-url local`")
         if external_url(home):
+            if team:
+                _revoke_hunters(settings, say)
             shutil.rmtree(folder(home), ignore_errors=True)
             update_config(
                 home,
@@ -201,8 +203,19 @@ def choose(
     if ca_path is not None and not ca_path.is_file():
         raise HuntlabError(f"--es-ca {ca}: no such file (the PEM CA certificate of the cluster)")
     given = _given_settings(settings, url, user, password, str(ca_path) if ca_path else None)
-    # Nothing is changed until the cluster answers as it should.
+    # Nothing is changed until the cluster answers as it should, and (a team) until every
+    # hunter can be made there without overwriting a user or role of its own.
     version = verify(given, team=team)
+    if team:
+        from huntlab.es.client import client
+        from huntlab.lab.team import es_realm
+
+        es = client(given)
+        for name in es_realm.hunters(home):
+            es_realm.refuse_foreign_user(es, name)
+        previous = external_url(home)
+        if previous and previous != url:
+            _revoke_hunters(settings, say)
     place = folder(home)
     place.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
     atomic_write(place / "password", password + "\n")
@@ -223,6 +236,38 @@ def choose(
     )
     say(f"huntlab: the lab uses Elasticsearch {version} at {url} as {user!r}")
     return settings
+
+
+def _revoke_hunters(settings: Settings, say: Any) -> None:
+    """Before a team leaves the existing cluster it used: delete its hunters' users and roles
+    there (those huntlab made), so that none keeps access the lab can no longer revoke. A
+    cluster that does not answer any more is said loudly, with what to delete by hand."""
+    from elasticsearch import ApiError, TransportError
+
+    from huntlab.es.client import client
+    from huntlab.lab.team import es_realm
+
+    names = es_realm.hunters(settings.home)
+    if not names:
+        return
+    old = settings_for(settings)
+    try:
+        es = client(old)
+        for name in names:
+            es_realm.delete_api_hunter(es, name)
+    except TransportError as exc:
+        say(
+            f"huntlab: WARNING: the cluster {old.es_url} does not answer ({exc}); the hunters' "
+            f"users there stay until its administrator deletes them: {', '.join(names)} (and "
+            "their roles huntlab_user_NAME)"
+        )
+        return
+    except ApiError as exc:
+        raise HuntlabError(
+            f"cannot delete the hunters' users on {old.es_url} ({exc}); nothing changed: "
+            "they would keep their access there"
+        ) from exc
+    say(f"huntlab: deleted the hunters' users on {old.es_url}: {', '.join(names)}")
 
 
 def status(settings: Settings) -> ServiceStatus:

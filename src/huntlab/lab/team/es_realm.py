@@ -209,9 +209,10 @@ def api_roles(name: str) -> dict[str, dict[str, object]]:
     }
 
 
-# Set on every user huntlab makes through the security API: a user of the cluster without it
-# (someone else's, on an existing cluster) is never overwritten or deleted.
+# Set on every user and role huntlab makes through the security API: a user or role of the
+# cluster without it (someone else's, on an existing cluster) is never overwritten or deleted.
 API_USER_METADATA = {"huntlab": "hunter"}
+API_ROLE_METADATA = {"huntlab": "role"}
 
 
 def _made_by_huntlab(es: Any, name: str) -> bool | None:
@@ -223,24 +224,40 @@ def _made_by_huntlab(es: Any, name: str) -> bool | None:
     return all(metadata.get(k) == v for k, v in API_USER_METADATA.items())
 
 
+def _role_made_by_huntlab(es: Any, name: str) -> bool | None:
+    """Whether the cluster's role ``name`` is one huntlab made (None: no such role)."""
+    found = dict(es.options(ignore_status=404).security.get_role(name=name))
+    if name not in found:
+        return None
+    metadata = found[name].get("metadata") or {}
+    return all(metadata.get(k) == v for k, v in API_ROLE_METADATA.items())
+
+
 def refuse_foreign_user(es: Any, name: str) -> None:
-    """A HuntlabError when the cluster has a user ``name`` that huntlab did not make."""
+    """A HuntlabError when the cluster has a user ``name``, or one of the roles hunter
+    ``name`` would get, that huntlab did not make."""
     if _made_by_huntlab(es, name) is False:
         raise HuntlabError(
             f"Elasticsearch already has a user {name!r} that huntlab did not create; choose "
             "another hunter name (huntlab never overwrites the cluster's own users)"
         )
+    for role in api_roles(name):
+        if _role_made_by_huntlab(es, role) is False:
+            raise HuntlabError(
+                f"Elasticsearch already has a role {role!r} that huntlab did not create; "
+                "huntlab never overwrites the cluster's own roles: rename or remove it there"
+            )
 
 
 def put_api_hunter(es: Any, name: str, password: str, *, shared: bool = True) -> None:
     """Hunter ``name`` on a node with the security API (``es``: a client with
     ``manage_security``): :func:`api_roles`, then the user with ``password``. On a ``shared``
-    cluster (one the lab did not create), a user of that name that huntlab did not make is
-    refused, not overwritten."""
+    cluster (one the lab did not create), a user or role of those names that huntlab did not
+    make is refused, not overwritten."""
     if shared:
         refuse_foreign_user(es, name)
     for role, body in api_roles(name).items():
-        es.security.put_role(name=role, **body)
+        es.security.put_role(name=role, metadata=API_ROLE_METADATA, **body)
     es.security.put_user(
         username=name,
         password=password,
@@ -251,10 +268,12 @@ def put_api_hunter(es: Any, name: str, password: str, *, shared: bool = True) ->
 
 def delete_api_hunter(es: Any, name: str, *, shared: bool = True) -> None:
     """Revoke hunter ``name`` made by :func:`put_api_hunter` (on a ``shared`` cluster, a user
-    huntlab did not make is left alone)."""
+    or role huntlab did not make is left alone)."""
     if not shared or _made_by_huntlab(es, name) is not False:
         es.options(ignore_status=404).security.delete_user(username=name)
-    es.options(ignore_status=404).security.delete_role(name=hunter_role(name))
+    role = hunter_role(name)
+    if not shared or _role_made_by_huntlab(es, role) is not False:
+        es.options(ignore_status=404).security.delete_role(name=role)
 
 
 def write_realm(config_dir: Path, *, admin_password: str, hunters: Mapping[str, str]) -> None:
