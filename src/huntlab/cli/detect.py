@@ -129,7 +129,8 @@ def detect(
     if check:
         _echo_unsupported(ruleset)
         click.echo(
-            f"huntlab detect: {len(ruleset.rules):,} rules supported, "
+            f"huntlab detect: {len(ruleset.rules):,} rules and "
+            f"{len(ruleset.correlations):,} correlations supported, "
             f"{len(ruleset.unsupported):,} not",
             err=True,
         )
@@ -147,7 +148,8 @@ def detect(
         not_run = len(result.unsupported) - len(ruleset.unsupported)
         click.echo(
             f"huntlab detect: {len(ruleset.rules) - not_run:,} rules on Elasticsearch "
-            f"({source or 'huntlab'}), {fired:,} fired, {len(result.hits):,} hits; "
+            f"({source or 'huntlab'}), {fired:,} fired, {len(result.hits):,} hits"
+            f"{_alerts_note(result)}; "
             f"{len(ruleset.unsupported):,} rules not supported (see --check), {not_run:,} "
             "not run by this engine (listed with --format json)",
             err=True,
@@ -164,11 +166,18 @@ def detect(
     _print(result, out_format, limit)
     fired = int((result.summary["hits"] > 0).sum())
     click.echo(
-        f"huntlab detect: {len(events):,} events, {len(ruleset.rules):,} rules, "
-        f"{fired:,} fired, {len(result.hits):,} hits; "
+        f"huntlab detect: {len(events):,} events, {len(ruleset.rules):,} rules"
+        f"{f' and {len(ruleset.correlations):,} correlations' if ruleset.correlations else ''}, "
+        f"{fired:,} fired, {len(result.hits):,} hits{_alerts_note(result)}; "
         f"{len(ruleset.unsupported):,} rules not supported (see --check)",
         err=True,
     )
+
+
+def _alerts_note(result: Any) -> str:
+    """The correlation part of the closing line ("" when no correlation rule ran)."""
+    ran = int(result.summary["note"].str.startswith("correlation:").sum())
+    return f", {len(result.correlations):,} correlation alerts" if ran else ""
 
 
 def _print(result: Any, out_format: str, limit: int) -> None:
@@ -176,15 +185,21 @@ def _print(result: Any, out_format: str, limit: int) -> None:
 
     hits = result.hits
     summary = result.summary
-    if out_format == "jsonl":
+    alerts = result.correlations
+    if out_format == "jsonl":  # hits, then correlation alerts (they have a "correlation" key)
         out = sys.stdout.buffer
-        for line in hits.to_json(orient="records", lines=True, date_format="iso").splitlines():
-            out.write(line.encode("utf-8") + b"\n")
+        for frame in (hits, alerts):
+            if frame.empty:
+                continue
+            lines = frame.to_json(orient="records", lines=True, date_format="iso")
+            for line in lines.splitlines():
+                out.write(line.encode("utf-8") + b"\n")
         out.flush()
         return
     if out_format == "json":
         document = {
             "hits": orjson.loads(hits.to_json(orient="records", date_format="iso")),
+            "correlations": orjson.loads(alerts.to_json(orient="records", date_format="iso")),
             "summary": orjson.loads(summary.to_json(orient="records")),
             "unsupported": [
                 {"id": s.info.id, "title": s.info.title, "path": s.info.path, "reason": s.reason}
@@ -208,12 +223,27 @@ def _print(result: Any, out_format: str, limit: int) -> None:
     click.echo("")
     columns = [
         c
-        for c in ("@timestamp", "Hostname", "EventID", "level", "title", "attack", "event",
-                  "event_id")
+        for c in (
+            "@timestamp",
+            "Hostname",
+            "EventID",
+            "level",
+            "title",
+            "attack",
+            "event",
+            "event_id",
+        )
         if c in hits.columns
     ]
-    click.echo(hits[columns].head(limit).to_string(index=False, max_colwidth=50))
+    if len(hits):
+        click.echo(hits[columns].head(limit).to_string(index=False, max_colwidth=50))
     if len(hits) > limit:
         click.echo(
             f"... {len(hits) - limit:,} more hits (--limit, or --format jsonl for all)", err=True
         )
+    if len(alerts):
+        click.echo("")
+        shown = ["window_start", "level", "title", "group", "value", "events"]
+        click.echo(alerts[shown].head(limit).to_string(index=False, max_colwidth=50))
+        if len(alerts) > limit:
+            click.echo(f"... {len(alerts) - limit:,} more correlation alerts", err=True)

@@ -7,6 +7,7 @@ user asked for; they never hide a rule that failed to compile.
 
 from __future__ import annotations
 
+import dataclasses
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +19,9 @@ from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule
 
+from huntlab.detect import correlate
 from huntlab.detect.compile import CompiledRule, Placeholders, RuleInfo, compile_rule, rule_info
+from huntlab.detect.correlate import Correlation
 from huntlab.detect.logsource import Unsupported
 from huntlab.errors import HuntlabError
 
@@ -68,6 +71,7 @@ class Filters:
 class RuleSet:
     rules: list[CompiledRule] = field(default_factory=list)
     unsupported: list[Skipped] = field(default_factory=list)
+    correlations: list[Correlation] = field(default_factory=list)
 
 
 def _documents(path: Path) -> Iterator[tuple[str, str]]:
@@ -106,14 +110,17 @@ def load_rules(
         paths = [paths]
     filters = filters or Filters()
     out = RuleSet()
+    # Every rule read, by name and by id, for correlations (which may name rules of other
+    # files, and rules the filters leave out: those are their input, not reported alone).
+    read: dict[str, tuple[SigmaRule, str]] = {}
+    correlations: list[tuple[SigmaCorrelationRule, str]] = []
     for path in paths:
         for name, text in _documents(Path(path).expanduser()):
             try:
                 # libyaml's loader (same results as yaml.safe_load_all, which pySigma's
                 # from_yaml uses) parses the YAML ten times faster.
                 documents = list(yaml.load_all(text, Loader=_LOADER))
-                # References (correlations naming rules in other files) are not resolved:
-                # correlation rules are listed as unsupported anyway.
+                # References are resolved below, across every file read.
                 collection = SigmaCollection.from_dicts(
                     documents, collect_errors=True, resolve_references=False
                 )
@@ -124,13 +131,7 @@ def load_rules(
                 out.unsupported.append(Skipped(_unknown(name), f"invalid rule: {error}"))
             for item in collection.rules:
                 if isinstance(item, SigmaCorrelationRule):
-                    info = RuleInfo(
-                        str(item.id or ""), item.title, "", "", item.author or "", (),
-                        None, None, None, name,
-                    )  # fmt: skip
-                    out.unsupported.append(
-                        Skipped(info, "correlation rules are not evaluated yet (phase 2)")
-                    )
+                    correlations.append((item, name))
                     continue
                 if not isinstance(item, SigmaRule):
                     out.unsupported.append(
@@ -138,6 +139,9 @@ def load_rules(
                     )
                     continue
                 info = rule_info(item, name)
+                for ref in (item.name, str(item.id) if item.id else None):
+                    if ref:
+                        read[ref] = (item, name)
                 if not filters.keep(info):
                     continue
                 try:
@@ -146,4 +150,72 @@ def load_rules(
                     out.unsupported.append(Skipped(info, str(exc)))
                 except SigmaError as exc:
                     out.unsupported.append(Skipped(info, f"invalid rule: {exc}"))
+    chained = {ref for item, _ in correlations for ref in (item.name, str(item.id or "")) if ref}
+    for item, name in correlations:
+        _add_correlation(out, item, name, read, chained, filters, placeholders)
+
+    # A rule referenced only by correlations with `generate: false` (the default) reports
+    # no hits of its own: its matches are the correlation's input.
+    def keys(generate: bool) -> set[tuple[str, str]]:
+        return {(r.info.id, r.info.path) for c in out.correlations if c.generate is generate
+                for r in c.rules}  # fmt: skip
+
+    referenced = keys(False) - keys(True)
+    out.rules = [r for r in out.rules if (r.info.id, r.info.path) not in referenced]
     return out
+
+
+def _add_correlation(
+    out: RuleSet,
+    item: SigmaCorrelationRule,
+    name: str,
+    read: dict[str, tuple[SigmaRule, str]],
+    chained: set[str],
+    filters: Filters,
+    placeholders: Placeholders | None,
+) -> None:
+    """``item`` compiled into ``out.correlations``, or listed in ``out.unsupported``."""
+    tags = tuple(str(t) for t in item.tags)
+    level = item.level.name.lower() if item.level else ""
+    status = item.status.name.lower() if item.status else ""
+    info = RuleInfo(
+        str(item.id or ""), item.title, level, status, item.author or "", tags,
+        None, None, None, name,
+    )  # fmt: skip
+    refs = [r.reference for r in item.rules or []]
+    found = [read.get(ref) for ref in refs]
+    missing = [ref for ref, f in zip(refs, found, strict=True) if f is None]
+    if any(ref in chained for ref in refs):
+        names = ", ".join(ref for ref in refs if ref in chained)
+        reason = (
+            f"its rule {names} is a correlation: correlations of correlations are not evaluated"
+        )
+        out.unsupported.append(Skipped(info, reason))
+        return
+    if missing or not refs:
+        # Listed whatever the filters: they cannot be judged without the rules.
+        out.unsupported.append(
+            Skipped(info, f"correlation names rules not read: {', '.join(missing) or 'none'} "
+                          "(give the files or folders that hold them too)")
+        )  # fmt: skip
+        return
+    # Filters on the logsource apply to the rules it correlates.
+    if not any(
+        filters.keep(dataclasses.replace(info, product=f[0].logsource.product,
+                                         category=f[0].logsource.category,
+                                         service=f[0].logsource.service))
+        for f in found if f is not None
+    ):  # fmt: skip
+        return
+    compiled = []
+    try:
+        for ref, (rule, path) in zip(refs, [f for f in found if f is not None], strict=True):
+            try:
+                compiled.append(compile_rule(rule, path, placeholders))
+            except Unsupported as exc:
+                raise Unsupported(f"its rule {ref}: {exc}") from exc
+        out.correlations.append(correlate.from_sigma(item, info, compiled))
+    except Unsupported as exc:
+        out.unsupported.append(Skipped(info, str(exc)))
+    except SigmaError as exc:
+        out.unsupported.append(Skipped(info, f"invalid rule: {exc}"))

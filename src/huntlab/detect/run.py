@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import sys
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from huntlab.detect import ir
+from huntlab.detect import correlate, ir
 from huntlab.detect.compile import CompiledRule
-from huntlab.detect.logsource import Source
+from huntlab.detect.logsource import Source, Unsupported
 from huntlab.detect.pandas_engine import Evaluator, Table
 from huntlab.detect.rules import RuleSet, Skipped
 from huntlab.errors import HuntlabError
@@ -41,6 +42,10 @@ class Detection:
     summary: pd.DataFrame
     unsupported: list[Skipped] = field(default_factory=list)
     rows: dict[str, np.ndarray] = field(default_factory=dict)  # rule id -> event positions
+    # one row per correlation alert (correlate.ALERT_COLUMNS)
+    correlations: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=list(correlate.ALERT_COLUMNS))
+    )
 
 
 def rule_rows(
@@ -112,12 +117,92 @@ def detect(
         }[engine]
         raise HuntlabError(f"the {engine} engine takes {kind} of events")
     if engine == "elasticsearch":
-        return _detect_elasticsearch(events, rules, settings, where, progress)
+        detection = _detect_elasticsearch(events, rules, settings, where, progress)
+        return _correlate(detection, rules, lambda c: _es_rows(events, c, settings, where))
     if where is not None:
         raise HuntlabError("where= is for the elasticsearch engine; filter the DataFrame instead")
     if engine == "spark":
-        return _detect_spark(events, rules)
-    return _detect_pandas(events, rules, progress)
+        return _correlate(
+            _detect_spark(events, rules), rules, lambda c: (None, correlate.spark_rows(events, c))
+        )
+    table = Table(events)
+    detection = _detect_pandas(events, rules, progress, table)
+
+    def pandas_rows(c: correlate.Correlation) -> tuple[str | None, Any]:
+        matched, _ = rule_rows(table, list(c.rules), progress=False)
+        return None, correlate.pandas_rows(table, c, matched)
+
+    return _correlate(detection, rules, pandas_rows)
+
+
+def _correlate(
+    detection: Detection,
+    rules: RuleSet,
+    rows_of: Callable[[correlate.Correlation], tuple[str | None, Any]],
+) -> Detection:
+    """``detection`` with the correlation rules' alerts and summary rows. ``rows_of`` gives a
+    correlation's input rows (a pandas or Spark frame, ``correlate``'s shape), or why the
+    engine cannot evaluate it."""
+    if not rules.correlations:
+        return detection
+    alerts: list[pd.DataFrame] = []
+    summary: list[tuple[Any, ...]] = []
+    for c in rules.correlations:
+        try:
+            problem, rows = rows_of(c)
+        except Unsupported as exc:
+            problem, rows = str(exc), None
+        if problem is not None:
+            detection.unsupported.append(Skipped(c.info, problem))
+            continue
+        if isinstance(rows, pd.DataFrame):
+            found = correlate.evaluate(rows, c)
+            matched = int(rows["_event"].nunique())
+        else:
+            from pyspark import StorageLevel
+
+            rows = rows.persist(StorageLevel.MEMORY_AND_DISK)  # two actions read it
+            try:
+                found = correlate.evaluate_spark(rows, c)
+                matched = int(rows.select("_event").distinct().count())
+            finally:
+                rows.unpersist()
+        alerts.append(found)
+        note = f"correlation: {c.describe()}; its rules matched {matched} events"
+        info = c.info
+        summary.append(
+            (info.id, info.title, info.level, info.status, info.author, len(found), matched, note)
+        )
+    if alerts:
+        detection.correlations = pd.concat(alerts, ignore_index=True)
+    if summary:
+        rows_frame = pd.DataFrame(summary, columns=list(SUMMARY_COLUMNS))
+        detection.summary = pd.concat([detection.summary, rows_frame], ignore_index=True)
+    return detection
+
+
+def _es_rows(
+    index: str, c: correlate.Correlation, settings: Any, where: dict[str, Any] | None
+) -> tuple[str | None, pd.DataFrame | None]:
+    """A correlation's input from Elasticsearch: each of its rules searched with the fields
+    the correlation reads, then grouped as in pandas."""
+    found: list[pd.DataFrame] = []
+    for k, rule in enumerate(c.rules):
+        sub = _detect_elasticsearch(
+            index, RuleSet([rule]), settings, where, False, extra_columns=c.columns()
+        )
+        if sub.unsupported:
+            return f"its rule {rule.info.id or rule.info.title}: {sub.unsupported[0].reason}", None
+        found.append(sub.hits.drop(columns=list(HIT_COLUMNS)).assign(_rule=k))
+    hits = pd.concat(found, ignore_index=True)
+    events = hits.drop_duplicates("event_id").drop(columns="_rule").reset_index(drop=True)
+    position = pd.Series(np.arange(len(events)), index=events["event_id"])
+    table = Table(events)
+    matched = {
+        k: np.sort(position[hits.loc[hits["_rule"] == k, "event_id"]].to_numpy())
+        for k in range(len(c.rules))
+    }
+    return None, correlate.pandas_rows(table, c, matched)
 
 
 ES_BATCH = 50  # rules per _msearch request
@@ -126,7 +211,7 @@ ES_PAGE = 10_000  # hits per rule in one response (more are scrolled)
 
 def _detect_elasticsearch(
     index: str, rules: RuleSet, settings: Any, where: dict[str, Any] | None,
-    progress: bool | None,
+    progress: bool | None, extra_columns: Sequence[str] = (),
 ) -> Detection:  # fmt: skip
     """Each rule one search on ``index`` (batched in _msearch); the sources' event counts
     one search each. A rule the engine cannot express, or that Elasticsearch refuses, is
@@ -148,6 +233,7 @@ def _detect_elasticsearch(
             "(`huntlab load NAME`) or name the indexes that hold them"
         )
     columns = [c for c in EVENT_COLUMNS if c in fields.types]
+    columns += [c for c in extra_columns if c in fields.types and c not in columns]
     base = [where] if where else []
     if where is not None:
         _check_where(es, index, where)
@@ -158,7 +244,9 @@ def _detect_elasticsearch(
     not_ignored = {"bool": {"must_not": [{"exists": {"field": "_ignored"}}]}}
 
     def search_body(renderer: Any, node: Any, size: int) -> dict[str, Any]:
-        query = {"bool": {"filter": [renderer.render(node), *base, *([not_ignored] if size else [])]}}
+        query = {
+            "bool": {"filter": [renderer.render(node), *base, *([not_ignored] if size else [])]}
+        }
         body: dict[str, Any] = {"query": query, "size": size, "track_total_hits": True}
         if renderer.runtime:
             body["runtime_mappings"] = renderer.runtime
@@ -266,8 +354,9 @@ def _detect_elasticsearch(
     return _assemble(RuleSet(evaluated, skipped), parts, in_source, ["event_id", *columns])
 
 
-def _detect_pandas(events: pd.DataFrame, rules: RuleSet, progress: bool | None) -> Detection:
-    table = Table(events)
+def _detect_pandas(
+    events: pd.DataFrame, rules: RuleSet, progress: bool | None, table: Table
+) -> Detection:
     matched, in_source = rule_rows(table, rules.rules, progress)
     event_columns = [c for c in EVENT_COLUMNS if c in events.columns]
     parts: dict[int, pd.DataFrame] = {}

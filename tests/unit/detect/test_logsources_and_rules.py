@@ -100,15 +100,16 @@ def test_load_rules_lists_every_rule_it_cannot_evaluate(tmp_path: Path) -> None:
     )
     (tmp_path / "notyaml.yml").write_text("title: [unclosed\n", encoding="utf-8")
     _write(tmp_path, "correlation.yml", {"title": "c", "id": "2e1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b",
-           "correlation": {"type": "event_count", "rules": ["0e1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b"],
-                           "group-by": ["Hostname"], "timespan": "1h", "condition": {"gte": 5}}})  # fmt: skip
+           "correlation": {"type": "value_sum", "rules": ["0e1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b"],
+                           "group-by": ["Hostname"], "timespan": "1h",
+                           "condition": {"gte": 5, "field": "Size"}}})  # fmt: skip
     ruleset = load_rules(tmp_path)
     assert [r.info.path.rsplit("/", 1)[-1] for r in ruleset.rules] == ["good.yml"]
     reasons = {s.info.path.rsplit("/", 1)[-1]: s.reason for s in ruleset.unsupported}
     assert set(reasons) == {"linux.yml", "broken.yml", "notyaml.yml", "correlation.yml"}
     assert "Windows event logs" in reasons["linux.yml"]
     assert "nosuch" in reasons["broken.yml"]
-    assert "correlation" in reasons["correlation.yml"]
+    assert "correlation type value_sum is not evaluated" in reasons["correlation.yml"]
 
 
 def test_filters_keep_by_level_status_and_tag_prefix() -> None:
