@@ -385,6 +385,10 @@ def _detect_spark(events: Any, rules: RuleSet) -> Detection:
     parts: dict[int, pd.DataFrame] = {}
     if found:
         every = pd.concat(found, ignore_index=True)
+        stamps = every.get("@timestamp")
+        if stamps is not None and getattr(stamps.dtype, "tz", None) is None:
+            # toPandas gives times in the session's zone (UTC) without the zone
+            every["@timestamp"] = pd.to_datetime(stamps).dt.tz_localize("UTC")
         for r, group in every.groupby(spark_engine.RULE_COLUMN, sort=True):
             parts[int(str(r))] = group.drop(columns=spark_engine.RULE_COLUMN).reset_index(drop=True)
     in_source = {
