@@ -33,10 +33,13 @@ SERIES = [
     "05-spark-elasticsearch",
     "06-spark-sql-joins",
     "07-documented-hunt-wmi",
+    "08-sigma-detections",
     "09-process-trees-timelines",
     "hunt-template",
 ]
 PARAMETERS = {"source", "dataset", "es_url", "spark_master"}
+# parameters a notebook takes besides the four above, with their defaults
+EXTRA_PARAMETERS = {"08-sigma-detections": {"rules": "sigma/rules/windows", "engine": "pandas"}}
 # 01-03 read no events: their parameters cell is empty
 NO_EVENTS = {"01-jupyter-basics", "02-numpy-arrays", "03-pandas-basics"}
 # these read Elasticsearch by default when it holds the dataset, else the JSON lines
@@ -44,6 +47,7 @@ AUTO = {
     "05-spark-elasticsearch",
     "06-spark-sql-joins",
     "07-documented-hunt-wmi",
+    "08-sigma-detections",
     "09-process-trees-timelines",
 }
 # no Elasticsearch listens here: source="auto" must fall back to the JSON lines
@@ -86,12 +90,14 @@ def test_committed_without_outputs_and_with_parameters(path: Path) -> None:
     if path.stem in NO_EVENTS:
         assert assigned == set(), f"{path.name} reads no events: its parameters cell stays empty"
         return
-    assert assigned == PARAMETERS
+    extra = EXTRA_PARAMETERS.get(path.stem, {})
+    assert assigned == PARAMETERS | set(extra)
     namespace: dict[str, Any] = {}
     exec(tagged[0].source, namespace)  # the defaults: the tutorial's dataset, lab settings
     assert namespace["source"] == ("auto" if path.stem in AUTO else "json")
     assert namespace["dataset"] == WMI_2019
     assert namespace["es_url"] is None and namespace["spark_master"] is None
+    assert {name: namespace[name] for name in extra} == extra
 
 
 # -- the helpers the notebooks import ---------------------------------------------------------
@@ -295,6 +301,24 @@ def expected_by_process(dataset: str, event_id: int, guid: str, *fields: str) ->
     picked = joined[["ProcessGuid", *(f"{f}_other" for f in fields)]].astype(object)
     picked = picked.where(picked.notna(), None)  # missing values compare as JSON null
     return Counter(tuple(r) for r in picked.itertuples(index=False))
+
+
+def sysmon_naming(dataset: str, guid: str) -> pd.DataFrame:
+    """The Sysmon events that name a process GUID (as the process, parent, source or target)."""
+    sysmon = _events(dataset)
+    sysmon = sysmon[sysmon["SourceName"] == SYSMON]
+    naming = pd.Series(False, index=sysmon.index)
+    for field in ("ProcessGuid", "ParentProcessGuid", "SourceProcessGUID", "TargetProcessGUID"):
+        naming |= sysmon[field].str.upper().eq(guid.upper()).fillna(False)
+    return sysmon[naming]
+
+
+def check_timeline(counts: list[dict[str, Any]], dataset: str, guid: str) -> None:
+    """A timeline's counts per category: every Sysmon event naming ``guid``, network ones apart."""
+    naming = sysmon_naming(dataset, guid)
+    assert sum(r["Events"] for r in counts) == len(naming)
+    network = sum(r["Events"] for r in counts if r["Category"] == "network")
+    assert network == int((naming["EventID"] == 3).sum())
 
 
 def counted(found: list[dict[str, Any]], *fields: str, count: str) -> Counter[tuple]:
@@ -564,6 +588,148 @@ def test_07_documented_hunt_elasticsearch(
     check_hunt(nb, WMI_2020)
 
 
+# -- 08: Sigma detections ---------------------------------------------------------------------
+
+# Rules that must fire on both Empire WMI recordings: Empire's launcher, started by WmiPrvSE.exe
+# on the target. Ids, not titles: SigmaHQ retitles rules, ids stay.
+MUST_FIRE = {
+    "79f4ede3-402e-41c8-bc3e-ebbf5f162581",  # HackTool - Empire PowerShell Launch Parameters
+    "d21374ff-f574-44a7-9998-4a8c8bf33d7d",  # WmiPrvSE Spawned A Process
+    "692f0bec-83ba-4d04-af7e-e884a96059b6",  # Potential WMI Lateral Movement WmiPrvSE Spawned PowerShell
+}
+SIGMA = "08-sigma-detections"
+
+
+def check_sigma(nb: nbformat.NotebookNode, dataset: str) -> None:
+    fired = rows(nb, "fired")
+    assert {r["rule_id"] for r in fired} >= MUST_FIRE
+    assert all(r["hits"] > 0 and r["author"] for r in fired), "fired rules, each credited"
+    total = sum(r["hits"] for r in fired)
+    hits = results_in(nb)["hits"]
+    assert hits["count"] == total > 0
+    shown = hits["rows"]
+    assert {"author", "title", "level", "Hostname"} <= set(hits["columns"])
+    assert {r["title"] for r in shown} <= {r["title"] for r in fired}
+    fired_level = {r["title"]: r["level"] for r in fired}
+    assert all(r["level"] == fired_level[r["title"]] for r in shown)
+    printed = stdout_of(tagged_cell(nb, "detect"))
+    assert f" rules: {len(fired):,} fired, {total:,} hits\n" in printed
+    assert f"{len(_events(dataset)):,} events, " in printed
+
+    # per host and per technique: the same hits, cut another way
+    per_host = rows(nb, "hits-per-host")
+    assert sum(r["Hits"] for r in per_host) == total
+    assert {r["Hostname"] for r in per_host} <= set(_events(dataset)["Hostname"])
+    levels = {r["level"] for r in fired}
+    assert all(r["Hits"] == sum(r.get(level, 0) for level in levels) for r in per_host)
+    per_technique = {r["technique"]: r for r in rows(nb, "hits-per-technique")}
+    assert {"T1047", "T1059.001"} <= set(per_technique)
+    assert all(0 < r["Hits"] <= total and r["Rules"] <= len(fired) for r in per_technique.values())
+    charts = png_images(tagged_cell(nb, "hits-per-rule-chart"))
+    assert len(charts) == 1 and charts[0].startswith(b"\x89PNG\r\n\x1a\n")
+
+    # the rules that cannot run say why; in SigmaHQ's Windows rules, those reading ETW only
+    unsupported = rows(nb, "unsupported")
+    assert unsupported and all(r["reason"] for r in unsupported)
+    assert {r["category"] for r in unsupported} <= {"file_access", "file_rename"}
+    assert f", {len(unsupported):,} not supported\n" in stdout_of(tagged_cell(nb, "rules"))
+
+    # the most severe process-creation hit: Empire's launcher, the process WmiPrvSE.exe started
+    (child,) = wmi_children(dataset).to_dict("records")
+    image, guid, parent = str(child["Image"]), str(child["ProcessGuid"]), str(child["ParentImage"])
+    picked = stdout_of(tagged_cell(nb, "picked-hit"))
+    assert picked.startswith("high · ")
+    assert f"process: {image}\n" in picked and f"GUID: {guid}\n" in picked
+    if not pd.isna(child["ProcessId"]):  # the 2020 recording's Sysmon 1 events have none
+        assert f"PID: {child['ProcessId']}  " in picked
+    assert f"parent: {parent}\n" in picked
+    assert f"({len(str(child['CommandLine'])):,} characters)" in picked
+    tree = rows(nb, "hit-tree")
+    (at,) = [i for i, r in enumerate(tree) if r["ProcessGuid"] == guid]
+    me = tree[at]
+    assert not me["Inferred"] and me["Image"] == image
+    assert [r["Depth"] for r in tree[: at + 1]] == list(range(me["Depth"] + 1)), "its ancestors"
+    assert me["Depth"] > 0 and tree[at - 1]["Image"].lower() == parent.lower()
+    created = events_of(dataset, SYSMON, 1)
+    started = created[created["ParentProcessGuid"].str.upper() == guid.upper()]
+    assert set(started["ProcessGuid"]) <= {r["ProcessGuid"] for r in tree}
+    text = stdout_of(tagged_cell(nb, "hit-tree"))
+    assert f"+-- Process: {image}  PID: " in text
+    assert len(png_images(tagged_cell(nb, "hit-tree-chart"))) == 1
+    check_timeline(rows(nb, "hit-timeline"), dataset, guid)
+    assert len(png_images(tagged_cell(nb, "hit-timeline"))) == 1
+
+    # credits: every author of a rule that fired
+    credits = stdout_of(tagged_cell(nb, "credits"))
+    assert all(f"{r['author']}: " in credits for r in fired)
+
+
+def test_08_sigma_detections_json(notebook_env: Path, sigma_dir: Path, tmp_path: Path) -> None:
+    rules = str(sigma_dir / "rules" / "windows")
+    nb = execute(SIGMA, tmp_path, source="json", rules=rules)
+    check_sigma(nb, WMI_2019)
+
+
+def test_08_without_rules_says_where_to_get_them(notebook_env: Path, tmp_path: Path) -> None:
+    from papermill.exceptions import PapermillExecutionError
+
+    missing = tmp_path / "sigma" / "rules" / "windows"
+    with pytest.raises(PapermillExecutionError) as failed:
+        execute(SIGMA, tmp_path, source="json", rules=str(missing))
+    message = str(failed.value)
+    assert f"no Sigma rules at {missing}" in message
+    assert "https://github.com/SigmaHQ/sigma" in message and "-p rules PATH" in message
+
+
+@pytest.mark.es
+def test_08_sigma_detections_elasticsearch(
+    notebook_env: Path, es_loaded: Any, sigma_dir: Path, tmp_path: Path
+) -> None:
+    # the default source ("auto") picks Elasticsearch, which holds the dataset
+    rules = str(sigma_dir / "rules" / "windows")
+    nb = execute(SIGMA, tmp_path, dataset=WMI_2020, es_url=es_loaded.es_url, rules=rules)
+    assert f"holds {WMI_2020}" in source_note(nb)
+    check_sigma(nb, WMI_2020)
+
+
+@pytest.mark.spark
+def test_08_sigma_detections_spark_from_a_release_archive(
+    notebook_env: Path, sigma_dir: Path, tmp_path: Path
+) -> None:
+    """engine="spark", the rules in a zip laid out as SigmaHQ's releases: the rules that fire
+    in pandas, those that cannot run, and every 40th of the others (all 2,400 take minutes in
+    a local Spark)."""
+    import zipfile
+
+    import huntlab
+    from huntlab.detect import Filters, detect, load_rules
+
+    windows = sigma_dir / "rules" / "windows"
+    every = load_rules(windows, Filters(product=["windows"]))
+    expected = detect(huntlab.read_events(WMI_2019), every).summary
+    firing = set(expected.loc[expected["hits"] > 0, "rule_id"])
+    files = sorted(windows.rglob("*.yml"))
+    ids = {r.info.path: r.info.id for r in every.rules}
+    skipped = {s.info.path for s in every.unsupported}
+    picked = [
+        f
+        for i, f in enumerate(files)
+        if ids.get(str(f)) in firing or str(f) in skipped or i % 40 == 0
+    ]
+    archive = tmp_path / "sigma_core.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for f in picked:
+            zf.write(f, f"rules/windows/{f.relative_to(windows)}")
+
+    nb = execute(SIGMA, tmp_path, source="json", rules=str(archive), engine="spark", **SPARK)
+    check_sigma(nb, WMI_2019)
+    wanted = {ids.get(str(f)) for f in picked}
+    hits = dict(zip(expected["rule_id"], expected["hits"], strict=True))
+    assert {r["rule_id"]: r["hits"] for r in rows(nb, "fired")} == {
+        rule: n for rule, n in hits.items() if rule in wanted and n
+    }
+
+
 # -- 09: process trees and timelines ---------------------------------------------------------------
 
 
@@ -611,16 +777,7 @@ def check_process_trees(nb: nbformat.NotebookNode, dataset: str) -> None:
         assert len(charts) == 1 and charts[0].startswith(b"\x89PNG\r\n\x1a\n")
 
     # the WmiPrvSE child's timeline: every Sysmon event naming its GUID
-    guid = str(child["ProcessGuid"]).upper()
-    sysmon = _events(dataset)
-    sysmon = sysmon[sysmon["SourceName"] == SYSMON]
-    naming = pd.Series(False, index=sysmon.index)
-    for field in ("ProcessGuid", "ParentProcessGuid", "SourceProcessGUID", "TargetProcessGUID"):
-        naming |= sysmon[field].str.upper().eq(guid).fillna(False)
-    timeline = rows(nb, "timeline-counts")
-    assert sum(r["Events"] for r in timeline) == int(naming.sum())
-    network = sum(r["Events"] for r in timeline if r["Category"] == "network")
-    assert network == int((naming & (sysmon["EventID"] == 3)).sum())
+    check_timeline(rows(nb, "timeline-counts"), dataset, str(child["ProcessGuid"]))
     assert stdout_of(tagged_cell(nb, "spark-same")).endswith("Spark and pandas agree: True\n")
 
 
