@@ -232,3 +232,19 @@ def test_2020_logon_id_spellings_merge(datasets_dir: Path) -> None:
 def test_auditd_log_is_named_as_a_table(datasets_dir: Path) -> None:
     with pytest.raises(huntlab.DataFormatError, match="auditd table"):
         huntlab.read_events(datasets_dir / "linux/sh_arp_cache/sh_arp_cache.zip")
+
+
+def test_build_frame_keeps_objects_and_arrays_as_json_text() -> None:
+    """Documents of indexes other than the lab's events (huntlab-alerts) nest objects."""
+    from huntlab.readers.frame import build_frame
+
+    frame = build_frame(
+        [
+            {"kind": "hit", "rule": {"level": "high", "attack": ["attack.t1047"]}},
+            {"kind": "hit", "rule": {"attack": ["attack.t1047"], "level": "high"}},
+            {"kind": "correlation", "tags": ["a", "b"]},
+        ],
+        progress=False,
+    )
+    assert list(frame["rule"][:2]) == ['{"attack":["attack.t1047"],"level":"high"}'] * 2
+    assert frame["tags"][2] == '["a","b"]' and frame["rule"].isna()[2]

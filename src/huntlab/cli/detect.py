@@ -98,6 +98,12 @@ def _echo_unsupported(rules: RuleSet) -> None:
     multiple=True,
     help="With --engine elasticsearch: only the events of this dataset (repeatable).",
 )
+@click.option(
+    "--alerts",
+    is_flag=True,
+    help="Also write the hits and correlation alerts to the huntlab-alerts index of the "
+    "lab's Elasticsearch (the same hit again rewrites its document).",
+)
 @errors_option
 @es_options
 def detect(
@@ -114,6 +120,7 @@ def detect(
     limit: int,
     engine: str,
     datasets: tuple[str, ...],
+    alerts: bool,
     errors: str,
     settings: Any,
 ) -> None:
@@ -144,6 +151,7 @@ def detect(
             where = {"terms": {"Dataset": list(datasets)}} if datasets else None
         result = run_detect(source or "huntlab", ruleset, settings=settings, where=where)
         _print(result, out_format, limit)
+        _write_alerts(result, alerts, engine, settings)
         fired = int((result.summary["hits"] > 0).sum())
         not_run = len(result.unsupported) - len(ruleset.unsupported)
         click.echo(
@@ -164,6 +172,7 @@ def detect(
     events = read_events(source, errors=errors)  # type: ignore[arg-type]
     result = run_detect(events, ruleset)
     _print(result, out_format, limit)
+    _write_alerts(result, alerts, engine, settings)
     fired = int((result.summary["hits"] > 0).sum())
     click.echo(
         f"huntlab detect: {len(events):,} events, {len(ruleset.rules):,} rules"
@@ -172,6 +181,14 @@ def detect(
         f"{len(ruleset.unsupported):,} rules not supported (see --check)",
         err=True,
     )
+
+
+def _write_alerts(result: Any, alerts: bool, engine: str, settings: Any) -> None:
+    if not alerts:
+        return
+    from huntlab.detect.alerts import write_alerts
+
+    click.echo(f"huntlab detect: {write_alerts(result, settings, engine=engine).summary()}", err=True)
 
 
 def _alerts_note(result: Any) -> str:

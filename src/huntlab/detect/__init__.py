@@ -3,7 +3,8 @@
 - ``load_rules(paths, filters=Filters(...))`` -> ``RuleSet``: rules parsed by pySigma and
   compiled to huntlab's IR (``ir``); ``RuleSet.unsupported`` lists the others with reasons;
 - ``detect(events, rules)`` -> ``Detection``: the hits table, a summary per rule;
-- engines render the IR: ``pandas_engine`` (boolean masks).
+- engines render the IR: ``pandas_engine`` (boolean masks), ``spark_engine``, ``es_engine``;
+- ``write_alerts(detection)``: the hits and correlation alerts in the ``huntlab-alerts`` index.
 
 Imported lazily: ``import huntlab.detect`` does not import pySigma or pandas.
 """
@@ -20,6 +21,7 @@ _LAZY: dict[str, str] = {
     "detect": "huntlab.detect.run:detect",
     "Detection": "huntlab.detect.run:Detection",
     "Unsupported": "huntlab.detect.logsource:Unsupported",
+    "write_alerts": "huntlab.detect.alerts:write_alerts",
 }
 
 __all__ = list(_LAZY)

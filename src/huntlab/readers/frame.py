@@ -88,6 +88,12 @@ def _integer_series(column: _Column | None, n: int) -> pd.Series:
     return pd.Series(pd.arrays.IntegerArray(table[codes], codes < 0))
 
 
+def _json_text(value: Any) -> str:
+    import orjson
+
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS, default=str).decode("utf-8")
+
+
 def build_frame(
     events: Iterable[dict[str, Any]], *, categorical: bool = True, progress: bool | None = None
 ) -> pd.DataFrame:
@@ -111,7 +117,11 @@ def build_frame(
                 new = columns[key] = _Column()
                 entry = hot[key] = (new.index, new.rows.append, new.codes.append)
             index, add_row, add_code = entry
-            code = index.get(value)
+            try:
+                code = index.get(value)
+            except TypeError:  # an object or array (documents of other indexes): JSON text
+                value = _json_text(value)
+                code = index.get(value)
             if code is None:
                 code = index[value] = len(index)
             add_row(row)

@@ -78,7 +78,7 @@ def shared(team_node: TeamNode) -> TeamNode:
 
     report = setup(team_node.admin)
     assert set(report.created_indexes) == set(indices.ALL_INDEXES)
-    assert sorted(report.index_templates) == ["huntlab", "huntlab-user"]
+    assert sorted(report.index_templates) == ["huntlab", "huntlab-alerts", "huntlab-user"]
     client(team_node.admin).index(
         index=indices.SYSMON_INDEX, id="shared-1", document=SHARED_DOC, refresh=True
     )
