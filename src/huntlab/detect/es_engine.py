@@ -140,12 +140,46 @@ def _collect(properties: dict[str, Any], prefix: str, out: dict[str, str]) -> No
 
 class Renderer:
     """IR nodes as query DSL on one set of indexes; the runtime fields the queries need are
-    gathered in ``runtime`` (send them as the request's ``runtime_mappings``)."""
+    gathered in ``runtime`` (send them as the request's ``runtime_mappings``).
 
-    def __init__(self, fields: Fields, indexes: set[str] | None = None) -> None:
+    ``relax``: a leaf this Elasticsearch cannot evaluate (it needs Painless, or Lucene lacks
+    the regex construct; with ``relax_regex`` every regex leaf) is rendered as the condition
+    that keeps every event it could match (true, or false under an odd number of ``not``), and
+    ``relaxed`` is set: the query then selects candidates, a superset of the rule's events,
+    which the caller evaluates itself (``run`` does so with the pandas engine)."""
+
+    def __init__(
+        self,
+        fields: Fields,
+        indexes: set[str] | None = None,
+        *,
+        relax: bool = False,
+        relax_regex: bool = False,
+    ) -> None:
         self.fields = fields
         self.indexes = indexes  # where the events rendered for can be (None: anywhere)
         self.runtime: dict[str, Any] = {}
+        self.relax = relax
+        self.relax_regex = relax_regex
+        self.relaxed = False
+        self._negated = False
+
+    def _relaxable(self, render: Any, node: ir.Node) -> dict[str, Any]:
+        """``render()``, or with ``relax`` the query that keeps every event ``node`` could
+        match when Elasticsearch cannot evaluate it."""
+        if self.relax_regex and isinstance(node, ir.Regex):
+            return self._relaxed()
+        try:
+            query: dict[str, Any] = render()
+            return query
+        except Unsupported:
+            if not self.relax:
+                raise
+            return self._relaxed()
+
+    def _relaxed(self) -> dict[str, Any]:
+        self.relaxed = True
+        return _NONE if self._negated else {"match_all": {}}
 
     # -- fields as the queries read them
 
@@ -193,17 +227,23 @@ class Renderer:
                 should.append(self._keywords(keywords))  # type: ignore[arg-type]
             return {"bool": {"should": should, "minimum_should_match": 1}}
         if isinstance(node, ir.Not):
-            return {"bool": {"must_not": [self.render(node.child)]}}
+            self._negated = not self._negated
+            try:
+                return {"bool": {"must_not": [self.render(node.child)]}}
+            finally:
+                self._negated = not self._negated
         if isinstance(node, ir.Const):
             return {"match_all": {}} if node.value else {"match_none": {}}
         if isinstance(node, ir.FieldRef):
-            return self._fieldref(node)
+            return self._relaxable(lambda: self._fieldref(node), node)
         if node.field is None:  # keyword: any text field
             if _plain_keyword(node):
                 return self._keywords([node])  # type: ignore[list-item]
-            parts = [self._leaf(name, node) for name in self.fields.text_fields(self.indexes)]
+            names = self.fields.text_fields(self.indexes)
+            parts = [self._relaxable(lambda n=n: self._leaf(n, node), node) for n in names]
             return {"bool": {"should": parts, "minimum_should_match": 1}} if parts else _NONE
-        return self._leaf(node.field, node)
+        field = node.field
+        return self._relaxable(lambda: self._leaf(field, node), node)
 
     def _keywords(self, nodes: list[ir.Text]) -> dict[str, Any]:
         """Field-less values (Sigma's keywords): one regexp per text field for all of them

@@ -278,20 +278,33 @@ def _detect_elasticsearch(
     kept: list[CompiledRule] = []
     bodies: list[dict[str, Any] | None] = []  # None: no source of the rule has events
     targets: list[str] = []  # the indexes each rule searches
+    # Rules with a leaf Elasticsearch cannot evaluate: the candidates their relaxed query
+    # selects, evaluated by the pandas engine (rule position -> (query, why)).
+    candidates: dict[int, tuple[dict[str, Any], str]] = {}
+    nodes: list[ir.Node] = []
     for rule in rules.rules:
         wanted = _rule_indexes(rule)
         renderer = es_engine.Renderer(fields, wanted)
         live = [b for b in rule.branches if source_counts.get(b.source)]
+        node = ir.any_of([ir.all_of([b.source.condition(), b.condition]) for b in live])
         try:
             for branch in rule.branches:
                 if branch.source in source_problems:
                     raise Unsupported(source_problems[branch.source])
-            renderer.render(rule.condition())  # can the engine express it at all?
-            node = ir.any_of([ir.all_of([b.source.condition(), b.condition]) for b in live])
-            bodies.append(search_body(renderer, node, ES_PAGE) if live else None)
+            try:
+                renderer.render(rule.condition())  # can the engine express it at all?
+                bodies.append(search_body(renderer, node, ES_PAGE) if live else None)
+            except Unsupported as exc:
+                relaxed = es_engine.Renderer(fields, wanted, relax=True)
+                relaxed.render(rule.condition())  # raises what relaxing cannot help
+                if live:
+                    query = _candidate_query(relaxed, relaxed.render(node), base)
+                    candidates[len(kept)] = (query, str(exc))
+                bodies.append(None)
         except Unsupported as exc:
             skipped.append(Skipped(rule.info, f"elasticsearch engine: {exc}"))
             continue
+        nodes.append(node)
         # On the lab's alias or pattern, a rule searches only the indexes of its channels
         # (one per channel family): fewer shards, the same events.
         known = sorted(i for i in wanted or () if i in fields.by_index)
@@ -307,6 +320,7 @@ def _detect_elasticsearch(
         bar = tqdm(total=len(kept), desc="rules", leave=False)
     parts: dict[int, pd.DataFrame] = {}
     refused: set[int] = set()
+    notes: dict[int, str] = {}
     for start in range(0, len(kept), ES_BATCH):
         batch = list(range(start, min(start + ES_BATCH, len(kept))))
         searches: list[dict[str, Any]] = []
@@ -318,6 +332,13 @@ def _detect_elasticsearch(
         responses = es.msearch(searches=searches)["responses"] if searches else []
         for r, response in zip(asked, responses, strict=True):
             problem = _response_problem(response)
+            if problem is not None and any(w in problem for w in _AUTOMATON):
+                # A regex Lucene will not build: its candidates without the regexes.
+                relaxed = es_engine.Renderer(fields, _rule_indexes(kept[r]), relax=True,
+                                             relax_regex=True)  # fmt: skip
+                query = relaxed.render(nodes[r])
+                candidates[r] = (_candidate_query(relaxed, query, base), problem)
+                continue
             if problem is not None:
                 skipped.append(Skipped(kept[r].info, problem))
                 refused.add(r)
@@ -339,7 +360,15 @@ def _detect_elasticsearch(
             bar.update(len(batch))
     if bar is not None:
         bar.close()
-    for r, frame in _ignored_hits(es, index, base, kept, columns).items():
+    for r, (query, why) in candidates.items():
+        found = _candidate_hits(es, targets[r] or index, query, [kept[r]], columns).get(0)
+        if found is not None:
+            parts[r] = found.sort_values("event_id", ignore_index=True)
+        notes[r] = f"candidates selected by Elasticsearch, evaluated by the pandas engine ({why})"
+    checked = [rule for r, rule in enumerate(kept) if r not in candidates]
+    positions = [r for r in range(len(kept)) if r not in candidates]
+    ignored = _ignored_hits(es, index, base, checked, columns)
+    for r, frame in ((positions[i], f) for i, f in ignored.items()):
         if r in refused:
             continue
         both = pd.concat([parts[r], frame]) if r in parts else frame
@@ -351,7 +380,10 @@ def _detect_elasticsearch(
         for r, rule in enumerate(kept) if r not in refused
     }  # fmt: skip
     parts = {renumber[r]: part for r, part in parts.items()}
-    return _assemble(RuleSet(evaluated, skipped), parts, in_source, ["event_id", *columns])
+    notes = {renumber[r]: note for r, note in notes.items() if r in renumber}
+    return _assemble(
+        RuleSet(evaluated, skipped), parts, in_source, ["event_id", *columns], notes
+    )
 
 
 def _detect_pandas(
@@ -444,19 +476,42 @@ def _rule_indexes(rule: CompiledRule) -> set[str] | None:
     return out
 
 
-IGNORED_PAGE = 5_000  # events with an unindexed long value, evaluated in pandas at a time
+
+
+def _candidate_query(
+    renderer: Any, query: dict[str, Any], base: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """A search body for the events ``query`` selects (with the runtime fields it needs)."""
+    body: dict[str, Any] = {"query": {"bool": {"filter": [query, *base]}}}
+    if renderer.runtime:
+        body["runtime_mappings"] = renderer.runtime
+    return body
+
+
+# Elasticsearch's words for a regex it will not turn into an automaton.
+_AUTOMATON = ("Determinizing", "max_regex_length", "too_complex", "TooComplexToDeterminize")
 
 
 def _ignored_hits(
     es: Any, index: str, base: list[dict[str, Any]], rules: list[CompiledRule], columns: list[str]
 ) -> dict[int, pd.DataFrame]:
     """The hits of ``rules`` among the events Elasticsearch indexed only in part (a keyword
-    value over ignore_above, named in _ignored): their _source read back page by page and
-    evaluated by the pandas engine, so that a long command line or script block matches as it
-    does in the other engines. Memory: one page at a time."""
+    value over ignore_above, named in _ignored), so that a long command line or script block
+    matches as it does in the other engines."""
+    body = {"query": {"bool": {"filter": [{"exists": {"field": "_ignored"}}, *base]}}}
+    return _candidate_hits(es, index, body, rules, columns)
+
+
+IGNORED_PAGE = 5_000  # candidate events evaluated in pandas at a time
+
+
+def _candidate_hits(
+    es: Any, index: str, body: dict[str, Any], rules: list[CompiledRule], columns: list[str]
+) -> dict[int, pd.DataFrame]:
+    """The hits of ``rules`` (by position) among the events ``body`` selects: their _source
+    read back page by page and evaluated by the pandas engine. Memory: one page at a time."""
     from elasticsearch import helpers
 
-    query = {"query": {"bool": {"filter": [{"exists": {"field": "_ignored"}}, *base]}}}
     found: dict[int, list[pd.DataFrame]] = defaultdict(list)
     page: list[dict[str, Any]] = []
     ids: list[str] = []
@@ -474,7 +529,7 @@ def _ignored_hits(
         page.clear()
         ids.clear()
 
-    for hit in helpers.scan(es, index=index, query=query, size=IGNORED_PAGE):
+    for hit in helpers.scan(es, index=index, query=body, size=IGNORED_PAGE):
         page.append(hit["_source"])
         ids.append(hit["_id"])
         if len(page) >= IGNORED_PAGE:
@@ -485,7 +540,11 @@ def _ignored_hits(
 
 
 def _assemble(
-    rules: RuleSet, parts: dict[int, pd.DataFrame], in_source: dict[int, int], columns: list[str]
+    rules: RuleSet,
+    parts: dict[int, pd.DataFrame],
+    in_source: dict[int, int],
+    columns: list[str],
+    notes: dict[int, str] | None = None,
 ) -> Detection:
     """The hits table (rule columns, then ``columns`` of each event) and the summary, from the
     events each rule matched (``parts``, by position in ``rules.rules``)."""
@@ -496,6 +555,8 @@ def _assemble(
         part = parts.get(r)
         events_here = in_source.get(r, 0)
         note = "" if events_here else "no events of this logsource in the table"
+        if notes and r in notes:
+            note = f"{note}; {notes[r]}" if note else notes[r]
         summary_rows.append(
             (
                 info.id,

@@ -239,7 +239,24 @@ def source_hits(
     """Per logsource source: its number of events and its hits, as DataFrames of at most
     ``chunk`` rules each (``RULE_COLUMN`` and the ``keep`` columns). The source's rows are
     selected once, narrowed to the columns its rules read, and persisted while its chunks
-    are collected; the caller collects them before asking for the next source."""
+    are collected; the caller collects them before asking for the next source. The events
+    themselves are persisted for the run (unless the caller cached them): each source's
+    selection then scans them, not the files they are parsed from."""
+    from pyspark import StorageLevel
+
+    mine = not events.is_cached
+    if mine:
+        events = events.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        yield from _source_hits(events, rules, keep, chunk)
+    finally:
+        if mine:
+            events.unpersist()
+
+
+def _source_hits(
+    events: DataFrame, rules: list[CompiledRule], keep: list[str], chunk: int
+) -> Iterator[tuple[Source, int, list[DataFrame]]]:
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 

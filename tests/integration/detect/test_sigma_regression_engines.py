@@ -141,19 +141,15 @@ def test_regression_cases_in_elasticsearch(cases: Cases, es_settings: Settings) 
     try:
         assert not report.rejects
         result = detect(f"{PREFIX}-*", cases.rules, progress=False, settings=es_settings)
-        refused = {s.info.id: s.reason for s in result.unsupported}
-        # Listed with why, as in test_es_engine.py: Painless-only leaves (the lab's native node
-        # has no Painless), automata Elasticsearch will not build.
-        assert all(any(w in r for w in ("needs Painless", "Determinizing")) for r in
-                   refused.values()), refused  # fmt: skip
-        assert len(refused) <= 3, refused
-        kept = Cases(
-            [c for c in cases.cases if c.rule_id not in refused], cases.folder, cases.rules,
-            cases.pandas, cases.hits,
-        )  # fmt: skip
-        assert len(kept.cases) >= len(cases.cases) - len(refused)
-        _check(kept, result.hits, "elasticsearch")
-        print(f"\nelasticsearch: {len(kept.cases)} cases compared, not run: {refused}")
+        # Every rule runs: a leaf Elasticsearch cannot evaluate (Painless on the lab's native
+        # node, a regex Lucene will not build) relaxes the search to candidates, which the
+        # pandas engine evaluates; the summary says so.
+        assert not result.unsupported, result.unsupported
+        _check(cases, result.hits, "elasticsearch")
+        notes = result.summary["note"]
+        relaxed = int(notes.str.contains("evaluated by the pandas engine").sum())
+        assert relaxed >= 3, result.summary[["title", "note"]]
+        print(f"\nelasticsearch: all {len(cases.cases)} cases, {relaxed} through candidates")
     finally:
         names = ",".join(indexes(PREFIX))
         client(es_settings).options(ignore_status=404).indices.delete(index=names)
