@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from huntlab.detect import es_engine
+from huntlab.detect import es_engine, ir
 from huntlab.detect.logsource import Unsupported
 
 VALUES = ["", "a", "abc", "xabcx", "XaBcX", "ABC1", "xY", "Ab", "ab\nc", "a\nbc", "C:\\Windows\\System32\\cmd.exe",
@@ -154,3 +154,29 @@ def test_what_needs_painless_is_refused_without_it_and_nothing_else() -> None:
         with pytest.raises(Unsupported, match="needs Painless"):
             renderer.render(node)
     assert renderer.runtime == {}
+
+
+def test_relaxed_rendering_keeps_every_event_a_leaf_could_match() -> None:
+    """Without Painless a fieldref cannot be a query: relaxed, it keeps every event it could
+    match: true where it counts positively, false under a `not` (whose negation keeps all)."""
+    fields = es_engine.Fields({"Image": "keyword", "ParentImage": "keyword"}, scripts=False)
+    leaf = ir.FieldRef("Image", "ParentImage")
+    image = ir.Text("Image", ("a",))
+    with pytest.raises(Unsupported, match="needs Painless"):
+        es_engine.Renderer(fields).render(leaf)
+    relaxed = es_engine.Renderer(fields, relax=True)
+    assert relaxed.render(ir.all_of([image, leaf]))["bool"]["filter"][1] == {"match_all": {}}
+    assert relaxed.relaxed
+    negated = relaxed.render(ir.Not(ir.all_of([image, leaf])))
+    assert negated["bool"]["must_not"][0]["bool"]["filter"][1] == {"match_none": {}}
+    twice = relaxed.render(ir.Not(ir.Not(leaf)))
+    assert twice["bool"]["must_not"][0]["bool"]["must_not"][0] == {"match_all": {}}
+    # relax_regex: every regex leaf, even one Lucene could take (an automaton too large).
+    regex = ir.Regex("Image", "a+b", frozenset())
+    assert "regexp" in es_engine.Renderer(fields).render(regex)
+    assert es_engine.Renderer(fields, relax=True, relax_regex=True).render(regex) == {
+        "match_all": {}
+    }
+    plain = es_engine.Renderer(fields, relax=True)
+    plain.render(image)
+    assert not plain.relaxed
