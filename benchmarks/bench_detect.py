@@ -539,16 +539,26 @@ def bench_evtx(args: argparse.Namespace, files: list[Path], work: Path) -> bool:
         f"input: {len(files)} .evtx files under {args.shared}, their {chunks} chunks in each of "
         f"{args.evtx_rounds} files ({size / 2**20:,.0f} MiB)"
     )
+    os.sync()  # the files just written are on disk: no side competes with their flush
     print(f"load average before: {os.getloadavg()[0]:.1f}")
-    ours = run_child("huntlab-evtx", folder, args.profile)
+    # The two fast sides alternate --repeat times, each keeping its best run (one side's
+    # time would otherwise carry whatever else the machine did during it).
+    ours: dict[str, Any] = {}
+    bare: dict[str, Any] = {}
+    for n in range(args.repeat):
+        run = run_child("huntlab-evtx", folder, args.profile and n == 0)
+        if not ours or run["seconds"] < ours["seconds"]:
+            ours = run
+        run = run_child("evtx-json", folder)
+        if not bare or run["seconds"] < bare["seconds"]:
+            bare = run
     print(
         f"huntlab     : {ours['seconds']:8.1f} s  peak {_mib(ours['peak']):>10}  "
-        f"{ours['records']:,} events x {ours['columns']} columns"
+        f"{ours['records']:,} events x {ours['columns']} columns (best of {args.repeat})"
     )
-    bare = run_child("evtx-json", folder)
     print(
         f"evtx JSON   : {bare['seconds']:8.1f} s  peak {_mib(bare['peak']):>10}  "
-        f"{bare['records']:,} records"
+        f"{bare['records']:,} records (best of {args.repeat})"
     )
     pure = run_child("python-evtx", folder)
     print(
@@ -592,6 +602,10 @@ def main() -> int:
     )
     shared = Path(os.environ.get("HUNTLAB_SHARED", REPO.parent / "shared"))
     parser.add_argument("--events", type=int, default=500_000, help="detection table size")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs of huntlab's and the evtx package's EVTX "
+        "sides, alternating; the best of each counts",
+    )
     parser.add_argument(
         "--evtx-rounds", type=int, default=100, help=".evtx files, each with every sample chunk"
     )
