@@ -143,7 +143,7 @@ class Renderer:
     gathered in ``runtime`` (send them as the request's ``runtime_mappings``).
 
     ``relax``: a leaf this Elasticsearch cannot evaluate (it needs Painless, or Lucene lacks
-    the regex construct; with ``relax_regex`` every regex leaf) is rendered as the condition
+    the regex construct; with ``relax_regex`` every regex leaf and keyword search) is rendered as the condition
     that keeps every event it could match (true, or false under an odd number of ``not``), and
     ``relaxed`` is set: the query then selects candidates, a superset of the rule's events,
     which the caller evaluates itself (``run`` does so with the pandas engine)."""
@@ -248,7 +248,9 @@ class Renderer:
     def _keywords(self, nodes: list[ir.Text]) -> dict[str, Any]:
         """Field-less values (Sigma's keywords): one regexp per text field for all of them
         (a query per value and field would exceed the request's memory on rules with long
-        keyword lists)."""
+        keyword lists). With ``relax_regex``: relaxed, as any regex."""
+        if self.relax_regex:
+            return self._relaxed()
         by_case: dict[bool, list[str]] = {}
         for node in nodes:
             by_case.setdefault(node.cased, []).append(_glob_lucene(node.pattern))

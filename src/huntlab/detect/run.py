@@ -488,8 +488,12 @@ def _candidate_query(
     return body
 
 
-# Elasticsearch's words for a regex it will not turn into an automaton.
-_AUTOMATON = ("Determinizing", "max_regex_length", "too_complex", "TooComplexToDeterminize")
+# Elasticsearch's words for a regex it will not turn into an automaton, or whose automata
+# exceed the node's memory (its circuit breaker: keyword searches over many fields).
+_AUTOMATON = (
+    "Determinizing", "max_regex_length", "too_complex", "TooComplexToDeterminize",
+    "Data too large", "larger than the limit",
+)  # fmt: skip
 
 
 def _ignored_hits(

@@ -180,3 +180,14 @@ def test_relaxed_rendering_keeps_every_event_a_leaf_could_match() -> None:
     plain = es_engine.Renderer(fields, relax=True)
     plain.render(image)
     assert not plain.relaxed
+
+
+def test_relax_regex_relaxes_keyword_searches_too() -> None:
+    """A keyword search is regexps over every text field: the automata a node's circuit
+    breaker refuses on a busy node; relaxed, the rule's candidates are its source's events."""
+    fields = es_engine.Fields({"Image": "keyword", "CommandLine": "keyword"})
+    keyword = ir.Text(None, (ir.Wild.ANY, "mimikatz", ir.Wild.ANY))
+    assert "regexp" in str(es_engine.Renderer(fields).render(keyword))
+    relaxed = es_engine.Renderer(fields, relax=True, relax_regex=True)
+    assert relaxed.render(ir.Not(keyword)) == {"bool": {"must_not": [{"match_none": {}}]}}
+    assert relaxed.relaxed
