@@ -63,6 +63,9 @@ def _value(value: Any) -> Any:
 
 
 def _number(value: Any) -> int | None:
+    """An integer field's value (4688, "4688", 4688.0 from a column with gaps), else None."""
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
     try:
         return int(str(value).strip())
     except ValueError:
@@ -168,7 +171,8 @@ def write_alerts(
         if len(report.reasons) < 5:
             answer: dict[str, Any] = next(iter(item.values()), {})
             report.reasons.append(str(answer.get("error")))
-    es.indices.refresh(index=index)
+    if report.written or report.failed:  # nothing sent: no index to refresh
+        es.indices.refresh(index=index)
     if report.failed:
         raise HuntlabError(
             f"{report.summary()}: {'; '.join(report.reasons)} (check the index's mapping: "

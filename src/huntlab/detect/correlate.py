@@ -159,9 +159,11 @@ def pandas_rows(
 
     frame = table.frame
     time = table.column(TIME)
+    if time is None:
+        raise Unsupported(f"the table has no {TIME} column (correlation windows need it)")
     parts: list[pd.DataFrame] = []
     for k, rows in matched.items():
-        if not len(rows) or time is None:
+        if not len(rows):
             continue
         evaluator = Evaluator(table, rows)
         for branch in correlation.rules[k].branches:
@@ -243,8 +245,8 @@ def spark_rows(events: SparkFrame, correlation: Correlation) -> SparkFrame:
     renderer = Renderer(events)
     time = renderer.name(TIME)
     if time is None:
-        raise Unsupported(f"the table has no {TIME} column")
-    numbered = events.withColumn("_event", F.monotonically_increasing_id())
+        raise Unsupported(f"the table has no {TIME} column (correlation windows need it)")
+    numbered = events if "_event" in events.columns else number_events(events)
     parts = []
     for k, rule in enumerate(correlation.rules):
         for branch in rule.branches:
@@ -266,6 +268,14 @@ def spark_rows(events: SparkFrame, correlation: Correlation) -> SparkFrame:
     for part in parts[1:]:
         out = out.unionByName(part)
     return out
+
+
+def number_events(events: SparkFrame) -> SparkFrame:
+    """``events`` with an ``_event`` identity column; persist the result before reading it
+    more than once (the ids are given anew at each evaluation otherwise)."""
+    from pyspark.sql import functions as F
+
+    return events.withColumn("_event", F.monotonically_increasing_id())
 
 
 def evaluate_spark(rows: SparkFrame, correlation: Correlation) -> pd.DataFrame:

@@ -114,6 +114,8 @@ def load_rules(
     # files, and rules the filters leave out: those are their input, not reported alone).
     read: dict[str, tuple[SigmaRule, str]] = {}
     correlations: list[tuple[SigmaCorrelationRule, str]] = []
+    origin: list[int] = []  # id() of the parsed rule each of out.rules comes from
+    referenced: list[tuple[bool, list[int]]] = []  # (generate, id() of the rules) per correlation
     for path in paths:
         for name, text in _documents(Path(path).expanduser()):
             try:
@@ -146,22 +148,23 @@ def load_rules(
                     continue
                 try:
                     out.rules.append(compile_rule(item, name, placeholders))
+                    origin.append(id(item))
                 except Unsupported as exc:
                     out.unsupported.append(Skipped(info, str(exc)))
                 except SigmaError as exc:
                     out.unsupported.append(Skipped(info, f"invalid rule: {exc}"))
     chained = {ref for item, _ in correlations for ref in (item.name, str(item.id or "")) if ref}
     for item, name in correlations:
-        _add_correlation(out, item, name, read, chained, filters, placeholders)
+        used = _add_correlation(out, item, name, read, chained, filters, placeholders)
+        if used is not None:
+            referenced.append((bool(item.generate), [id(rule) for rule in used]))
 
     # A rule referenced only by correlations with `generate: false` (the default) reports
     # no hits of its own: its matches are the correlation's input.
-    def keys(generate: bool) -> set[tuple[str, str]]:
-        return {(r.info.id, r.info.path) for c in out.correlations if c.generate is generate
-                for r in c.rules}  # fmt: skip
-
-    referenced = keys(False) - keys(True)
-    out.rules = [r for r in out.rules if (r.info.id, r.info.path) not in referenced]
+    # (Rules are told apart by the parsed rule they came from: many rules have no id.)
+    quiet = {i for generate, items in referenced if not generate for i in items}
+    quiet -= {i for generate, items in referenced if generate for i in items}
+    out.rules = [r for r, i in zip(out.rules, origin, strict=True) if i not in quiet]
     return out
 
 
@@ -173,8 +176,9 @@ def _add_correlation(
     chained: set[str],
     filters: Filters,
     placeholders: Placeholders | None,
-) -> None:
-    """``item`` compiled into ``out.correlations``, or listed in ``out.unsupported``."""
+) -> list[SigmaRule] | None:
+    """``item`` compiled into ``out.correlations`` (its rules returned), or listed in
+    ``out.unsupported`` (None)."""
     tags = tuple(str(t) for t in item.tags)
     level = item.level.name.lower() if item.level else ""
     status = item.status.name.lower() if item.status else ""
@@ -191,14 +195,14 @@ def _add_correlation(
             f"its rule {names} is a correlation: correlations of correlations are not evaluated"
         )
         out.unsupported.append(Skipped(info, reason))
-        return
+        return None
     if missing or not refs:
         # Listed whatever the filters: they cannot be judged without the rules.
         out.unsupported.append(
             Skipped(info, f"correlation names rules not read: {', '.join(missing) or 'none'} "
                           "(give the files or folders that hold them too)")
         )  # fmt: skip
-        return
+        return None
     # Filters on the logsource apply to the rules it correlates.
     if not any(
         filters.keep(dataclasses.replace(info, product=f[0].logsource.product,
@@ -206,7 +210,7 @@ def _add_correlation(
                                          service=f[0].logsource.service))
         for f in found if f is not None
     ):  # fmt: skip
-        return
+        return None
     compiled = []
     try:
         for ref, (rule, path) in zip(refs, [f for f in found if f is not None], strict=True):
@@ -215,7 +219,9 @@ def _add_correlation(
             except Unsupported as exc:
                 raise Unsupported(f"its rule {ref}: {exc}") from exc
         out.correlations.append(correlate.from_sigma(item, info, compiled))
+        return [rule for rule, _ in (f for f in found if f is not None)]
     except Unsupported as exc:
         out.unsupported.append(Skipped(info, str(exc)))
     except SigmaError as exc:
         out.unsupported.append(Skipped(info, f"invalid rule: {exc}"))
+    return None

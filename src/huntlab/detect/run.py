@@ -122,9 +122,19 @@ def detect(
     if where is not None:
         raise HuntlabError("where= is for the elasticsearch engine; filter the DataFrame instead")
     if engine == "spark":
-        return _correlate(
-            _detect_spark(events, rules), rules, lambda c: (None, correlate.spark_rows(events, c))
-        )
+        detection = _detect_spark(events, rules)
+        if not rules.correlations:
+            return detection
+        from pyspark import StorageLevel
+
+        # One identity per event for all the correlations' scans of the table.
+        numbered = correlate.number_events(events).persist(StorageLevel.MEMORY_AND_DISK)
+        try:
+            return _correlate(
+                detection, rules, lambda c: (None, correlate.spark_rows(numbered, c))
+            )
+        finally:
+            numbered.unpersist()
     table = Table(events)
     detection = _detect_pandas(events, rules, progress, table)
 
@@ -216,7 +226,7 @@ def _detect_elasticsearch(
     """Each rule one search on ``index`` (batched in _msearch); the sources' event counts
     one search each. A rule the engine cannot express, or that Elasticsearch refuses, is
     listed in ``unsupported`` with why (never counted as no hits)."""
-    from elasticsearch import helpers
+    from elasticsearch import ApiError, helpers
 
     from huntlab.detect import es_engine
     from huntlab.detect.logsource import Unsupported
@@ -233,7 +243,10 @@ def _detect_elasticsearch(
             "(`huntlab load NAME`) or name the indexes that hold them"
         )
     columns = [c for c in EVENT_COLUMNS if c in fields.types]
-    columns += [c for c in extra_columns if c in fields.types and c not in columns]
+    for wanted_column in extra_columns:  # field names are case-insensitive, as elsewhere
+        named = fields.name(wanted_column)
+        if named is not None and named not in columns:
+            columns.append(named)
     base = [where] if where else []
     if where is not None:
         _check_where(es, index, where)
@@ -361,7 +374,12 @@ def _detect_elasticsearch(
     if bar is not None:
         bar.close()
     for r, (query, why) in candidates.items():
-        found = _candidate_hits(es, targets[r] or index, query, [kept[r]], columns).get(0)
+        try:
+            found = _candidate_hits(es, targets[r] or index, query, [kept[r]], columns).get(0)
+        except (ApiError, helpers.ScanError) as exc:
+            skipped.append(Skipped(kept[r].info, f"elasticsearch refused its candidates: {exc}"))
+            refused.add(r)
+            continue
         if found is not None:
             parts[r] = found.sort_values("event_id", ignore_index=True)
         notes[r] = f"candidates selected by Elasticsearch, evaluated by the pandas engine ({why})"

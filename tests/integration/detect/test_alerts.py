@@ -14,7 +14,7 @@ import yaml
 import huntlab
 from huntlab.detect.alerts import ALERTS_INDEX, write_alerts
 from huntlab.detect.rules import Filters, RuleSet, load_rules
-from huntlab.detect.run import detect
+from huntlab.detect.run import Detection, detect
 from huntlab.errors import HuntlabError
 from huntlab.es.client import client
 from huntlab.settings import Settings
@@ -67,6 +67,9 @@ def test_alerts_are_written_once_whatever_the_engine(
         events = huntlab.read_events(es_loaded_reports.sources[DATASET], progress=False)
         found = detect(events, rules, progress=False)
         assert len(found.hits) > 0 and len(found.correlations) > 0
+        # Nothing to write (no index yet): nothing written, no error.
+        empty = Detection(found.hits.iloc[:0], found.summary)
+        assert write_alerts(empty, es_loaded).summary() == "0 alerts written to huntlab-alerts"
         report = write_alerts(found, es_loaded)
         total = len(found.hits) + len(found.correlations)
         assert (report.written, report.failed) == (total, 0)

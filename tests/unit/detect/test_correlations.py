@@ -297,3 +297,30 @@ def test_huntlab_detect_prints_the_alerts(tmp_path: Path, datasets_dir: Path) ->
     )
     checked = runner.invoke(cli, ["detect", "--check", str(rules)])
     assert "0 rules and 1 correlations supported, 0 not" in checked.stderr
+
+
+def test_generate_false_hides_only_the_rules_named_even_without_ids(tmp_path: Path) -> None:
+    named = {k: v for k, v in base("a", r"\a.exe").items() if k != "id"}
+    other = {k: v for k, v in base("b", r"\b.exe").items() if k not in ("id", "name")}
+    documents = [named, other, correlation("event_count", ["a"], condition={"gte": 1})]
+    rules = load_rules(write(tmp_path, *documents))
+    assert [r.info.title for r in rules.rules] == ["rule b"]
+    assert [r.info.title for r in rules.correlations[0].rules] == ["rule a"]
+
+
+def test_a_table_without_timestamps_lists_the_correlation_with_why(tmp_path: Path) -> None:
+    frame = events(("00:00:01", {"Image": r"C:\a.exe"})).drop(columns="@timestamp")
+    documents = [base("a", r"\a.exe"), correlation("event_count", ["a"], condition={"gte": 1})]
+    result = detect(frame, load_rules(write(tmp_path, *documents)), progress=False)
+    assert [s.reason for s in result.unsupported] == [
+        "the table has no @timestamp column (correlation windows need it)"
+    ]
+    assert len(result.correlations) == 0
+
+
+def test_alert_documents_take_integer_fields_whatever_their_column_type() -> None:
+    from huntlab.detect.alerts import _number
+
+    assert [_number(v) for v in (4688, "4688", 4688.0, " 12 ", 1.5, "x")] == [
+        4688, 4688, 4688, 12, None, None,
+    ]  # fmt: skip
