@@ -101,4 +101,4 @@ def test_elasticsearch_gives_the_hits_of_pandas(
         print(f"\nelasticsearch: {len(ran)} rules, {sum(want.values())} hits, all the same")
     finally:
         names = ",".join(indexes(PREFIX))
-        client(es_settings).options(ignore_status=404).indices.delete(index=names)
+        client(es_settings).indices.delete(index=names, ignore_unavailable=True)

@@ -152,4 +152,4 @@ def test_regression_cases_in_elasticsearch(cases: Cases, es_settings: Settings) 
         print(f"\nelasticsearch: all {len(cases.cases)} cases, {relaxed} through candidates")
     finally:
         names = ",".join(indexes(PREFIX))
-        client(es_settings).options(ignore_status=404).indices.delete(index=names)
+        client(es_settings).indices.delete(index=names, ignore_unavailable=True)
