@@ -372,3 +372,110 @@ def test_the_catalogs_hints_work_where_they_are_printed(
     assert hint is not None, unknown.stderr
     found = huntlab(*hint.group(1).replace("WORD", "launcher").split()[1:])
     assert found.returncode == 0 and "empire_launcher_vbs" in found.stdout, found.stderr
+
+
+def _cli(env: dict[str, str]) -> Any:
+    def huntlab(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "huntlab", *args], capture_output=True,
+                              text=True, env={**env, **extra}, timeout=120, check=False)  # fmt: skip
+
+    return huntlab
+
+
+def test_show_names_the_command_that_stores_a_dataset_and_it_does(
+    dataset_cache: Path, monkeypatch: pytest.MonkeyPatch, datasets_dir: Path, metadata_dir: Path
+) -> None:
+    """Each of `show`'s local states (no, mirror, partial) names the `huntlab datasets get`
+    that stores the dataset; run as written, the dataset is then stored whole."""
+    import os
+
+    from tests.support.hints import suggested
+
+    monkeypatch.setenv("HUNTLAB_DATASETS_METADATA", str(metadata_dir))
+    huntlab = _cli({**os.environ, "PATH": "/usr/bin:/bin"})
+    mirror = {"HUNTLAB_DATASETS_MIRROR": str(datasets_dir)}
+    stored = "local:          yes: stored in"
+
+    # Not local, no mirror: the command downloads it (the mirror stands in for the network).
+    shown = huntlab("datasets", "show", "empire_launcher_vbs")
+    assert "local:          no (" in shown.stdout, shown.stdout
+    got = huntlab(*suggested(shown.stdout, "huntlab datasets get"), **mirror)
+    assert got.returncode == 0, got.stderr
+    assert stored in huntlab("datasets", "show", "empire_launcher_vbs").stdout
+
+    # In the mirror only: the command stores it.
+    shown = huntlab("datasets", "show", "empire_uac_shellapi_fodhelper", **mirror)
+    assert "local:          mirror: " in shown.stdout, shown.stdout
+    got = huntlab(*suggested(shown.stdout, "huntlab datasets get"), **mirror)
+    assert got.returncode == 0, got.stderr
+    assert stored in huntlab("datasets", "show", "empire_uac_shellapi_fodhelper").stdout
+
+    # Some of its files stored (the host archive, not the network capture): the command adds
+    # the rest.
+    got = huntlab("datasets", "get", WMI_2020, "--kind", "host", **mirror)
+    assert got.returncode == 0, got.stderr
+    shown = huntlab("datasets", "show", WMI_2020)
+    assert "local:          partial: " in shown.stdout, shown.stdout
+    got = huntlab(*suggested(shown.stdout, "huntlab datasets get"), **mirror)
+    assert got.returncode == 0, got.stderr
+    assert stored in huntlab("datasets", "show", WMI_2020).stdout
+    assert (dataset_cache / "datasets" / WMI_2020 / "network" / f"{WMI_2020}.zip").is_file()
+
+
+def _replace_with_a_blank_zip(path: Path, member: str) -> None:
+    """Put in ``path``'s place (a new file: the stored one may be a hard link to the mirror's)
+    a zip archive of the same size whose one JSON member holds only blank lines."""
+    import zipfile
+
+    size = path.stat().st_size
+    new = path.with_name(path.name + ".new")
+
+    def write(blank: int) -> None:
+        with zipfile.ZipFile(new, "w", zipfile.ZIP_STORED) as archive:
+            archive.writestr(member, "\n" * blank)
+
+    write(0)
+    write(size - new.stat().st_size)
+    assert new.stat().st_size == size
+    new.replace(path)
+
+
+def test_a_stored_copy_with_no_events_names_get_verify_which_repairs_it(
+    dataset_cache: Path, monkeypatch: pytest.MonkeyPatch, datasets_dir: Path, metadata_dir: Path
+) -> None:
+    """A stored archive damaged in place (same size, no events: what a size check misses):
+    reading it is refused with `huntlab datasets get --verify NAME`, which, run as written,
+    finds the checksum wrong and fetches the file again; the read then has its events."""
+    import os
+    import zipfile
+
+    from tests.support.hints import suggested
+
+    monkeypatch.setenv("HUNTLAB_DATASETS_METADATA", str(metadata_dir))
+    huntlab = _cli({**os.environ, "PATH": "/usr/bin:/bin"})
+    mirror = {"HUNTLAB_DATASETS_MIRROR": str(datasets_dir)}
+    assert huntlab("datasets", "get", "empire_launcher_vbs", **mirror).returncode == 0
+    good = huntlab("read", "empire_launcher_vbs", "--format", "jsonl")
+    assert good.returncode == 0, good.stderr
+    events = len(good.stdout.splitlines())
+    assert events > 0
+
+    path = datasets.resolve("empire_launcher_vbs")
+    with zipfile.ZipFile(path) as archive:
+        member = archive.namelist()[0]
+    mirrored = datasets.sha256_file(path)
+    _replace_with_a_blank_zip(path, member)
+    failed = huntlab("read", "empire_launcher_vbs")
+    assert failed.returncode == 1 and "Traceback" not in failed.stderr, failed.stderr
+    assert len(failed.stderr.strip().splitlines()) == 1, failed.stderr
+    hint = suggested(failed.stderr, "huntlab datasets get --verify")
+    assert hint[-1] == "empire_launcher_vbs"
+    repaired = huntlab(*hint, **mirror)
+    assert repaired.returncode == 0, repaired.stderr
+    again = huntlab("read", "empire_launcher_vbs", "--format", "jsonl")
+    assert again.returncode == 0, again.stderr
+    assert len(again.stdout.splitlines()) == events
+    assert (
+        datasets.sha256_file(datasets_dir / "windows/empire_launcher_vbs/empire_launcher_vbs.zip")
+        == mirrored
+    )

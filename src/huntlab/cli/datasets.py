@@ -43,15 +43,17 @@ def datasets(ctx: click.Context, metadata: str | None) -> None:
     ctx.obj["metadata"] = metadata
 
 
-def _where(state: str, status: dict[str, Any]) -> str:
-    """`show`'s words for local_state (the LOCAL column of `list`)."""
+def _where(state: str, status: dict[str, Any], name: str) -> str:
+    """`show`'s words for local_state (the LOCAL column of `list`), with the command to run."""
     if state == "yes":
         return f"yes: stored in {status['store']}"
     if state == "mirror":
-        return "mirror: in HUNTLAB_DATASETS_MIRROR (read from there; `huntlab datasets get` stores it)"
+        return (f"mirror: in HUNTLAB_DATASETS_MIRROR (read from there; `huntlab datasets get "
+                f"{name}` stores it)")  # fmt: skip
     if state == "partial":
-        return f"partial: some files stored in {status['store']} (`huntlab datasets get` adds the rest)"
-    return "no (`huntlab datasets get NAME` downloads it)"
+        return (f"partial: some files stored in {status['store']} (`huntlab datasets get {name}` "
+                "adds the rest)")  # fmt: skip
+    return f"no (`huntlab datasets get {name}` downloads it)"
 
 
 def _row(ds: Dataset, local: str) -> dict[str, Any]:
@@ -193,7 +195,7 @@ def show(ctx: click.Context, dataset: str, fmt: str) -> None:
         ("modified", ds.modification_date),
         ("also found as", ", ".join(ds.aliases)),
         ("metadata", ds.metadata_file),
-        ("local", _where(local_state(ds), status)),
+        ("local", _where(local_state(ds), status, ds.name)),
     ]
     for label, value in fields:
         if value:
