@@ -175,7 +175,21 @@ def write_alerts(
         es.indices.refresh(index=index)
     if report.failed:
         raise HuntlabError(
-            f"{report.summary()}: {'; '.join(report.reasons)} (check the index's mapping: "
-            f"`huntlab es setup` puts the {TEMPLATE} template)"
+            f"{report.summary()}: {'; '.join(report.reasons)} ({_remedy(es, index)})"
         )
     return report
+
+
+def _remedy(es: Any, index: str) -> str:
+    """What to do when ``index`` refused alerts: an index whose mapping is not the one the
+    template gives (made before it, or by someone else) is deleted and written again; else the
+    template itself refuses them, which is huntlab's fault."""
+    wanted = es.indices.simulate_index_template(name=index)["template"]["mappings"]
+    have = next(iter(es.indices.get_mapping(index=index).body.values()))["mappings"]
+    if have != wanted:
+        return (
+            f"{index} was not made from huntlab's {TEMPLATE} template: delete that index and "
+            "rerun the same `huntlab detect ... --alerts`; alerts keep their ids, so it is "
+            "written whole again"
+        )
+    return f"the {TEMPLATE} template refuses them: a fault of huntlab, please report it"

@@ -109,7 +109,7 @@ def check(es: Elasticsearch, settings: Settings) -> None:
             f"the server at {settings.es_url} is older than 8.0 or not Elasticsearch (it sends "
             "no X-Elastic-Product header: Elasticsearch before 7.14, or another product such "
             "as OpenSearch); huntlab needs Elasticsearch 8.x: upgrade the cluster, or use the "
-            "lab's own node (`huntlab es start`)"
+            "lab's own node (`huntlab es start`, then leave out --es-url and HUNTLAB_ES_URL)"
         ) from exc
     except ApiError as exc:
         if exc.meta.status == 406 or "compatible-with" in str(exc):
@@ -117,7 +117,8 @@ def check(es: Elasticsearch, settings: Settings) -> None:
             raise ServiceError(
                 f"Elasticsearch at {settings.es_url} is older than 8.0 (it refuses the 8.x "
                 f"API: {exc.message}); huntlab needs Elasticsearch 8.x: upgrade the cluster, "
-                "or use the lab's own node (`huntlab es start`)"
+                "or use the lab's own node (`huntlab es start`, then leave out --es-url and "
+                "HUNTLAB_ES_URL)"
             ) from exc
         raise ServiceError(
             f"Elasticsearch at {settings.es_url} does not answer ({exc}); start it with "

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 import huntlab
-from huntlab.detect.alerts import ALERTS_INDEX, write_alerts
+from huntlab.detect.alerts import ALERTS_INDEX, _remedy, write_alerts
 from huntlab.detect.rules import Filters, RuleSet, load_rules
 from huntlab.detect.run import Detection, detect
 from huntlab.errors import HuntlabError
@@ -20,6 +20,7 @@ from huntlab.es.client import client
 from huntlab.settings import Settings
 from tests.support.cli import run_huntlab
 from tests.support.fixtures.elasticsearch import Loaded
+from tests.support.hints import suggested
 
 DATASET = "empire_invoke_wmi"
 CORRELATION = {
@@ -121,5 +122,36 @@ def test_huntlab_detect_alerts_from_the_shell(
                             "csv", "--es-url", es_loaded.es_url, env=env)  # fmt: skip
         assert shown.returncode == 0, shown.stderr
         assert shown.stdout.count("one image, many destinations") == len(alerts)
+    finally:
+        es.options(ignore_status=404).indices.delete(index=ALERTS_INDEX)
+
+
+def test_an_alerts_index_made_without_the_template_is_named_and_the_rerun_fills_it(
+    es_loaded_reports: Loaded, es_loaded: Settings, tmp_path: Path
+) -> None:
+    """huntlab-alerts made before huntlab's template (by hand, another tool): the alerts it
+    refuses are counted and the error says to delete it and rerun the same `huntlab detect
+    ... --alerts`; done as written, every alert is in the index the template makes."""
+    (tmp_path / "correlation.yml").write_text(yaml.safe_dump_all([CONNECTION, CORRELATION]))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUNTLAB_")}
+    es = client(es_loaded)
+    es.options(ignore_status=404).indices.delete(index=ALERTS_INDEX)
+    try:
+        es.indices.create(index=ALERTS_INDEX, mappings={"properties": {"rule": {"type": "keyword"}}})
+        args = ["detect", str(tmp_path), str(es_loaded_reports.sources[DATASET]), "--alerts",
+                "--format", "json", "--es-url", es_loaded.es_url]  # fmt: skip
+        failed = run_huntlab(*args, env=env)
+        assert failed.returncode == 1 and "Traceback" not in failed.stderr, failed.stderr
+        assert "was not made from huntlab's huntlab-alerts template" in failed.stderr
+        assert suggested(failed.stderr, "huntlab detect") == ["detect", "...", "--alerts"]
+        es.indices.delete(index=ALERTS_INDEX)  # "delete that index"
+        done = run_huntlab(*args, env=env)  # "rerun the same `huntlab detect ... --alerts`"
+        assert done.returncode == 0, done.stderr
+        alerts = json.loads(done.stdout)["correlations"]
+        assert alerts and _count(es_loaded) == len(alerts)
+        mapping = es.indices.get_mapping(index=ALERTS_INDEX)[ALERTS_INDEX]["mappings"]
+        assert mapping["dynamic"] == "strict"
+        # The index the template made is told apart from the one made without it.
+        assert "a fault of huntlab" in _remedy(es, ALERTS_INDEX)
     finally:
         es.options(ignore_status=404).indices.delete(index=ALERTS_INDEX)

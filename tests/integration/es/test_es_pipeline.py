@@ -8,6 +8,7 @@ tests/support/fixtures/ingest_node.py for why that version).
 from __future__ import annotations
 
 import json
+import os
 import urllib.request
 from collections import Counter
 from pathlib import Path
@@ -121,6 +122,31 @@ def test_an_older_cluster_is_named_as_such(ingest_node: IngestNode, tmp_path: Pa
     settings = load_settings(home=tmp_path, es_url=ingest_node.url)
     with pytest.raises(ServiceError, match=r"is older than 8\.0 .*needs Elasticsearch 8\.x"):
         search(settings=settings)
+
+    # From the shell: one line naming the lab's own node; `huntlab es start`, run as written
+    # (and --es-url left out, as it says), gives an 8.x node the commands then use.
+    from huntlab.lab.processes import free_ports
+    from tests.support.cli import run_huntlab
+    from tests.support.hints import suggested
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUNTLAB_")}
+    env.update(HUNTLAB_HOME=str(tmp_path / "home"), HUNTLAB_ES_PORT=str(free_ports(1)[0]),
+               HUNTLAB_ES_HEAP="512m", HUNTLAB_CACHE=os.environ.get("HUNTLAB_CACHE", ""))  # fmt: skip
+    if not env["HUNTLAB_CACHE"]:
+        del env["HUNTLAB_CACHE"]
+    refused = run_huntlab("es", "setup", "--es-url", ingest_node.url, env=env)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr, refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    assert "is older than 8.0" in refused.stderr
+    try:
+        started = run_huntlab(*suggested(refused.stderr, "huntlab es start"), env=env, timeout=600)
+        assert started.returncode == 0, started.stderr[-3000:]
+        again = run_huntlab("es", "setup", env=env)
+        assert again.returncode == 0, again.stderr[-3000:]
+        status = run_huntlab("es", "status", env=env)
+        assert status.returncode == 0 and "8." in status.stdout, status.stdout
+    finally:
+        run_huntlab("es", "stop", env=env, timeout=120)
 
 
 def test_the_live_data_check_event_lands_in_sysmon_and_is_found_by_its_marker(
