@@ -20,6 +20,7 @@ import requests
 
 from tests.support.cli import sigint_at_default
 from tests.support.fixtures.lab import NativeLab, alive, run_in_kernel
+from tests.support.hints import suggested
 
 SERVICES = ("elasticsearch", "spark-master", "spark-worker", "jupyter")
 
@@ -346,6 +347,142 @@ def test_the_hint_of_a_stopped_node_brings_it_back(
     for name, expected in file_counts.items():
         assert _es_dataset_count(lab.es_url, name) == expected, name
     assert _status_rows(lab) == dict.fromkeys(SERVICES, "up")
+    # Its other way out, `huntlab up`, brings the node back too.
+    assert lab.huntlab("es", "stop").returncode == 0
+    failed = lab.huntlab("query", "EventID:1", "--index", "huntlab-sysmon")
+    assert failed.returncode == 1, failed.stderr
+    up = lab.huntlab(*suggested(failed.stderr, "huntlab up"), timeout=600)
+    assert up.returncode == 0, up.stderr[-3000:]
+    assert lab.huntlab("query", "EventID:1", "--index", "huntlab-sysmon").returncode == 0
+    for name, expected in file_counts.items():
+        assert _es_dataset_count(lab.es_url, name) == expected, name
+
+
+def _one_error_line(done: subprocess.CompletedProcess[str]) -> str:
+    """The one error line of a failed command (after any progress it printed)."""
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr
+    lines = [line for line in done.stderr.splitlines() if "error" in line]
+    assert len(lines) == 1 and lines[0].startswith("huntlab: error: "), done.stderr
+    return lines[0]
+
+
+def _jupyter_takes(lab: NativeLab, token: str) -> bool:
+    answer = requests.get(f"{lab.jupyter}/api/status", timeout=30,
+                          headers={"Authorization": f"token {token}"})  # fmt: skip
+    return answer.status_code == 200
+
+
+def test_an_emptied_token_names_two_ways_out_and_each_works(lab: NativeLab) -> None:
+    """An emptied jupyter_token: `huntlab token` says to run `huntlab up` (after deleting it)
+    or `huntlab token --rotate`; each, run as written, gives a new token Jupyter takes."""
+    path = lab.home / "jupyter_token"
+    old = lab.token
+    path.write_text("\n", encoding="ascii")
+    message = _one_error_line(lab.huntlab("token"))
+    rotated = lab.huntlab(*suggested(message, "huntlab token --rotate"))
+    assert rotated.returncode == 0, rotated.stderr
+    new = rotated.stdout.strip()
+    assert new == lab.token and new != old
+    assert _jupyter_takes(lab, new) and not _jupyter_takes(lab, old)
+
+    path.write_text("\n", encoding="ascii")
+    message = _one_error_line(lab.huntlab("token"))
+    path.unlink()  # "delete it and run `huntlab up`"
+    up = lab.huntlab(*suggested(message, "huntlab up"))
+    assert up.returncode == 0, up.stderr[-3000:]
+    made = lab.token
+    assert made not in (new, old) and (path.stat().st_mode & 0o077) == 0
+    assert _jupyter_takes(lab, made) and not _jupyter_takes(lab, new)
+    assert lab.huntlab("token").stdout.strip() == made
+
+
+def test_an_emptied_spark_secret_is_made_anew_by_up_as_the_message_says(lab: NativeLab) -> None:
+    """An emptied Spark secret: `huntlab up` refuses it and says to delete it and run
+    `huntlab up`; done, the master, worker and kernels share the new secret (a job runs)."""
+    from huntlab.spark.auth import secret_path
+
+    path = secret_path(lab.home)
+    old = path.read_text(encoding="ascii").strip()
+    path.write_text("\n", encoding="ascii")
+    message = _one_error_line(lab.huntlab("up"))
+    assert str(path) in message
+    path.unlink()
+    up = lab.huntlab(*suggested(message, "huntlab up"))
+    assert up.returncode == 0, up.stderr[-3000:]
+    new = path.read_text(encoding="ascii").strip()
+    assert new and new != old
+    code = """
+import json
+import huntlab.spark
+spark = huntlab.spark.session(app_name="huntlab-new-secret")
+print(json.dumps({"rows": spark.range(1000).selectExpr("sum(id)").first()[0]}))
+spark.stop()
+"""
+    out = run_in_kernel(lab.jupyter, lab.token, code)
+    assert json.loads(out.strip().splitlines()[-1]) == {"rows": 499500}
+    assert _status_rows(lab) == dict.fromkeys(SERVICES, "up")
+
+
+def test_a_pyspark_kernel_without_its_master_says_to_check_status_which_shows_why(
+    lab: NativeLab,
+) -> None:
+    """The PySpark (huntlab) kernel's start (huntlab.spark.kernel.start, what its kernel.json
+    runs) with the master down: `spark` raises at first use and names `huntlab status`, which
+    shows the master down; after `huntlab up` the same start opens the session."""
+    import os
+    import signal
+
+    from huntlab.lab import processes
+
+    master = processes.running(lab.home, "spark-master")
+    assert master is not None
+    os.kill(master.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 60
+    while alive(master.pid):
+        assert time.monotonic() < deadline, "the Spark master did not stop"
+        time.sleep(0.5)
+    code = (
+        "from huntlab.spark.kernel import start\n"
+        "spark, sc = start()\n"
+        "print('COUNT', spark.range(10).count())\n"
+    )
+    python = str(Path(lab.huntlab_bin).parent / "python")
+
+    def kernel_start() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([python, "-c", code], env=lab.env, capture_output=True,
+                              text=True, timeout=600, check=False)  # fmt: skip
+
+    failed = kernel_start()
+    assert failed.returncode == 1 and "could not open the lab's Spark session" in failed.stderr
+    status = lab.huntlab(*suggested(failed.stderr, "huntlab status"))
+    assert _status_rows(lab)["spark-master"] == "down", status.stdout
+    assert status.returncode != 0 and "spark-master" in status.stdout
+    up = lab.huntlab("up")
+    assert up.returncode == 0, up.stderr[-3000:]
+    done = kernel_start()
+    assert "COUNT 10" in done.stdout, done.stderr[-3000:]
+    assert _status_rows(lab) == dict.fromkeys(SERVICES, "up")
+
+def test_up_without_data_or_with_logstash_says_how_to_load_and_that_works(
+    lab: NativeLab, datasets_dir: Path
+) -> None:
+    """`up --no-data` (and `--logstash`, which the native runtime has not, and the node's
+    missing ingest pipeline) each point to `huntlab load`; run with a dataset, it loads it."""
+    name = "psh_lsass_memory_dump_comsvcs"
+    assert _es_dataset_count(lab.es_url, name) == 0
+    up = lab.huntlab("up", "--no-data", "--logstash")
+    assert up.returncode == 0, up.stderr[-3000:]
+    for said in ("no data loaded (--no-data)", "Logstash runs in the docker runtime only",
+                 "no ingest pipeline huntlab-mordor"):  # fmt: skip
+        assert said in up.stderr, up.stderr[-3000:]
+    assert suggested(up.stderr, "huntlab load NAME") == ["load", "NAME"]
+    loaded = lab.huntlab(*suggested(up.stderr, "huntlab load")[:1], name)
+    assert loaded.returncode == 0, loaded.stderr[-3000:]
+    import huntlab
+
+    expected = len(huntlab.read_events(datasets_dir / "windows" / name / f"{name}.zip"))
+    assert _es_dataset_count(lab.es_url, name) == expected > 0
 
 
 def test_listen_beyond_loopback_without_tls_is_refused(lab: NativeLab) -> None:

@@ -242,6 +242,13 @@ def _start_services(
         except BaseException as exc:  # handed to the main thread
             es_error.append(exc)
 
+    own = None if lab.es_external else elasticsearch.running(es_settings)
+    if own is not None and bool(own.meta.get("security", False)) != security:
+        # A single analyst's lab becoming a team's (or back): the same node and data, with
+        # the security the lab now needs.
+        say(f"huntlab: restarting Elasticsearch with security {'on' if security else 'off'} "
+            f"(it ran with security {'off' if security else 'on'})")  # fmt: skip
+        elasticsearch.stop(es_settings, say=say)
     already = {n for n in services if processes.running(lab.home, n) is not None}
     es_already = bool(lab.es_external) or elasticsearch.running(es_settings) is not None
     if es_already and door.name in already:
@@ -424,8 +431,9 @@ class NativeRuntime:
         return value
 
     def rotate_token(self) -> str:
-        self.token()  # a team lab has none
-        value = rotate_token(self.home)
+        if team.is_team(self.home):
+            self.token()  # says a team lab has no shared token
+        value = rotate_token(self.home)  # whatever the old file holds: it may be the fault
         if self._restart_jupyter():
             self.say("huntlab: JupyterLab restarted; only the new token is accepted")
         return value

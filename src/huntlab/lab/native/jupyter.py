@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 from collections.abc import Callable
@@ -72,8 +73,11 @@ def _jupyter_env(lab: LabPlan, token: str, workspace: Path) -> dict[str, str]:
     return env
 
 
-def _jupyter_launch(lab: LabPlan) -> dict[str, Any]:
+def _jupyter_launch(lab: LabPlan, token: str) -> dict[str, Any]:
     return {
+        # A new token in the home (deleted and made again by `huntlab up`) restarts JupyterLab,
+        # which would accept only the old one; the record keeps a digest, never the token.
+        "token_sha256": hashlib.sha256(token.encode("ascii")).hexdigest(),
         "listen": lab.settings.listen,
         "port": lab.settings.jupyter_port,
         "tls_cert": str(lab.tls.cert) if lab.tls else None,
@@ -103,7 +107,7 @@ def start_jupyter(lab: LabPlan, token: str, say: Callable[[str], None]) -> None:
         [sys.executable, "-m", "jupyterlab", f"--config={jupyter_config_file()}"],
         env=_jupyter_env(lab, token, workspace),
         cwd=workspace,
-        meta=_jupyter_launch(lab),
+        meta=_jupyter_launch(lab, token),
         say=say,
     )
 
