@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import stat
 from pathlib import Path
 
@@ -9,6 +12,7 @@ import pytest
 
 from huntlab.errors import HuntlabError
 from huntlab.lab.team import accounts, logins
+from tests.support.cli import run_huntlab
 
 
 def test_passwords_are_stored_hashed_and_verified(tmp_path: Path) -> None:
@@ -44,6 +48,27 @@ def test_reset_forgets_the_password(tmp_path: Path) -> None:
         logins.add(tmp_path, "carol")
     logins.remove(tmp_path, "carol")
     assert logins.hunters(tmp_path) == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="`huntlab users` is root's")
+def test_adding_a_hunter_again_points_at_a_reset_that_invites_them(tmp_path: Path) -> None:
+    # Only the library reaches this message: `huntlab users add` refuses an existing hunter
+    # before it makes anything (huntlab.lab.native.team.add_hunter). Its hint is the CLI's.
+    door = "https://127.0.0.1:8443"
+    config = {"runtime": "native", "team": True, "jupyter_url": f"{door}/hub/"}
+    (tmp_path / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    logins.add(tmp_path, "carol", password="carol password")
+    with pytest.raises(HuntlabError) as refused:
+        logins.add(tmp_path, "carol")
+    found = re.search(r"`(huntlab users reset carol)` gives them a new invite", str(refused.value))
+    assert found is not None, refused.value
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUNTLAB_", "JUPYTER_"))}
+    reset = run_huntlab(*found.group(1).split()[1:], env={**env, "HUNTLAB_HOME": str(tmp_path)})
+    assert reset.returncode == 0, reset.stderr
+    invite = re.fullmatch(rf"{re.escape(door)}/hub/invite/(\S+)", reset.stdout.strip())
+    assert invite is not None, reset.stdout
+    assert logins.invited(tmp_path, invite.group(1)) == "carol"
+    assert logins.verify(tmp_path, "carol", "carol password") is None
 
 
 @pytest.mark.parametrize("name", ["Alice", "root;", "", "-x", "a" * 25, "../etc"])

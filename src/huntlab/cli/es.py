@@ -31,15 +31,19 @@ def start(port: int | None, heap: str | None, timeout: float, no_setup: bool) ->
     """Start the native node (downloading it once) and wait until it is healthy."""
     from huntlab.java import find_java
     from huntlab.lab.home import ensure_home
-    from huntlab.lab.native import elasticsearch
+    from huntlab.lab.native import elasticsearch, team
+    from huntlab.lab.team import es_realm
 
     settings = _node_settings(port, heap)
     ensure_home(settings.home)
-    pid = elasticsearch.start(settings, find_java(), timeout=timeout)
+    # A team lab's node runs with security on, its users from the lab's credential store.
+    security = team.is_team(settings.home)
+    pid = elasticsearch.start(settings, find_java(), timeout=timeout, security=security)
     url = elasticsearch.local_url(settings)
     click.echo(f"elasticsearch: running, pid {pid}, {url}")
     if not no_setup:
-        _run_setup(load_settings(es_url=url))
+        setup = load_settings(es_url=url)
+        _run_setup(es_realm.admin_settings(setup) if security else setup)
 
 
 @es.command()

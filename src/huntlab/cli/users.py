@@ -68,8 +68,10 @@ def add(name: str, admin: bool, password_stdin: bool) -> None:
         click.echo(invite_url)
         _say(f"huntlab: added {name}; send them this link (valid 7 days, works once) to set "
              "their password")  # fmt: skip
-    else:
+    elif password:
         _say(f"huntlab: added {name} with the password given")
+    else:  # a hunter who had a login: given back what they lacked, their password kept
+        _say(f"huntlab: {name} is complete again; their password is unchanged")
 
 
 @users.command(name="list")

@@ -3,13 +3,15 @@ kernels reach Elasticsearch as themselves and Spark within their caps, they shar
 folders, a removed hunter is refused everywhere, and a restart keeps everything.
 
 One lab for the module (``team_lab``: ``ALICE`` and ``BOB`` added); the tests run in file order, the
-last one restarts the hub and brings the lab down.
+last one restarts the hub and brings the lab down. Where an error of the team server names a
+command (`huntlab users ...`, `huntlab up`), the test that meets it runs that command there.
 """
 
 from __future__ import annotations
 
 import json
 import pwd
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -18,6 +20,7 @@ from typing import Any
 
 import pytest
 import requests
+import yaml
 
 from tests.support.fixtures.lab import run_in_kernel
 from tests.support.fixtures.team import ALICE, BOB, CAROL, DAVE, TeamLab
@@ -50,6 +53,42 @@ def _shared_index(lab: TeamLab) -> str:
     return names[0]
 
 
+def _error_line(result: Any) -> str:
+    """The one ``huntlab: error:`` line a failed command printed (no traceback)."""
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    lines = [line for line in result.stderr.splitlines() if line.startswith("huntlab: error: ")]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def _hinted(text: str, pattern: str) -> list[str]:
+    """The arguments after ``huntlab`` of the backticked command ``pattern`` in ``text``."""
+    found = re.search(rf"`({pattern})`", text)
+    assert found is not None, text
+    return found.group(1).split()[1:]
+
+
+def _listed(lab: TeamLab) -> dict[str, str]:
+    """`huntlab users list`: each hunter's row by name."""
+    listed = lab.huntlab("users", "list")
+    assert listed.returncode == 0, listed.stderr
+    return {line.split()[0]: line for line in listed.stdout.splitlines()[1:]}
+
+
+def _spawn_failure(lab: TeamLab, name: str) -> str:
+    """Start ``name``'s server through the hub, which must fail: what the hub tells them (the
+    message of their spawn page's progress stream)."""
+    lab.hub_api("POST", f"/users/{name}/server")
+    with lab.hub_api("GET", f"/users/{name}/server/progress", stream=True) as stream:
+        for line in stream.iter_lines(decode_unicode=True):
+            if line.startswith("data:"):
+                event = json.loads(line.removeprefix("data:"))
+                assert not event.get("ready"), event
+                if event.get("failed"):
+                    return str(event["message"])
+    raise AssertionError(f"{name}'s spawn neither failed nor became ready")
+
+
 def _kernel(lab: TeamLab, name: str, code: str) -> str:
     url = lab.start_server(name)
     return run_in_kernel(url, lab.user_token(name), code, ca=lab.cert, timeout=600)
@@ -74,13 +113,34 @@ def test_install_brings_up_the_team_server_behind_one_https_door(team_lab: TeamL
     for path in team.iterdir():
         if path not in shared:
             assert path.stat().st_mode & 0o077 == 0, f"{path} is open to others"
-    token = team_lab.huntlab("token")
-    assert token.returncode != 0 and "no shared token" in token.stderr
-    listed = team_lab.huntlab("users", "list")
-    assert listed.returncode == 0, listed.stderr
-    rows = {line.split()[0]: line for line in listed.stdout.splitlines()[1:]}
-    assert set(rows) == {ALICE, BOB}, listed.stdout
+    # The summary names the next command; the fixture ran it (`huntlab users add NAME
+    # --password-stdin`) for each hunter right after, as `huntlab up --team --help` says too.
+    assert "huntlab users add NAME" in out, out
+    rows = _listed(team_lab)
+    assert set(rows) == {ALICE, BOB}, rows
     assert "password set" in rows[ALICE] and f"huntlab-{ALICE}" in rows[ALICE]
+    # The node's roles file says it is edited with `huntlab users`: that command's list holds
+    # exactly the hunters the file gives a role.
+    roles_file = team_lab.home / "elasticsearch" / "config" / "roles.yml"
+    text = roles_file.read_text(encoding="utf-8")
+    assert text.startswith("# Written by huntlab"), text[:200]
+    group = _hinted(text.splitlines()[0], r"huntlab users")
+    listed = team_lab.huntlab(*group, "list")
+    assert listed.returncode == 0, listed.stderr
+    in_file = {role.removeprefix("huntlab_user_") for role in yaml.safe_load(text)
+               if role.startswith("huntlab_user_")}  # fmt: skip
+    assert {line.split()[0] for line in listed.stdout.splitlines()[1:]} == in_file
+    assert in_file == {ALICE, BOB}
+    # Before the install the home was no team lab: `huntlab users` said how to make one,
+    # which the fixture then did (`./install.sh --team`, the first way it names), over the
+    # Elasticsearch a single analyst's lab runs (security off): restarted with security on.
+    before = team_lab.before["users"]
+    assert "is not a team lab: bring one up with `./install.sh --team`" in _error_line(before)
+    assert _hinted(before.stderr, r"huntlab up --team") == ["up", "--team"]
+    assert team_lab.before["es"].returncode == 0, team_lab.before["es"].stderr
+    assert "restarting Elasticsearch with security on" in team_lab.install.stderr
+    anonymous = requests.get(f"{team_lab.es_url}/_security/_authenticate", timeout=30)
+    assert anonymous.status_code == 401
 
 
 def test_no_page_and_no_api_answers_without_a_login(team_lab: TeamLab) -> None:
@@ -255,6 +315,29 @@ def test_a_removed_hunter_is_refused_everywhere(team_lab: TeamLab) -> None:
                            auth=(CAROL, es_password), timeout=30)  # fmt: skip
     assert who.status_code == 200 and who.json()["username"] == CAROL
     _login(team_lab, CAROL, "carol-password-1")
+
+    # The credential store loses her (restored from a backup older than her): her server
+    # cannot start, and says how to give her the credential back.
+    store = team_lab.home / "team" / "es-credentials.json"
+    data = json.loads(store.read_text(encoding="utf-8"))
+    del data["hunters"][CAROL]
+    store.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    failed = _spawn_failure(team_lab, CAROL)
+    assert f"no Elasticsearch credential for hunter '{CAROL}'" in failed, failed
+    readded = team_lab.huntlab(*_hinted(failed, rf"huntlab users add {CAROL}"))
+    assert readded.returncode == 0, readded.stderr
+    # She has a credential again and keeps her login; her server starts.
+    es_password = _es_password(team_lab, CAROL)
+    deadline = time.monotonic() + 60
+    who = requests.get(f"{team_lab.es_url}/_security/_authenticate",
+                       auth=(CAROL, es_password), timeout=30)  # fmt: skip
+    while who.status_code != 200 and time.monotonic() < deadline:
+        time.sleep(1)
+        who = requests.get(f"{team_lab.es_url}/_security/_authenticate",
+                           auth=(CAROL, es_password), timeout=30)  # fmt: skip
+    assert who.status_code == 200 and who.json()["username"] == CAROL
+    assert "password set" in _listed(team_lab)[CAROL]
+    _login(team_lab, CAROL, "carol-password-1")
     team_lab.start_server(CAROL)
 
     removed = team_lab.huntlab("users", "remove", CAROL)
@@ -276,11 +359,23 @@ def test_a_removed_hunter_is_refused_everywhere(team_lab: TeamLab) -> None:
 
 def test_an_invite_lets_a_new_hunter_set_their_password_once(team_lab: TeamLab) -> None:
     _ok(team_lab)
-    added = team_lab.huntlab("users", "add", DAVE)
+    # A team lab has no token; its error says how a hunter gets in: their invite link.
+    token = _error_line(team_lab.huntlab("token"))
+    assert "a team lab has no shared token" in token, token
+    hint = _hinted(token, r"huntlab users add NAME")
+    added = team_lab.huntlab(*[DAVE if arg == "NAME" else arg for arg in hint])
     assert added.returncode == 0, added.stderr
-    invite = added.stdout.strip()
-    assert "/hub/invite/" in invite
+    first = added.stdout.strip()
+    assert re.fullmatch(rf"{re.escape(team_lab.url)}/hub/invite/\S+", first), added.stdout
     try:
+        # Adding him again points at reset, which gives him a new invite; the first is dead.
+        again = _error_line(team_lab.huntlab("users", "add", DAVE))
+        assert f"hunter {DAVE} exists already" in again, again
+        reset = team_lab.huntlab(*_hinted(again, rf"huntlab users reset {DAVE}"))
+        assert reset.returncode == 0, reset.stderr
+        invite = reset.stdout.strip()
+        assert "/hub/invite/" in invite and invite != first, reset.stdout
+        assert requests.get(first, verify=team_lab.cert, timeout=30).status_code == 404
         session = requests.Session()
         page = session.get(invite, verify=team_lab.cert, timeout=30)
         assert page.status_code == 200 and DAVE in page.text
@@ -292,11 +387,19 @@ def test_an_invite_lets_a_new_hunter_set_their_password_once(team_lab: TeamLab) 
         done = session.post(invite, data={"password": chosen, "password2": chosen, "_xsrf": xsrf},
                             verify=team_lab.cert, timeout=30, allow_redirects=False)  # fmt: skip
         assert done.status_code == 302, done.text[-1000:]
-        again = requests.get(invite, verify=team_lab.cert, timeout=30)
-        assert again.status_code == 404  # used up
+        used = requests.get(invite, verify=team_lab.cert, timeout=30)
+        assert used.status_code == 404  # used up
         _login(team_lab, DAVE, chosen)
     finally:
-        team_lab.huntlab("users", "remove", DAVE)
+        removed = team_lab.huntlab("users", "remove", DAVE)
+    assert removed.returncode == 0, removed.stderr
+    # Gone: removing or resetting him again says who there is instead.
+    for command in ("remove", "reset"):
+        gone = _error_line(team_lab.huntlab("users", command, DAVE))
+        assert f"no hunter {DAVE}" in gone, gone
+        listed = team_lab.huntlab(*_hinted(gone, r"huntlab users list"))
+        assert listed.returncode == 0, listed.stderr
+        assert {line.split()[0] for line in listed.stdout.splitlines()[1:]} == {ALICE, BOB}
 
 
 def test_repeated_failed_logins_are_throttled(team_lab: TeamLab) -> None:
@@ -313,13 +416,46 @@ def test_repeated_failed_logins_are_throttled(team_lab: TeamLab) -> None:
     assert right.status_code == 429
 
 
+def test_a_stopped_node_comes_back_with_security_on_by_the_command_its_error_names(
+    team_lab: TeamLab,
+) -> None:
+    """The team's node stopped: a command that reads it names `huntlab es start`; run as
+    written, the node comes back as the team's (security on: anonymous refused, each hunter
+    as themselves), never as a single analyst's open node."""
+    stopped = team_lab.huntlab("es", "stop")
+    assert stopped.returncode == 0, stopped.stderr
+    failed = _error_line(team_lab.huntlab("query", "EventID:1"))
+    assert "does not answer" in failed, failed
+    started = team_lab.huntlab(*_hinted(failed, r"huntlab es start"), timeout=600)
+    assert started.returncode == 0, started.stderr[-3000:]
+    url = f"{team_lab.es_url}/_security/_authenticate"
+    assert requests.get(url, timeout=30).status_code == 401
+    who = requests.get(url, auth=(ALICE, _es_password(team_lab, ALICE)), timeout=30)
+    assert who.status_code == 200 and who.json()["username"] == ALICE
+    status = team_lab.huntlab("status")
+    assert status.returncode == 0, status.stdout + status.stderr
+
+
 def test_restart_keeps_users_and_files_and_down_leaves_nothing(team_lab: TeamLab) -> None:
     _ok(team_lab)
     from huntlab.lab import processes
 
-    processes.stop(team_lab.home, "jupyterhub")
-    again = team_lab.huntlab("up", "--no-data", timeout=900)
+    # The hub's API token file is emptied (a full disk): `huntlab users` says to delete it and
+    # run `huntlab up`, which makes a new token and restarts the running hub with it.
+    token_file = team_lab.home / "team" / "hub-api-token"
+    token_file.write_text("", encoding="ascii")
+    hub_before = processes.running(team_lab.home, "jupyterhub")
+    broken = _error_line(team_lab.huntlab("users", "list"))
+    found = re.search(r"delete (\S+) and run `(huntlab up)`", broken)
+    assert found is not None and Path(found.group(1)) == token_file, broken
+    Path(found.group(1)).unlink()
+    # --no-data: the session's datasets are loaded; up would fetch the default ones.
+    again = team_lab.huntlab(*found.group(2).split()[1:], "--no-data", timeout=900)
     assert again.returncode == 0, again.stderr[-4000:]
+    hub_after = processes.running(team_lab.home, "jupyterhub")
+    assert hub_before is not None and hub_after is not None
+    assert hub_after.pid != hub_before.pid, again.stderr[-3000:]
+    assert team_lab.hub_api("GET", "/users").status_code == 200  # the new token
     # Alice's password, her files and the team's hunts survived the restart.
     _login(team_lab, ALICE, team_lab.passwords[ALICE])
     assert (

@@ -156,19 +156,28 @@ def add_hunter(
     if name in es_realm.hunters(settings.home):
         raise HuntlabError(f"hunter {name} exists already: `huntlab users reset {name}` "
                            "gives them a new invite")  # fmt: skip
+    # A hunter with a login but no Elasticsearch credential (a credential store restored
+    # from a backup older than them; their server then fails to start and says to run this):
+    # they get the credential and keep their login.
+    has_login = any(h.name == name for h in logins.hunters(settings.home))
     if external_es.external_url(settings.home):  # before anything is made for them
         from huntlab.es.client import client
 
         es_realm.refuse_foreign_user(client(external_es.settings_for(settings)), name)
     es_realm.add_hunter(settings.home, name)  # refuses a name overlapping another's indexes
     token: str | None = None
+    made_login = False
     try:
-        token = logins.add(settings.home, name, admin=admin, password=password)
+        if not has_login:
+            token = logins.add(settings.home, name, admin=admin, password=password)
+            made_login = True
+        elif password is not None:
+            logins.reset(settings.home, name, password=password)
         hunter.prepare(settings.home, name)
         sync_es_users(settings, only=name)
     except BaseException:
         es_realm.remove_hunter(settings.home, name)
-        if any(h.name == name for h in logins.hunters(settings.home)):
+        if made_login:  # only what this call made: never an existing hunter's login
             logins.remove(settings.home, name)
         raise
     # Known to a running hub at once (an admin can start their server before they log in);

@@ -147,7 +147,9 @@ def start_hub(
     say: Callable[[str], None],
 ) -> None:  # fmt: skip
     conf = write_hub_json(settings, tls_pair=tls_pair, proxy=proxy, idle_timeout=idle_timeout)
-    api_token(settings.home)
+    # The hub reads its API token at its start: a new one (its file deleted, as an empty
+    # file's error says) restarts a running hub, which would refuse `huntlab users` otherwise.
+    token = hashlib.sha256(api_token(settings.home).encode("ascii")).hexdigest()
     # The hub's database (sessions, OAuth clients) is root's alone: made here, mode 600,
     # before the hub would create it with the umask's mode (SQLite keeps the mode it finds).
     database = accounts.team_dir(settings.home) / "jupyterhub.sqlite"
@@ -164,7 +166,7 @@ def start_hub(
         [sys.executable, "-m", "jupyterhub", "-f", str(config_file())],
         env=env,
         cwd=accounts.team_dir(settings.home),
-        meta=conf,
+        meta={**conf, "api_token_sha256": token},
         say=say,
     )
 
