@@ -166,6 +166,10 @@ def main(argv: list[str] | None = None) -> Any:
     except click.exceptions.Abort:
         click.echo("huntlab: aborted", err=True)
         sys.exit(130)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        # A group typed alone (`huntlab`, `huntlab users`): its help is the answer, not an error.
+        click.echo(exc.ctx.get_help())
+        sys.exit(0)
     except click.UsageError as exc:
         # One line, like every other error: what was wrong, and where the help is.
         where = exc.ctx.command_path if exc.ctx is not None else "huntlab"

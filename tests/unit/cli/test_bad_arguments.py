@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import re
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -157,3 +159,14 @@ def test_bad_input_is_one_line_that_says_what_to_do(
     (tmp_path / "bad-rule.yml").write_text("title: [unclosed\n")
     code, err = _run(args, capsys)
     _one_error_line(args, code, err)
+
+
+@pytest.mark.parametrize("group", [[], ["users"], ["datasets"], ["es"], ["logstash"]])
+def test_a_group_typed_alone_prints_its_help_and_exits_zero(group: list[str]) -> None:
+    """`huntlab`, `huntlab users` (as a file the lab writes suggests), ...: the group's help on
+    standard output, no error line."""
+    done = subprocess.run([sys.executable, "-m", "huntlab", *group], capture_output=True,
+                          text=True, timeout=120, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"Usage: huntlab {' '.join(group)}".rstrip()), done.stdout
+    assert "Commands:" in done.stdout and done.stderr == ""
