@@ -237,7 +237,9 @@ def _detect_elasticsearch(
     es = client(settings)
     check(es, settings)
     fields = es_engine.index_fields(es, index)
-    if not fields.types:
+    # The lab's indexes exist, mapped by their templates, before anything is loaded: an
+    # index without events would give every rule no hits, silently.
+    if not fields.types or not int(es.count(index=index)["count"]):
         raise HuntlabError(
             f"no index {index!r} with events in Elasticsearch at {settings.es_url}: load some "
             "(`huntlab load NAME`) or name the indexes that hold them"

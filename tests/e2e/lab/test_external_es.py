@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +22,7 @@ import requests
 
 from tests.support.es_secured import SecuredNode
 from tests.support.fixtures.lab import LabHome, lab_home, run_in_kernel
+from tests.support.hints import suggested
 
 DATASET = "psh_lsass_memory_dump_comsvcs"
 
@@ -32,6 +36,13 @@ es = client(settings)
 frame = search('Dataset:"DATASET"', settings=settings)
 print(json.dumps({"url": settings.es_url, "who": es.security.authenticate()["username"],
                   "rows": len(frame)}))
+"""
+
+# A notebook reading the dataset from Elasticsearch (huntlab.notebook, as notebooks 03-05 do).
+NOTEBOOK = """
+from huntlab import notebook
+params = notebook.parameters(source="elasticsearch", dataset="DATASET")
+print(len(notebook.events(params)))
 """
 
 
@@ -83,16 +94,32 @@ def test_a_cluster_that_does_not_answer_as_it_should_changes_nothing(
     # Without credentials: refused, the lab only uses a cluster with security on.
     done = home.huntlab("up", "--native", "--no-data", "--es-url", existing_es.url)
     assert done.returncode != 0 and "--es-password-file" in done.stderr, done.stderr
+    # Credentials inside the URL would be kept in config.json and shown by `huntlab status`:
+    # refused; the status the message names shows no password.
+    password = existing_es.settings.es_password or ""
+    inside = existing_es.url.replace("https://", f"https://elastic:{password}@")
+    done = home.huntlab("up", "--native", "--no-data", "--es-url", inside,
+                        "--es-ca", str(existing_es.ca_file))  # fmt: skip
+    assert done.returncode != 0 and "must not hold credentials" in done.stderr, done.stderr
+    assert password not in done.stderr
+    status = home.huntlab(*suggested(done.stderr, "huntlab status"))
+    assert "Traceback" not in status.stderr and "elasticsearch" in status.stdout, status
+    assert password not in status.stdout + status.stderr
     config = home.path / "config.json"
     assert not config.exists() or "es_external" not in json.loads(config.read_text())
 
 
 def test_the_lab_runs_on_the_existing_cluster_then_on_its_own_node_again(
-    home: LabHome, existing_es: SecuredNode
+    home: LabHome, existing_es: SecuredNode, sigma_dir: Path
 ) -> None:
     password = existing_es.settings.es_password or ""
-    up = home.huntlab(*_up(home, existing_es, "--es-ca", str(existing_es.ca_file),
-                           "--datasets", DATASET))  # fmt: skip
+    # Nothing is up yet: `huntlab token` says to run `huntlab up` first, which is done here
+    # with the options that name the cluster.
+    none = home.huntlab("token")
+    assert none.returncode == 1 and "no token in" in none.stderr, none.stderr
+    up = home.huntlab(*suggested(none.stderr, "huntlab up"),
+                      *_up(home, existing_es, "--es-ca", str(existing_es.ca_file),
+                           "--datasets", DATASET)[1:])  # fmt: skip
     assert up.returncode == 0, up.stderr[-4000:]
     assert f"Elasticsearch  {existing_es.url}  (an existing cluster, as 'elastic')" in up.stdout
     # The data went to the existing cluster; the lab runs no node of its own.
@@ -141,3 +168,30 @@ def test_the_lab_runs_on_the_existing_cluster_then_on_its_own_node_again(
     # The existing cluster was not touched by `down`/`local`: its data is still there.
     assert os.environ.get("HUNTLAB_HOME") != str(home.path)
     assert _count(existing_es, DATASET) == loaded
+
+    # The lab's own node holds nothing yet (--no-data): a detection on it and a notebook's
+    # read say what to load; `huntlab load NAME`, run as written, loads the dataset, and
+    # the detection then finds what the pandas engine finds in the recording.
+    rules = str(sigma_dir / "rules" / "windows" / "process_creation")
+    detect = ["detect", rules, "--tag", "attack.t1003.001", "--format", "json"]
+    on_es = [*detect, "--engine", "elasticsearch"]
+    no_index = home.huntlab(*detect[:2], "huntlab-mine", *on_es[2:])  # made by no load
+    assert no_index.returncode == 1 and "Traceback" not in no_index.stderr, no_index.stderr
+    assert suggested(no_index.stderr, "huntlab load") == ["load"]
+    no_events = home.huntlab(*on_es)  # SOURCE: the alias huntlab, over empty indexes
+    assert no_events.returncode == 1 and "no index 'huntlab' with events" in no_events.stderr
+    hint = suggested(no_events.stderr, "huntlab load NAME")
+    read = subprocess.run([sys.executable, "-c", NOTEBOOK.replace("DATASET", DATASET)],
+                          env=home.env, capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    assert read.returncode == 1 and suggested(read.stderr, "huntlab load") == ["load", DATASET]
+    loaded_here = home.huntlab(*[DATASET if word == "NAME" else word for word in hint])
+    assert loaded_here.returncode == 0, loaded_here.stderr[-3000:]
+    read = subprocess.run([sys.executable, "-c", NOTEBOOK.replace("DATASET", DATASET)],
+                          env=home.env, capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    assert read.returncode == 0 and int(read.stdout.split()[-1]) == loaded, read.stderr[-3000:]
+    found = home.huntlab(*on_es)
+    assert found.returncode == 0, found.stderr[-3000:]
+    expected = home.huntlab(*detect[:2], DATASET, *detect[2:])
+    assert expected.returncode == 0, expected.stderr[-3000:]
+    titles = [Counter(h["title"] for h in json.loads(d.stdout)["hits"]) for d in (found, expected)]
+    assert titles[0] == titles[1] and sum(titles[0].values()) > 0

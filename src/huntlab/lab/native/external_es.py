@@ -62,15 +62,15 @@ def check_url(url: str) -> str:
     """``url`` without a trailing slash when it is an http(s) URL huntlab may send a password
     to: HTTPS, or HTTP on this machine's loopback; a HuntlabError saying why otherwise."""
     parsed = urllib.parse.urlsplit(url)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise HuntlabError(
-            f"--es-url {url!r} is not an Elasticsearch URL: give https://HOST:PORT (or `local` "
-            "for the lab's own node)"
-        )
     if parsed.username or parsed.password:
         raise HuntlabError(
             "--es-url must not hold credentials (they would be kept in config.json and shown "
             "by `huntlab status`): give --es-user and --es-password-file"
+        )
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise HuntlabError(
+            f"--es-url {url!r} is not an Elasticsearch URL: give https://HOST:PORT (or `local` "
+            "for the lab's own node)"
         )
     if parsed.scheme == "http" and not _is_loopback_host(parsed.hostname):
         raise HuntlabError(
