@@ -10,6 +10,7 @@ should run.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import subprocess
@@ -23,9 +24,11 @@ import pytest
 import requests
 
 from huntlab.java import find_java
+from huntlab.lab.native.plan import EXTERNAL_MASTER_KEY
 from huntlab.lab.native.spark import spark_home
 from huntlab.lab.processes import free_ports
 from tests.support.fixtures.lab import LabHome, lab_home
+from tests.support.hints import suggested
 
 DRIVER = """
 import huntlab.spark
@@ -149,8 +152,37 @@ def test_the_lab_runs_on_the_existing_cluster_then_on_its_own_again(
     assert f"MASTER {cluster.url}" in done.stdout, done.stderr[-4000:]
     assert "COUNT 499500" in done.stdout, done.stderr[-4000:]
     assert "huntlab-on-existing" in cluster.app_names()
+    # The status names the way back to the lab's own Spark (run below, where `up` fails).
+    assert "(`huntlab up --spark-master local` returns to the lab's own)" in status.stdout
+
+    # The recorded master stops answering (the cluster moved): `up` names the two ways on; the
+    # first, with the cluster's URL and secret file, puts the lab back on it.
+    def record(url: str) -> None:
+        config = home.path / "config.json"
+        values = json.loads(config.read_text(encoding="utf-8"))
+        values[EXTERNAL_MASTER_KEY] = values["spark_master"] = url  # what up and drivers read
+        config.write_text(json.dumps(values), encoding="utf-8")
+
+    record(f"spark://127.0.0.1:{free_ports(1)[0]}")
+    moved = home.huntlab("up", "--native", "--no-data")
+    assert moved.returncode == 1 and "Traceback" not in moved.stderr, moved.stderr
+    given = {"URL": cluster.url, "FILE": str(cluster.secret_file)}
+    fix = [given.get(w, w) for w in suggested(moved.stderr, "huntlab up --spark-master URL")]
+    fixed = home.huntlab(*fix, "--native", "--no-data")
+    assert fixed.returncode == 0, fixed.stderr[-4000:]
+    assert home.jupyter_env()["HUNTLAB_SPARK_MASTER"] == cluster.url
+    # A master this host cannot reach at all: a notebook's driver says so and names the way
+    # back to the lab's own cluster, as `up` does; run as written, the lab has its own again.
+    record("spark://nohost.invalid:7077")
+    done = subprocess.run([sys.executable, "-c", DRIVER], env=driver_env, capture_output=True,
+                          text=True, timeout=600, check=False)  # fmt: skip
+    assert done.returncode != 0 and "no route from this host" in done.stderr, done.stderr[-3000:]
+    assert suggested(done.stderr, "huntlab up --spark-master local") == ["up", "--spark-master", "local"]
+    moved = home.huntlab("up", "--native", "--no-data")
+    assert moved.returncode == 1 and "Traceback" not in moved.stderr, moved.stderr
     # Back to the lab's own master and worker, with a secret of the lab's own.
-    back = home.huntlab("up", "--native", "--no-data", "--spark-master", "local")
+    back = home.huntlab(*suggested(moved.stderr, "huntlab up --spark-master local"), "--native",
+                        "--no-data")  # fmt: skip
     assert back.returncode == 0, back.stderr[-4000:]
     assert "Spark worker" in back.stdout, back.stdout
     status = home.huntlab("status")
