@@ -38,7 +38,8 @@ class DatasetsGroup(HoistingGroup):
 )
 @click.pass_context
 def datasets(ctx: click.Context, metadata: str | None) -> None:
-    """List, show, download and import Security-Datasets (Mordor) recordings."""
+    """List, show, download and import Security-Datasets (Mordor) recordings; show or clear
+    the table cache of read_events."""
     ctx.ensure_object(dict)
     ctx.obj["metadata"] = metadata
 
@@ -272,3 +273,41 @@ def path(ctx: click.Context, dataset: str) -> None:
     from huntlab.datasets import resolve
 
     click.echo(str(resolve(dataset, metadata=_metadata(ctx))))
+
+
+def _size(count: int) -> str:
+    if count < 1024:
+        return f"{count} B"
+    value = count / 1024
+    for unit in ("KiB", "MiB"):
+        if value < 1024:
+            return f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"
+
+
+@datasets.command()
+@click.option(
+    "--clear",
+    is_flag=True,
+    help="Remove every cached table; the next read of each recording parses it again.",
+)
+def cache(clear: bool) -> None:
+    """Show or clear the table cache of read_events.
+
+    Without options: where the cache is, how many tables it holds and their size. The first
+    read of a recording keeps its event table there; later reads of the same files come from
+    it (docs/datasets.md, "Table cache"). HUNTLAB_TABLE_CACHE=0 turns it off.
+    """
+    from huntlab.readers import cache as table_cache
+
+    if clear:
+        held = table_cache.clear()
+        click.echo(f"cleared {held.path}: {held.tables} table(s), {_size(held.bytes)} freed")
+        return
+    usage = table_cache.usage()
+    state = "on" if table_cache.enabled() else f"off ({table_cache.ENV}=0)"
+    click.echo(f"{'table cache:':15} {usage.path}")
+    click.echo(f"{'tables:':15} {usage.tables}")
+    click.echo(f"{'size:':15} {_size(usage.bytes)}")
+    click.echo(f"{'reads use it:':15} {state}")

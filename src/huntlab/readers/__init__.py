@@ -2,7 +2,7 @@
 
 - ``iter_events(source, ...)``: canonical events as flat dicts, streamed;
 - ``iter_raw(source, ...)``: the parsed JSON objects untouched (ingest-pipeline path);
-- ``read_events(source, ...)``: a pandas DataFrame;
+- ``read_events(source, ...)``: a pandas DataFrame (kept in the table cache: ``cache``);
 - ``read_table(source)`` / ``read_tables(source)``: Azure exports, Zeek and auditd logs as
   tables of their own.
 
@@ -82,6 +82,7 @@ def read_events(
     progress: bool | None = None,
     max_record_bytes: int = MAX_RECORD_BYTES,
     max_decompression_ratio: int = MAX_DECOMPRESSION_RATIO,
+    cache: bool = True,
 ) -> pd.DataFrame:
     """The canonical event table of ``source`` as a pandas DataFrame.
 
@@ -92,7 +93,26 @@ def read_events(
     ``max_record_bytes`` (16 MiB) is a bad line; a compressed member that expands beyond
     ``max_decompression_ratio`` (200) times its size stops the read (docs/event-mapping.md,
     "Limits").
+
+    The table of a read that completed without rejects is kept in the table cache
+    (docs/datasets.md, "Table cache"), keyed by the files' SHA-256, the mapping, the code and
+    these parameters; a later read of the same files comes from it, with the same report.
+    ``cache=False`` reads without it, and so does every read while the environment variable
+    ``HUNTLAB_TABLE_CACHE`` is 0.
     """
+    from huntlab.readers import cache as table_cache
+
+    if cache and table_cache.enabled():
+        return table_cache.read_events(
+            source,
+            errors=errors,
+            rejects=rejects,
+            report=report,
+            dataset=dataset,
+            categorical=categorical,
+            progress=progress,
+            limits=Limits(max_record_bytes, max_decompression_ratio),
+        )
     from huntlab.readers.frame import build_frame
 
     events = iter_events(
