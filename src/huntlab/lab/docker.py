@@ -786,11 +786,16 @@ def users(args: Sequence[str], *, stdin: str | None = None) -> str:
                        "users", *args)  # fmt: skip
     result = subprocess.run(cmd, env=compose_env(), input=stdin or "", text=True,
                             capture_output=True, timeout=600, check=False)  # fmt: skip
-    if result.returncode != 0:
+    # Its answer is one JSON line. `docker compose exec` has been seen to exit 0 when the
+    # command failed (Compose 2.40): no answer means it failed, whatever the exit status.
+    answer = result.stdout.strip().splitlines()[-1:]
+    if result.returncode != 0 or not answer or not answer[0].startswith(("{", "[")):
         detail = result.stderr.strip()[-2000:]
         if "is not running" in detail or "no container" in detail.lower():
             raise HuntlabError("the team server's hub is not running: `huntlab up` first")
-        raise HuntlabError(detail.removeprefix("huntlab: ") or f"exit {result.returncode}")
+        said = [line for line in detail.splitlines() if line.startswith("huntlab: ")]
+        raise HuntlabError(said[-1].removeprefix("huntlab: ") if said
+                           else detail or f"exit {result.returncode}")  # fmt: skip
     return result.stdout
 
 
@@ -870,6 +875,9 @@ def ps() -> list[dict[str, object]]:
 
 def status(settings: Settings | None = None) -> list[ServiceStatus]:
     """One ServiceStatus per service: up when running and healthy (setup: when it succeeded)."""
+    # A SPARK_WORKERS that is not a number breaks Compose's reading of the project, and `ps`
+    # then lists no container (exit 0): say what is wrong instead of "no container" for all.
+    spark_workers()
     urls = endpoints()
     versions_of = {
         "elasticsearch": versions.elastic_version(),

@@ -1,7 +1,9 @@
 """The containerised lab, for real: a Docker engine, images built here, the stack brought up by
-``./install.sh --docker`` with the test substitutions (docker/compose.test.yaml: local base
-and Elasticsearch images, Logstash left out; security on, as in production), then checked from
-outside and from inside the containers.
+``huntlab up --docker`` (as ``huntlab logstash check`` in a home with no lab says; ./install.sh
+--docker runs the same command and is run by test_team_docker.py) with the test substitutions
+(docker/compose.test.yaml: local base and Elasticsearch images, Logstash left out; security on,
+as in production), then checked from outside and from inside the containers. Where a command
+fails with a hint, the test runs the hinted command in that situation.
 
 Runs as root on a machine where tests/support/docker-engine.sh can start dockerd. Containers and
 volumes are removed at the end; images stay as the build cache for the next run.
@@ -24,6 +26,7 @@ import requests
 import yaml
 
 from huntlab.lab.processes import free_ports
+from tests.support.docker_stack import hinted_command
 from tests.support.docker_stack import run as _run
 from tests.support.docker_stack import venv_env as _venv_env
 from tests.support.paths import REPO
@@ -214,9 +217,22 @@ class Stack:
         self.env = env
         self.ports = ports
 
-    def install(self) -> str:
-        """./install.sh --docker, as a user runs it (with the test substitutions)."""
-        return _run(["bash", "install.sh", "--docker"], env=self.env, timeout=1500)
+    def huntlab(
+        self, *args: str, env: dict[str, str] | None = None, timeout: float = 900
+    ) -> subprocess.CompletedProcess[str]:
+        """The huntlab command, as a user runs it (``env``: instead of the stack's)."""
+        return subprocess.run(
+            [str(Path(sys.executable).parent / "huntlab"), *args],
+            env=env or self.env, capture_output=True, text=True, timeout=timeout,
+            check=False, cwd=REPO,
+        )  # fmt: skip
+
+    def huntlab_ok(self, *args: str, timeout: float = 900) -> str:
+        result = self.huntlab(*args, timeout=timeout)
+        if result.returncode != 0:
+            pytest.fail(f"huntlab {' '.join(args)} exited {result.returncode}\n--- stdout\n"
+                        f"{result.stdout[-4000:]}\n--- stderr\n{result.stderr[-6000:]}")  # fmt: skip
+        return result.stdout + result.stderr
 
     def compose(self, *args: str, timeout: float = 300) -> str:
         code = (
@@ -241,7 +257,7 @@ class Stack:
 
     @property
     def admin(self) -> tuple[str, str]:
-        """The `elastic` superuser, whose password install.sh wrote to the env file."""
+        """The `elastic` superuser, whose password `huntlab up` wrote to the env file."""
         return ("elastic", self.secret("ELASTIC_PASSWORD"))
 
 
@@ -286,7 +302,16 @@ def stack(
         env.pop(key, None)
     lab = Stack(env, ports)
     try:
-        lab.first_install_output = lab.install()  # type: ignore[attr-defined]
+        # A home with no lab: the live-data check says how to get one, and that is how this
+        # one is brought up.
+        check = lab.huntlab("logstash", "check")
+        up = hinted_command(
+            check,
+            f"{re.escape(env['HUNTLAB_DOCKER_ENV_FILE'])} not found: bring the lab up with "
+            "`huntlab up --docker` first",
+            r"huntlab up --docker",
+        )
+        lab.huntlab_ok(*up, timeout=1500)
         yield lab
     finally:
         subprocess.run(
@@ -355,6 +380,45 @@ def test_every_service_is_healthy(stack: Stack) -> None:
     out = _run([sys.executable, "-m", "huntlab", "status"], env=stack.env, timeout=120)
     for name in ("elasticsearch", "spark-master", "spark-worker", "jupyter"):
         assert re.search(rf"^{name}\s+up\b", out, re.M), out
+
+
+def test_logstash_check_finds_the_lab_and_says_what_logstash_lacks(stack: Stack) -> None:
+    """The check in the home the fixture brought up: the lab is found; Logstash is off (this
+    machine cannot have its image, so `huntlab up --logstash` is not run here). With the env
+    file's own setting (Logstash on) but no Logstash running, the check cannot reach its input
+    and the command it names, `huntlab status`, says that Logstash is down."""
+    off = stack.huntlab("logstash", "check")
+    hinted_command(
+        off,
+        re.escape("Logstash is off in this lab (`huntlab up --logstash` turns it on)"),
+        r"huntlab up --logstash",
+    )
+    as_written = {k: v for k, v in stack.env.items() if k != "HUNTLAB_LOGSTASH"}
+    failed = stack.huntlab("logstash", "check", "--wait", "5", env=as_written)
+    port = stack.secret("LOGSTASH_HTTP_PORT")
+    command = hinted_command(
+        failed,
+        rf"Logstash's HTTP input at https://localhost:{port}/ does not answer over TLS "
+        r"\(.+\); is it running \(`huntlab status`\)\?",
+        r"huntlab status",
+    )
+    status = stack.huntlab(*command, env=as_written)
+    assert status.returncode == 3, (status.stdout, status.stderr[-3000:])
+    assert re.search(r"^logstash\s+down\b.*no container", status.stdout, re.M), status.stdout
+    for name in ("elasticsearch", "spark-master", "spark-worker", "jupyter"):
+        assert re.search(rf"^{name}\s+up\b", status.stdout, re.M), status.stdout
+
+
+def test_users_on_a_single_analysts_lab_says_how_to_get_a_team(stack: Stack) -> None:
+    # Not followed here (it would make this lab a team server): test_team_docker.py's lab is
+    # brought up with that command (./install.sh --docker --team runs it).
+    listed = stack.huntlab("users", "list")
+    hinted_command(
+        listed,
+        f"{re.escape(stack.env['HUNTLAB_DOCKER_ENV_FILE'])} is not a team lab: bring one up "
+        "with `huntlab up --docker --team`",
+        r"huntlab up --docker --team",
+    )
 
 
 def test_env_file_is_private_and_has_secrets(stack: Stack) -> None:
@@ -676,15 +740,75 @@ def test_no_secret_on_any_command_line(stack: Stack, tmp_path: Path) -> None:
         assert not [line for line in recorded if value in line], key
 
 
+def test_a_failed_setup_names_its_log(stack: Stack) -> None:
+    """A misspelt dataset: setup fails, `up` says which services are not healthy and to read
+    their log, and `huntlab logs` of the failed one shows why (the next test's `up` repairs
+    it). Compose returns 0 here (a dependency failed, nothing timed out) and `up` finds the
+    failure itself; a Compose that exits non-zero gets the other message, with the same hint."""
+    failed = stack.huntlab("up", "--docker", "--datasets", "no_such_dataset", timeout=1500)
+    unhealthy = (
+        r"the lab (?:is not healthy|did not become healthy within \d+s) \((.+)\); read "
+        r"`huntlab logs SERVICE`( \(services: .+\))?"
+    )
+    command = hinted_command(failed, unhealthy, r"huntlab logs SERVICE")
+    named = re.search(rf"^huntlab: error: {unhealthy}$", failed.stderr, re.M)
+    assert named is not None and "setup: exited (exit 1)" in named.group(1), failed.stderr
+    logs = stack.huntlab(*["setup" if arg == "SERVICE" else arg for arg in command])
+    assert logs.returncode == 0, logs.stderr[-3000:]
+    lines = [line for line in logs.stdout.splitlines() if re.match(r"setup-\d+\s+\|", line)]
+    assert any("no_such_dataset" in line and "error" in line for line in lines), logs.stdout
+
+
+def test_an_env_file_without_the_token_gets_one_from_up(stack: Stack) -> None:
+    """The token's line gone from the env file (an older or hand-edited file): `huntlab token`
+    says to bring the lab up, and that makes a new token, which JupyterLab then takes."""
+    path = Path(stack.env["HUNTLAB_DOCKER_ENV_FILE"])
+    old = stack.secret("JUPYTER_TOKEN")
+    kept = [ln for ln in path.read_text().splitlines(True) if not ln.startswith("JUPYTER_TOKEN=")]
+    path.write_text("".join(kept))
+    failed = stack.huntlab("token")
+    up = hinted_command(
+        failed,
+        f"no JUPYTER_TOKEN in {re.escape(str(path))}: bring the lab up with `huntlab up --docker`",
+        r"huntlab up --docker",
+    )
+    stack.huntlab_ok(*up, timeout=1500)
+    new = stack.huntlab_ok("token").strip()
+    assert re.fullmatch(r"[0-9a-f]{64}", new) and new != old, new
+    base = f"http://127.0.0.1:{stack.ports['JUPYTER_PORT']}/api/contents"
+    assert requests.get(base, headers={"Authorization": f"token {new}"}, timeout=30).ok
+    refused = requests.get(base, headers={"Authorization": f"token {old}"}, timeout=30)
+    assert refused.status_code == 403
+    # The setup the previous test left failed ran again, with the default datasets.
+    stack.huntlab_ok("status")
+
+
 def test_rerun_keeps_env_and_data(stack: Stack) -> None:
+    """A hand-edited worker count: `huntlab status` says how to set one, and that rerun of
+    `up` keeps the env file (the count written back) and the data."""
     path = Path(stack.env["HUNTLAB_DOCKER_ENV_FILE"])
     before_env = path.read_bytes()
     before_counts = _dataset_counts(stack)
-    stack.install()
-    assert path.read_bytes() == before_env
+    assert b"\nSPARK_WORKERS=1\n" in before_env
+    path.write_bytes(before_env.replace(b"\nSPARK_WORKERS=1\n", b"\nSPARK_WORKERS=one\n"))
+    try:
+        failed = stack.huntlab("status")
+        up = hinted_command(
+            failed,
+            f"SPARK_WORKERS='one' in {re.escape(str(path))}: give a whole number of workers, 1 "
+            r"to 16 \(or run `huntlab up --docker --spark-workers N`\)",
+            r"huntlab up --docker --spark-workers N",
+        )
+        stack.huntlab_ok(*["1" if a == "N" else a for a in up], timeout=1500)
+        assert path.read_bytes() == before_env
+    finally:
+        # Compose cannot read the project with that value (even to take it down at the end).
+        if b"SPARK_WORKERS=one" in path.read_bytes():
+            path.write_bytes(before_env)
     assert _dataset_counts(stack) == before_counts
     rows = _service_rows(stack)
     assert all(rows[n]["Health"] == "healthy" for n in ("elasticsearch", "jupyter"))
+    stack.huntlab_ok("status")
 
 
 def test_down_stops_everything(stack: Stack) -> None:

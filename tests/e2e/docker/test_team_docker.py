@@ -3,7 +3,8 @@ substitutions (docker/compose.test.yaml, compose.team-test.yaml), two hunters ad
 shell; they log in through the hub (one in a real browser), each gets their own container,
 their kernels reach Elasticsearch as themselves and Spark within their caps, they share the
 team's folders, a removed hunter is refused everywhere, a restart keeps everything and ``down``
-leaves no hunter's container.
+leaves no hunter's container. Where a command fails with a hint, the test runs the hinted
+command in that situation.
 
 One stack for the module; the tests run in file order, the last one restarts and brings it down.
 """
@@ -11,6 +12,7 @@ One stack for the module; the tests run in file order, the last one restarts and
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import subprocess
 import sys
@@ -24,7 +26,7 @@ import pytest
 import requests
 
 from huntlab.lab.processes import free_ports
-from tests.support.docker_stack import run, venv_env
+from tests.support.docker_stack import hinted_command, run, venv_env
 from tests.support.fixtures.lab import run_in_kernel
 from tests.support.hub_checks import (
     KERNEL_ES,
@@ -37,7 +39,7 @@ from tests.support.hub_checks import (
 from tests.support.paths import REPO
 
 DOCKER = REPO / "docker"
-ALICE, BOB, CAROL, DAVE = "alice", "bob", "carol", "dave"
+ALICE, BOB, CAROL, DAVE, ERIN = "alice", "bob", "carol", "dave", "erin"
 
 
 class DockerTeam:
@@ -86,6 +88,13 @@ class DockerTeam:
         code = "import sys; from huntlab.lab import docker; " \
                "print(docker.compose(*sys.argv[1:], capture=True).stdout, end='')"  # fmt: skip
         return run([sys.executable, "-c", code, "exec", "-T", "hub", "cat", f"/srv/huntlab/{path}"],
+                   env=self.env, timeout=120)  # fmt: skip
+
+    def hub_sh(self, script: str) -> str:
+        """A shell script run as root in the hub's container."""
+        code = "import sys; from huntlab.lab import docker; " \
+               "print(docker.compose(*sys.argv[1:], capture=True).stdout, end='')"  # fmt: skip
+        return run([sys.executable, "-c", code, "exec", "-T", "hub", "sh", "-c", script],
                    env=self.env, timeout=120)  # fmt: skip
 
     def hub_api(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -184,8 +193,6 @@ def test_install_puts_the_hub_alone_at_the_https_door(docker_team: DockerTeam) -
     status = docker_team.huntlab("status")
     assert status.returncode == 0, status.stderr
     assert any(line.split()[:2] == ["hub", "up"] for line in status.stdout.splitlines()), status.stdout
-    token = docker_team.huntlab("token")
-    assert token.returncode != 0 and "no shared token" in token.stderr
     listed = docker_team.huntlab("users", "list")
     assert listed.returncode == 0, listed.stderr
     assert {line.split()[0] for line in listed.stdout.splitlines()[1:]} == {ALICE, BOB}
@@ -372,8 +379,29 @@ def test_two_hunters_run_spark_jobs_at_once_each_within_its_caps(docker_team: Do
         assert status.split("CapEff:")[1].split()[0] == "0000000000000000", status
 
 
+def hub_log_note(docker_team: DockerTeam, pattern: str, timeout: float = 120) -> re.Match[str]:
+    """The first match of ``pattern`` in `huntlab logs hub`, waited for."""
+    deadline = time.monotonic() + timeout
+    while True:
+        log = docker_team.huntlab("logs", "hub")
+        assert log.returncode == 0, log.stderr[-3000:]
+        found = re.search(pattern, log.stdout)
+        if found is not None:
+            return found
+        assert time.monotonic() < deadline, log.stdout[-4000:]
+        time.sleep(2)
+
+
 def test_a_removed_hunter_is_refused_everywhere(docker_team: DockerTeam) -> None:
-    added = docker_team.huntlab("users", "add", CAROL, "--password-stdin",
+    # Carol made in the hub (its admin page; its API here), not by `huntlab users add`: her
+    # server cannot start, and the hub's log says how to make her a hunter. Then it starts.
+    made = docker_team.hub_api("POST", f"/users/{CAROL}")
+    assert made.status_code == 201, made.text
+    docker_team.hub_api("POST", f"/users/{CAROL}/server")
+    note = hub_log_note(
+        docker_team, rf"{CAROL} has no number in the team's logins: `(huntlab users add {CAROL})`"
+    )
+    added = docker_team.huntlab(*note.group(1).split()[1:], "--password-stdin",
                                 stdin="carol-password-1\n")  # fmt: skip
     assert added.returncode == 0, added.stderr
     store = json.loads(docker_team.hub_file("team/es-credentials.json"))
@@ -396,26 +424,85 @@ def test_a_removed_hunter_is_refused_everywhere(docker_team: DockerTeam) -> None
     assert f"{docker_team.project}-hunter-{CAROL}" not in docker_team.containers()
     volumes = run(["docker", "volume", "ls", "--format", "{{.Name}}"], timeout=60).split()
     assert f"{docker_team.project}_hunter-{CAROL}" not in volumes
+    # Removing her again: no such hunter, and the command that shows who there is.
+    again = docker_team.huntlab("users", "remove", CAROL)
+    listing = hinted_command(
+        again, f"no hunter {CAROL}: `huntlab users list` shows who there is", r"huntlab users list"
+    )
+    listed = docker_team.huntlab(*listing)
+    assert listed.returncode == 0, listed.stderr
+    assert {line.split()[0] for line in listed.stdout.splitlines()[1:]} == {ALICE, BOB}
+
+
+def test_a_hub_refusing_huntlab_users_names_its_log(docker_team: DockerTeam) -> None:
+    """The hub refuses `huntlab users` (here: the CLI's API token no longer the hub's): the
+    error names the hub's log, which shows the refused call."""
+    team = "/srv/huntlab/team"
+    docker_team.hub_sh(f"cp -p {team}/hub-api-token {team}/hub-api-token.kept && "
+                       f"echo not-the-hubs-token >{team}/hub-api-token")  # fmt: skip
+    try:
+        added = docker_team.huntlab("users", "add", ERIN)
+        command = hinted_command(
+            added, rf"the hub answered (\d+) adding {ERIN}: `huntlab logs hub`", r"huntlab logs hub"
+        )
+        status = re.search(r"the hub answered (\d+)", added.stderr)
+        assert status is not None and status.group(1).startswith("4"), added.stderr
+        logs = docker_team.huntlab(*command)
+        assert logs.returncode == 0, logs.stderr[-3000:]
+        assert f"{status.group(1)} POST /hub/api/users/{ERIN}" in logs.stdout, logs.stdout[-4000:]
+    finally:
+        docker_team.hub_sh(f"mv -f {team}/hub-api-token.kept {team}/hub-api-token")
+        # Her login and Elasticsearch user were made before the hub refused.
+        docker_team.huntlab("users", "remove", ERIN)
+    listed = docker_team.huntlab("users", "list")
+    assert {line.split()[0] for line in listed.stdout.splitlines()[1:]} == {ALICE, BOB}
 
 
 def test_an_invite_link_names_the_door_and_works_once(docker_team: DockerTeam) -> None:
-    added = docker_team.huntlab("users", "add", DAVE)
+    # A team lab has no token to print: `huntlab token` says how a hunter gets in instead.
+    token = docker_team.huntlab("token")
+    add = hinted_command(
+        token,
+        re.escape("a team lab has no shared token: each hunter logs in with their own password "
+                  "(`huntlab users add NAME` prints their invite link)"),
+        r"huntlab users add NAME",
+    )  # fmt: skip
+    added = docker_team.huntlab(*[DAVE if arg == "NAME" else arg for arg in add])
     assert added.returncode == 0, added.stderr
     invite = added.stdout.strip()
     try:
         assert invite.startswith(f"{docker_team.url}/hub/invite/"), invite
-        session = requests.Session()
-        page = session.get(invite, verify=docker_team.cert, timeout=30)
-        assert page.status_code == 200 and DAVE in page.text
         chosen = "dave-chose-this-1"
-        done = session.post(invite, data={"password": chosen, "password2": chosen,
-                                          "_xsrf": session.cookies.get("_xsrf")},
-                            verify=docker_team.cert, timeout=30, allow_redirects=False)  # fmt: skip
-        assert done.status_code == 302, done.text[-1000:]
+        accept_invite(docker_team, invite, DAVE, chosen)
         assert requests.get(invite, verify=docker_team.cert, timeout=30).status_code == 404
         login(docker_team, DAVE, chosen)
+        # Adding him again: he exists, and a reset gives him a new invite, which works.
+        again = docker_team.huntlab("users", "add", DAVE)
+        reset = hinted_command(
+            again,
+            f"hunter {DAVE} exists already: `huntlab users reset {DAVE}` gives them a new invite",
+            rf"huntlab users reset {DAVE}",
+        )
+        renewed = docker_team.huntlab(*reset)
+        assert renewed.returncode == 0, renewed.stderr
+        second = renewed.stdout.strip()
+        assert second.startswith(f"{docker_team.url}/hub/invite/") and second != invite, second
+        accept_invite(docker_team, second, DAVE, "dave-chose-this-2")
+        login(docker_team, DAVE, "dave-chose-this-2")
+        assert try_login(docker_team, DAVE, chosen)[1].status_code == 403
     finally:
         docker_team.huntlab("users", "remove", DAVE)
+
+
+def accept_invite(docker_team: DockerTeam, invite: str, name: str, password: str) -> None:
+    """Open the invite link and set the password, as the hunter does in the browser."""
+    session = requests.Session()
+    page = session.get(invite, verify=docker_team.cert, timeout=30)
+    assert page.status_code == 200 and name in page.text
+    done = session.post(invite, data={"password": password, "password2": password,
+                                      "_xsrf": session.cookies.get("_xsrf")},
+                        verify=docker_team.cert, timeout=30, allow_redirects=False)  # fmt: skip
+    assert done.status_code == 302, done.text[-1000:]
 
 
 def test_two_hunters_edit_one_notebook_at_once_through_a_share(docker_team: DockerTeam) -> None:
@@ -437,7 +524,14 @@ def test_two_hunters_edit_one_notebook_at_once_through_a_share(docker_team: Dock
 
 
 def test_restart_keeps_users_and_files_and_down_leaves_nothing(docker_team: DockerTeam) -> None:
-    again = docker_team.huntlab("up", "--no-data", timeout=1200)
+    # The hub stopped: `huntlab users` says to bring the lab up, and that brings it back
+    # (--no-data: the datasets the fixture loaded stay the team's).
+    run(["docker", "stop", f"{docker_team.project}-hub-1"], timeout=120)
+    stopped = docker_team.huntlab("users", "list")
+    up = hinted_command(
+        stopped, "the team server's hub is not running: `huntlab up` first", r"huntlab up"
+    )
+    again = docker_team.huntlab(*up, "--no-data", timeout=1200)
     assert again.returncode == 0, again.stderr[-4000:]
     login(docker_team, ALICE, docker_team.passwords[ALICE])
     listed = docker_team.huntlab("users", "list")

@@ -37,7 +37,10 @@ class HunterDockerSpawner(DockerSpawner):
         name = self.user.name
         uids = self._uids()
         if name not in uids:
-            raise RuntimeError(f"{name} has no number in the team's logins: `huntlab users add`")
+            # A hub user made in its admin page, not by `huntlab users add`: no uid for them.
+            raise RuntimeError(
+                f"{name} has no number in the team's logins: `huntlab users add {name}`"
+            )
         caps = spark_caps_for(
             os.environ.get("HUNTLAB_HUNTER_SPARK_CORES"), os.environ.get("HUNTLAB_HUNTER_EXECUTOR_MEMORY")
         )
