@@ -162,6 +162,30 @@ IN_SITU: dict[tuple[str, str, str], str] = {
         _TEAM + "test_a_removed_hunter_is_refused_everywhere",
     ("lab/team/hub.py", "huntlab up", "delete {} and run `huntlab up`"):
         _TEAM + "test_restart_keeps_users_and_files_and_down_leaves_nothing",
+    # the docker runtime
+    ("cli/logstash.py", "huntlab up --docker", "{} not found: bring the lab up with `hun"):
+        _DOCKER + "stack",
+    ("lab/live.py", "huntlab status", "Logstash's HTTP input at {} does not ans"):
+        _DOCKER + "test_logstash_check_finds_the_lab_and_says_what_logstash_lacks",
+    ("lab/docker.py", "huntlab logs SERVICE", "the lab is not healthy ({}); read `huntl"):
+        _DOCKER + "test_a_failed_setup_names_its_log",
+    ("lab/docker.py", "huntlab up --docker", "no JUPYTER_TOKEN in {}: bring the lab up"):
+        _DOCKER + "test_an_env_file_without_the_token_gets_one_from_up",
+    ("lab/docker.py", "huntlab up --docker --spark-workers N", "SPARK_WORKERS={} in {}: give a whole num"):
+        _DOCKER + "test_rerun_keeps_env_and_data",
+    # the docker team server
+    ("lab/docker.py", "huntlab users add NAME", "a team lab has no shared token: each hun"):
+        _TEAM_DOCKER + "test_an_invite_link_names_the_door_and_works_once",
+    ("lab/team/docker_hub.py", "huntlab users reset {}", "hunter {} exists already: `huntlab users"):
+        _TEAM_DOCKER + "test_an_invite_link_names_the_door_and_works_once",
+    ("lab/team/docker_hub.py", "huntlab logs hub", "the hub answered {} adding {}: `huntlab "):
+        _TEAM_DOCKER + "test_a_hub_refusing_huntlab_users_names_its_log",
+    ("lab/team/docker_hub.py", "huntlab users list", "no hunter {}: `huntlab users list` shows"):
+        _TEAM_DOCKER + "test_a_removed_hunter_is_refused_everywhere",
+    ("lab/team/docker_spawner.py", "huntlab users add {}", "{} has no number in the team's logins: `"):
+        _TEAM_DOCKER + "test_a_removed_hunter_is_refused_everywhere",
+    ("lab/docker.py", "huntlab up", "the team server's hub is not running: `h"):
+        _TEAM_DOCKER + "test_restart_keeps_users_and_files_and_down_leaves_nothing",
     # Spark: an existing cluster
     ("lab/native/spark.py", "huntlab up --spark-master URL --spark-secret-file FILE",
      "the Spark master {} does not answer ({})"):
@@ -189,6 +213,28 @@ NOT_IN_SITU: dict[tuple[str, str, str], str] = {
         "(test_team_native.py: a single analyst's node made a team's) and `huntlab es start` "
         "starts it as the home's kind (the same file: a stopped team node comes back with "
         "security on), so only a node started by hand in the home reaches it",
+    ("cli/logstash.py", "huntlab up --logstash", "Logstash is off in this lab (`huntlab up"):
+        "bringing Logstash up needs its image, which this machine cannot have (no registry; "
+        "the stack's test substitutions leave Logstash out): test_docker.py reads the message "
+        "in situ and checks the command; the live-data path is tested through its pipeline",
+    ("cli/logstash.py", "huntlab logs logstash", "the event from host {} was taken by Logs"):
+        "needs a running Logstash container (its image cannot be had here, as above); "
+        "`huntlab logs SERVICE` is run in situ for the setup container (test_docker.py)",
+    ("lab/docker.py", "huntlab up --docker", "{} not found: bring the lab up with `hun"):
+        "`huntlab token --rotate` of a docker lab whose env file was deleted: the same "
+        "message and command as a home with no lab, which the stack fixture (test_docker.py) "
+        "meets and follows; deleting a running lab's env file would lose its passwords",
+    ("lab/docker.py", "huntlab logs SERVICE", "the lab did not become healthy within {}"):
+        "Compose 2.40 exits 0 when a service fails to become healthy, so `up` reports the "
+        "message beside it (the lab is not healthy), whose same `huntlab logs SERVICE` "
+        "test_docker.py runs in situ; test_a_failed_setup_names_its_log accepts either",
+    ("lab/docker.py", "huntlab up --docker --team", "{} is not a team lab: bring one up with "):
+        "test_docker.py reads it on the single analyst's stack; following it there would turn "
+        "that stack into a team server, which test_team_docker.py brings up with "
+        "./install.sh --docker --team (the same command)",
+    ("lab/team/docker_hub.py", "huntlab up --docker --team", "{} is not set in the hub container: brin"):
+        "inside the hub's container, for a variable Compose always sets there: only a "
+        "container started by hand, outside `huntlab up`, lacks it",
     ("lab/native/team.py", "huntlab up --team", "a team lab (`huntlab up --team`)"):
         "the refusal of `huntlab up --team` to a user who is not root names that very command, "
         "to be run with sudo; the team suites run it as root",

@@ -82,3 +82,47 @@ def test_a_suggested_command_exists_with_its_options(where: str, suggestion: str
                 f"{where}: `{suggestion}` suggests {name}, which `huntlab "
                 f"{' '.join(walked[-1])}` does not take (it takes {sorted(options)})"
             )
+
+
+def _fixed_words(command: str) -> str:
+    """The words of a suggestion a test finds it by: up to its first placeholder."""
+    words = []
+    for word in command.split():
+        if "{" in word or "..." in word or "|" in word or (word.isupper() and word.isalpha()):
+            break
+        words.append(word)
+    return " ".join(words)
+
+
+def _test_source(nodeid: str) -> str:
+    import ast
+
+    file, _, name = nodeid.partition("::")
+    path = REPO / file
+    assert path.is_file(), f"{nodeid}: no file {file}"
+    text = path.read_text(encoding="utf-8")
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.FunctionDef) and node.name == name:
+            return ast.get_source_segment(text, node) or ""
+    raise AssertionError(f"{nodeid}: {file} has no test {name}")
+
+
+def test_every_suggestion_of_a_message_is_run_where_the_message_is_printed() -> None:
+    """The table of situations (tests/support/hints.py) names, for each suggestion a message
+    of huntlab makes, the test that makes that situation and runs the command; a new message
+    with a suggestion fails here until a test runs it (or the table says why none can)."""
+    from tests.support.hints import IN_SITU, NOT_IN_SITU, message_hints
+
+    found = {h.key for h in message_hints()}
+    assert not set(IN_SITU) & set(NOT_IN_SITU)
+    listed = set(IN_SITU) | set(NOT_IN_SITU)
+    missing = sorted(found - listed)
+    stale = sorted(listed - found)
+    assert not missing, f"suggestions no test runs in their situation: {missing}"
+    assert not stale, f"the table lists suggestions no message makes any more: {stale}"
+    for (where, command, _lead), nodeid in IN_SITU.items():
+        source = _test_source(nodeid)
+        words = _fixed_words(command)
+        assert words in source, f"{where}: {nodeid} does not look for `{words}` in the output"
+    for key, why in NOT_IN_SITU.items():
+        assert len(why) > 40, f"{key}: say why no test can make the situation"
