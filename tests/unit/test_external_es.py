@@ -27,13 +27,18 @@ def test_https_anywhere_and_http_on_loopback_are_accepted(url: str) -> None:
         ("http://es.example.org:9200", "in clear"),
         ("http://10.0.0.5:9200", "in clear"),
         ("https://elastic:secret@es.example.org:9200", "must not hold credentials"),
+        # Without a scheme it parses as a path: refused for its credentials all the same,
+        # before any message could echo them.
+        ("elastic:secret@es.example.org:9200", "must not hold credentials"),
+        ("ftp://elastic:secret@es.example.org", "must not hold credentials"),
         ("es.example.org:9200", "not an Elasticsearch URL"),
         ("ftp://es.example.org", "not an Elasticsearch URL"),
     ],
 )
 def test_other_urls_are_refused_with_why(url: str, said: str) -> None:
-    with pytest.raises(HuntlabError, match=said):
+    with pytest.raises(HuntlabError, match=said) as refused:
         external_es.check_url(url)
+    assert "secret" not in str(refused.value)
 
 
 def _choose(home: Path, url: str | None, user: str | None = None, password_file: str | None = None,

@@ -155,6 +155,11 @@ def _for_the_shell(exc: Exception, argv: list[str] | None) -> str:
     return str(DataFormatError(exc.path, exc.line, exc.problem, hint))
 
 
+# Click 8.2 raises this for a group typed alone (8.1 printed its help itself): nothing to catch
+# where it does not exist.
+_NO_ARGS_IS_HELP: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
 def main(argv: list[str] | None = None) -> Any:
     from huntlab.errors import HuntlabError
 
@@ -166,9 +171,9 @@ def main(argv: list[str] | None = None) -> Any:
     except click.exceptions.Abort:
         click.echo("huntlab: aborted", err=True)
         sys.exit(130)
-    except click.exceptions.NoArgsIsHelpError as exc:
+    except _NO_ARGS_IS_HELP as exc:
         # A group typed alone (`huntlab`, `huntlab users`): its help is the answer, not an error.
-        click.echo(exc.ctx.get_help())
+        click.echo(exc.ctx.get_help() if exc.ctx is not None else exc.format_message())
         sys.exit(0)
     except click.UsageError as exc:
         # One line, like every other error: what was wrong, and where the help is.

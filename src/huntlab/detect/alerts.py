@@ -174,9 +174,11 @@ def write_alerts(
     if report.written or report.failed:  # nothing sent: no index to refresh
         es.indices.refresh(index=index)
     if report.failed:
-        raise HuntlabError(
-            f"{report.summary()}: {'; '.join(report.reasons)} ({_remedy(es, index)})"
-        )
+        try:
+            remedy = _remedy(es, index)
+        except Exception:  # the refusal is the error to show, whatever this one hit
+            remedy = f"check the index's mapping against the {TEMPLATE} template"
+        raise HuntlabError(f"{report.summary()}: {'; '.join(report.reasons)} ({remedy})")
     return report
 
 
@@ -189,7 +191,7 @@ def _remedy(es: Any, index: str) -> str:
     if have != wanted:
         return (
             f"{index} was not made from huntlab's {TEMPLATE} template: delete that index and "
-            "rerun the same `huntlab detect ... --alerts`; alerts keep their ids, so it is "
-            "written whole again"
+            "rerun the same `huntlab detect ... --alerts` (alerts keep their ids; those of other "
+            "runs in it go with it)"
         )
     return f"the {TEMPLATE} template refuses them: a fault of huntlab, please report it"

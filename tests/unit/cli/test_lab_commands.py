@@ -77,6 +77,10 @@ def test_token_before_up_is_a_clear_error(env: dict[str, str]) -> None:
     assert done.returncode == 1
     assert "run `huntlab up` first" in done.stderr
     assert "Traceback" not in done.stderr
+    # Rotating a token that was never made is the same error, and makes none.
+    rotated = huntlab(env, "token", "--rotate")
+    assert rotated.returncode == 1 and "run `huntlab up` first" in rotated.stderr
+    assert not (Path(env["HUNTLAB_HOME"]) / "jupyter_token").exists()
 
 
 def test_logs_list_the_files_and_refuse_what_they_cannot_show(env: dict[str, str]) -> None:

@@ -49,7 +49,7 @@ from huntlab.lab.native.spark import (
 from huntlab.lab.runtime import LabSummary, Say, UpOptions, say_stderr
 from huntlab.lab.status import ServiceStatus
 from huntlab.lab.team import accounts, hub
-from huntlab.lab.token import ensure_token, read_token, rotate_token
+from huntlab.lab.token import ensure_token, read_token, rotate_token, token_path
 from huntlab.settings import Settings
 
 ELASTICSEARCH = elasticsearch.NAME
@@ -431,8 +431,8 @@ class NativeRuntime:
         return value
 
     def rotate_token(self) -> str:
-        if team.is_team(self.home):
-            self.token()  # says a team lab has no shared token
+        if team.is_team(self.home) or not token_path(self.home).exists():
+            self.token()  # says a team lab has no shared token, or that no lab ran yet
         value = rotate_token(self.home)  # whatever the old file holds: it may be the fault
         if self._restart_jupyter():
             self.say("huntlab: JupyterLab restarted; only the new token is accepted")

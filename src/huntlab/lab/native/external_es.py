@@ -62,7 +62,9 @@ def check_url(url: str) -> str:
     """``url`` without a trailing slash when it is an http(s) URL huntlab may send a password
     to: HTTPS, or HTTP on this machine's loopback; a HuntlabError saying why otherwise."""
     parsed = urllib.parse.urlsplit(url)
-    if parsed.username or parsed.password:
+    # user:password@host without a scheme parses as a path: look at what precedes the host.
+    authority = url.split("//", 1)[-1].split("/", 1)[0]
+    if parsed.username or parsed.password or "@" in authority:
         raise HuntlabError(
             "--es-url must not hold credentials (they would be kept in config.json and shown "
             "by `huntlab status`): give --es-user and --es-password-file"
