@@ -10,6 +10,11 @@ import pytest
 
 from tests.support.paths import REPO
 
+# The table cache (huntlab.readers.cache) is off for the suite unless asked for, so that every
+# reader test parses its source, on every run; tests/unit/test_readers_cache.py turns it on in
+# a cache folder of its own. (HUNTLAB_TABLE_CACHE=1 ./test.sh runs the suite through it.)
+os.environ.setdefault("HUNTLAB_TABLE_CACHE", "0")
+
 pytest_plugins = [
     "tests.support.fixtures.spark",
     "tests.support.fixtures.elasticsearch",

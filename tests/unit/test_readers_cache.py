@@ -568,3 +568,25 @@ def test_the_command_shows_and_clears_the_cache(
     assert not any(p.is_file() for p in tables.rglob("*"))
     huntlab.read_events(datasets_dir / LAUNCHER_VBS)
     assert len(parses) == 3  # parsed again
+
+
+def test_a_cache_folder_others_may_write_in_is_not_used(
+    tables: Path, parses: list[int], datasets_dir: Path
+) -> None:
+    """Someone who can write in the folder could plant a table a read would take: a folder
+    open to others (or a link) is neither read nor written; the reads parse."""
+    source = datasets_dir / LAUNCHER_VBS
+    huntlab.read_events(source)
+    assert len(_entries(tables)) == 1 and len(parses) == 1
+    tables.chmod(0o777)
+    try:
+        huntlab.read_events(source)
+        huntlab.read_events(source)
+        assert len(parses) == 3
+    finally:
+        tables.chmod(0o700)
+    huntlab.read_events(source)  # private again: the entry is used
+    assert len(parses) == 3
+    link = tables.parent / "tables-link"
+    link.symlink_to(tables)
+    assert not table_cache.trusted(link) and table_cache.trusted(tables)

@@ -95,6 +95,22 @@ def enabled() -> bool:
     return os.environ.get(ENV, "").strip().lower() not in _OFF
 
 
+def trusted(root: Path) -> bool:
+    """Whether tables may be read from and written to ``root``: absent (made owner-only when
+    first written), or a folder, not a link, of this user's that no one else may write in.
+    Anyone who can write there could plant a table a read would take: then the cache is not
+    used at all (the reads parse)."""
+    import stat
+
+    try:
+        st = os.lstat(root)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid() and not st.st_mode & 0o022
+
+
 def tables_dir() -> Path:
     """``$HUNTLAB_CACHE/tables``, beside the dataset store (``$HUNTLAB_CACHE/datasets``)."""
     return cache_dir() / "tables"
@@ -323,7 +339,11 @@ def read_events(
     from huntlab.readers.frame import build_frame
 
     _check_errors(errors)  # what the read would raise first, before anything is resolved
-    entry = prepare(source, dataset=dataset, categorical=categorical, limits=limits, errors=errors)
+    entry = (
+        prepare(source, dataset=dataset, categorical=categorical, limits=limits, errors=errors)
+        if trusted(tables_dir())
+        else None
+    )
     if entry is not None:
         found = load(entry)
         if found is not None:
