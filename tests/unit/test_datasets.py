@@ -300,11 +300,7 @@ def test_what_is_local_and_what_an_offline_get_says(
     """`list`'s LOCAL column and `show` agree on where a dataset can be read from; a get that
     cannot download says what the user has not done yet and leaves no folder behind."""
     monkeypatch.setenv("HUNTLAB_DATASETS_METADATA", str(metadata_dir))
-    env = {**dict(__import__("os").environ), "PATH": "/usr/bin:/bin"}
-
-    def huntlab(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "huntlab", *args], capture_output=True,
-                              text=True, env={**env, **extra}, timeout=120, check=False)  # fmt: skip
+    huntlab = _cli({**dict(__import__("os").environ), "PATH": "/usr/bin:/bin"})
 
     mirror = {"HUNTLAB_DATASETS_MIRROR": str(datasets_dir)}
     listed = huntlab("datasets", "list", "-q", "empire_launcher_vbs", "--format", "csv", **mirror)

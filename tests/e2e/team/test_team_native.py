@@ -24,6 +24,7 @@ import yaml
 
 from tests.support.fixtures.lab import run_in_kernel
 from tests.support.fixtures.team import ALICE, BOB, CAROL, DAVE, TeamLab
+from tests.support.hints import suggested
 from tests.support.hub_checks import KERNEL_ES, KERNEL_SPARK, WAIT, pinned_chromium
 from tests.support.hub_checks import login as _login
 from tests.support.hub_checks import try_login as _try_login
@@ -59,13 +60,6 @@ def _error_line(result: Any) -> str:
     lines = [line for line in result.stderr.splitlines() if line.startswith("huntlab: error: ")]
     assert len(lines) == 1, result.stderr
     return lines[0]
-
-
-def _hinted(text: str, pattern: str) -> list[str]:
-    """The arguments after ``huntlab`` of the backticked command ``pattern`` in ``text``."""
-    found = re.search(rf"`({pattern})`", text)
-    assert found is not None, text
-    return found.group(1).split()[1:]
 
 
 def _listed(lab: TeamLab) -> dict[str, str]:
@@ -124,7 +118,7 @@ def test_install_brings_up_the_team_server_behind_one_https_door(team_lab: TeamL
     roles_file = team_lab.home / "elasticsearch" / "config" / "roles.yml"
     text = roles_file.read_text(encoding="utf-8")
     assert text.startswith("# Written by huntlab"), text[:200]
-    group = _hinted(text.splitlines()[0], r"huntlab users")
+    group = suggested(text.splitlines()[0], r"huntlab users")
     listed = team_lab.huntlab(*group, "list")
     assert listed.returncode == 0, listed.stderr
     in_file = {role.removeprefix("huntlab_user_") for role in yaml.safe_load(text)
@@ -136,7 +130,7 @@ def test_install_brings_up_the_team_server_behind_one_https_door(team_lab: TeamL
     # Elasticsearch a single analyst's lab runs (security off): restarted with security on.
     before = team_lab.before["users"]
     assert "is not a team lab: bring one up with `./install.sh --team`" in _error_line(before)
-    assert _hinted(before.stderr, r"huntlab up --team") == ["up", "--team"]
+    assert suggested(before.stderr, r"huntlab up --team") == ["up", "--team"]
     assert team_lab.before["es"].returncode == 0, team_lab.before["es"].stderr
     assert "restarting Elasticsearch with security on" in team_lab.install.stderr
     anonymous = requests.get(f"{team_lab.es_url}/_security/_authenticate", timeout=30)
@@ -324,7 +318,7 @@ def test_a_removed_hunter_is_refused_everywhere(team_lab: TeamLab) -> None:
     store.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     failed = _spawn_failure(team_lab, CAROL)
     assert f"no Elasticsearch credential for hunter '{CAROL}'" in failed, failed
-    readded = team_lab.huntlab(*_hinted(failed, rf"huntlab users add {CAROL}"))
+    readded = team_lab.huntlab(*suggested(failed, rf"huntlab users add {CAROL}"))
     assert readded.returncode == 0, readded.stderr
     # She has a credential again and keeps her login; her server starts.
     es_password = _es_password(team_lab, CAROL)
@@ -362,7 +356,7 @@ def test_an_invite_lets_a_new_hunter_set_their_password_once(team_lab: TeamLab) 
     # A team lab has no token; its error says how a hunter gets in: their invite link.
     token = _error_line(team_lab.huntlab("token"))
     assert "a team lab has no shared token" in token, token
-    hint = _hinted(token, r"huntlab users add NAME")
+    hint = suggested(token, r"huntlab users add NAME")
     added = team_lab.huntlab(*[DAVE if arg == "NAME" else arg for arg in hint])
     assert added.returncode == 0, added.stderr
     first = added.stdout.strip()
@@ -371,7 +365,7 @@ def test_an_invite_lets_a_new_hunter_set_their_password_once(team_lab: TeamLab) 
         # Adding him again points at reset, which gives him a new invite; the first is dead.
         again = _error_line(team_lab.huntlab("users", "add", DAVE))
         assert f"hunter {DAVE} exists already" in again, again
-        reset = team_lab.huntlab(*_hinted(again, rf"huntlab users reset {DAVE}"))
+        reset = team_lab.huntlab(*suggested(again, rf"huntlab users reset {DAVE}"))
         assert reset.returncode == 0, reset.stderr
         invite = reset.stdout.strip()
         assert "/hub/invite/" in invite and invite != first, reset.stdout
@@ -397,7 +391,7 @@ def test_an_invite_lets_a_new_hunter_set_their_password_once(team_lab: TeamLab) 
     for command in ("remove", "reset"):
         gone = _error_line(team_lab.huntlab("users", command, DAVE))
         assert f"no hunter {DAVE}" in gone, gone
-        listed = team_lab.huntlab(*_hinted(gone, r"huntlab users list"))
+        listed = team_lab.huntlab(*suggested(gone, r"huntlab users list"))
         assert listed.returncode == 0, listed.stderr
         assert {line.split()[0] for line in listed.stdout.splitlines()[1:]} == {ALICE, BOB}
 
@@ -426,7 +420,7 @@ def test_a_stopped_node_comes_back_with_security_on_by_the_command_its_error_nam
     assert stopped.returncode == 0, stopped.stderr
     failed = _error_line(team_lab.huntlab("query", "EventID:1"))
     assert "does not answer" in failed, failed
-    started = team_lab.huntlab(*_hinted(failed, r"huntlab es start"), timeout=600)
+    started = team_lab.huntlab(*suggested(failed, r"huntlab es start"), timeout=600)
     assert started.returncode == 0, started.stderr[-3000:]
     url = f"{team_lab.es_url}/_security/_authenticate"
     assert requests.get(url, timeout=30).status_code == 401
