@@ -27,7 +27,12 @@ def test_mapping_template_follows_mapping_json() -> None:
     )["template"]["mappings"]
     assert template["properties"]["@timestamp"] == {"type": "date"}
     assert template["properties"]["EventID"] == {"type": "integer"}
-    free_text = template["dynamic_templates"][0]["free_text"]
+    dynamic = {name: spec for entry in template["dynamic_templates"] for name, spec in entry.items()}
+    numbers = dynamic["numbers"]
+    assert numbers["match"] == list(m.number_fields())
+    assert numbers["mapping"]["type"] == "long"
+    assert numbers["mapping"]["fields"]["keyword"]["type"] == "keyword"
+    free_text = dynamic["free_text"]
     assert free_text["match"] == list(m.mapping()["text_fields"])
     assert free_text["mapping"]["fields"]["text"]["type"] == "text"
     assert template["properties"]["Message"]["fields"]["text"]["type"] == "text"

@@ -73,9 +73,12 @@ class Fields:
 
     def __init__(
         self, types: dict[str, str], scripts: bool = True,
-        by_index: dict[str, set[str]] | None = None,
+        by_index: dict[str, set[str]] | None = None, twins: dict[str, str] | None = None,
     ) -> None:  # fmt: skip
         self.types = types
+        # Number fields' keyword twins (``DestPort.keyword``: the number's text), which text
+        # matching reads without a script.
+        self.twins = twins or {}
         # Each index's keyword fields: a keyword search reads those of the indexes its events
         # can be in (the lab keeps one index per channel family).
         self.by_index = by_index or {}
@@ -114,9 +117,10 @@ def index_fields(es: Any, index: str) -> Fields:
         ) from exc
     types: dict[str, str] = {}
     by_index: dict[str, set[str]] = {}
+    twins: dict[str, str] = {}
     for name, body in answer.items():
         own: dict[str, str] = {}
-        _collect(body.get("mappings", {}).get("properties", {}), "", own)
+        _collect(body.get("mappings", {}).get("properties", {}), "", own, twins)
         by_index[name] = {f for f, kind in own.items() if kind == "keyword"}
         for field, kind in own.items():
             types.setdefault(field, kind)
@@ -126,16 +130,23 @@ def index_fields(es: Any, index: str) -> Fields:
                       for n in nodes)  # fmt: skip
     except (AuthorizationException, ApiError):
         scripts = False  # cannot tell (no `monitor`): rules that need scripts are listed
-    return Fields(types, scripts, by_index)
+    return Fields(types, scripts, by_index, twins)
 
 
-def _collect(properties: dict[str, Any], prefix: str, out: dict[str, str]) -> None:
+def _collect(
+    properties: dict[str, Any], prefix: str, out: dict[str, str],
+    twins: dict[str, str] | None = None,
+) -> None:  # fmt: skip
     for name, spec in properties.items():
         full = prefix + name
         if "properties" in spec:
-            _collect(spec["properties"], full + ".", out)
+            _collect(spec["properties"], full + ".", out, twins)
         elif "type" in spec:
             out.setdefault(full, str(spec["type"]))
+            if twins is not None and spec["type"] != "keyword":
+                for sub, sub_spec in (spec.get("fields") or {}).items():
+                    if sub_spec.get("type") == "keyword":
+                        twins.setdefault(full, f"{full}.{sub}")
 
 
 class Renderer:
@@ -190,6 +201,9 @@ class Renderer:
         kind = self.fields.types[name]
         if kind == "keyword":
             return name
+        twin = self.fields.twins.get(name)
+        if twin is not None:
+            return twin
         self._need_scripts(f"matching text on {kind} field {name}")
         runtime = f"_huntlab_text_{name}"
         self.runtime.setdefault(

@@ -17,6 +17,7 @@ from huntlab.detect.logsource import Source, Unsupported
 from huntlab.detect.pandas_engine import Evaluator, Table
 from huntlab.detect.rules import RuleSet, Skipped
 from huntlab.errors import HuntlabError
+from huntlab.readers.mapping import integer_fields
 
 # The event columns a hit shows, when the table has them ("event" is the row's position).
 EVENT_COLUMNS = ("@timestamp", "Hostname", "Channel", "EventID", "RecordNumber", "Dataset")
@@ -608,5 +609,11 @@ def _assemble(
         hits = pd.concat(hit_parts, ignore_index=True)
     else:
         hits = pd.DataFrame(columns=[*HIT_COLUMNS, *columns])
+    # The table's integer columns as the table holds them, whichever engine found the events
+    # (Spark hands a number column with gaps over as floats, Elasticsearch as objects).
+    for name in set(integer_fields()) & set(hits.columns):
+        if str(hits[name].dtype) != "Int64":
+            values = [None if pd.isna(v) else int(v) for v in hits[name].tolist()]
+            hits[name] = pd.array(values, dtype="Int64")
     summary = pd.DataFrame(summary_rows, columns=list(SUMMARY_COLUMNS))
     return Detection(hits, summary, list(rules.unsupported))

@@ -45,10 +45,21 @@ def mappings_component() -> dict[str, Any]:
         },
         "template": {
             "mappings": {
-                # Every value but @timestamp and EventID is text: never guess dates or numbers.
+                # The types are mapping.json's: never guess dates or numbers.
                 "date_detection": False,
                 "numeric_detection": False,
                 "dynamic_templates": [
+                    {
+                        # Numeric fields, mapped when an index first holds one (as
+                        # properties, all would show in every index, and in Spark's tables
+                        # over them). The keyword twin holds the number's text: text
+                        # matching (a Sigma modifier, a quoted value) needs no script, which
+                        # the native lab's node cannot run.
+                        "numbers": {
+                            "match": list(fields["numbers"]),
+                            "mapping": {"type": "long", "fields": {"keyword": {"type": "keyword"}}},
+                        }
+                    },
                     {
                         "free_text": {
                             "match_mapping_type": "string",

@@ -180,7 +180,7 @@ for (def name : p.integers) {
   def value = out.get(name);
   if (value != null) {
     try {
-      out.put(name, Long.parseLong(value.toString().trim()));
+      out.put(name, Long.parseLong(value.toString()));
     } catch (NumberFormatException e) {
       throw new IllegalArgumentException(name + ' ' + value + ' is not an integer');
     }

@@ -39,7 +39,19 @@ def dataset_field() -> str:
 
 
 def integer_fields() -> tuple[str, ...]:
-    return tuple(mapping()["fields"]["integers"])
+    """Every integer column: ``EventID`` (32-bit) and the numeric fields (64-bit)."""
+    fields = mapping()["fields"]
+    return (*fields["integers"], *fields["numbers"])
+
+
+def number_fields() -> tuple[str, ...]:
+    """The numeric event fields (64-bit integers): the type rule of docs/event-mapping.md."""
+    return tuple(mapping()["fields"]["numbers"])
+
+
+def integer_bits(name: str) -> int:
+    """The width of integer column ``name``: 32 for ``EventID``, 64 for the numeric fields."""
+    return 32 if name in mapping()["fields"]["integers"] else 64
 
 
 def core_fields() -> tuple[str, ...]:
@@ -113,9 +125,13 @@ def dataset_name_from_file(name: str) -> str:
 
 
 # What a canonical column can hold, whichever reader fills it: pandas' nanosecond timestamps
-# span the years 1677-2262, Elasticsearch maps EventID as a 32-bit integer.
+# span the years 1677-2262, Elasticsearch maps EventID as a 32-bit integer and the numeric
+# fields as 64-bit ones.
 _FIRST_YEAR, _LAST_YEAR = 1678, 2261
-_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
+_INT_RANGE = {32: (-(2**31), 2**31 - 1), 64: (-(2**63), 2**63 - 1)}
+# A number written as text: ASCII digits, an optional sign (what Java's Long.parseLong takes
+# in the ingest pipeline; Python's int() would also take "1_000", " 7" and other digits).
+_DECIMAL = re.compile(r"[+-]?[0-9]+")
 
 
 class RecordError(ValueError):
@@ -218,7 +234,7 @@ def normaliser(fmt: str) -> Normaliser:
     alias = aliases()
     channels = channel_spellings()
     ts_name = timestamp_field()
-    ints = frozenset(integer_fields())
+    ints = tuple((name, _INT_RANGE[integer_bits(name)]) for name in integer_fields())
     time_sources = rules.time_sources
     str_ = str
 
@@ -294,15 +310,17 @@ def normaliser(fmt: str) -> Normaliser:
             out.pop(ts_name, None)
         else:
             out[ts_name] = stamp
-        for name in ints:
+        for name, (low, high) in ints:
             value = out.get(name)
-            if value is not None:
-                try:
-                    number = out[name] = int(value)
-                except (ValueError, OverflowError) as exc:
-                    raise RecordError(f"{name} {value!r} is not an integer") from exc
-                if not _INT_MIN <= number <= _INT_MAX:
-                    raise RecordError(f"{name} {value!r} is outside the 32-bit integer range")
+            if value is None:
+                continue
+            if type(value) is not int:
+                if type(value) is not str_ or not _DECIMAL.fullmatch(value):
+                    raise RecordError(f"{name} {value!r} is not an integer")
+                value = out[name] = int(value)
+            if not low <= value <= high:
+                bits = 32 if high < 2**32 else 64
+                raise RecordError(f"{name} {value!r} is outside the {bits}-bit integer range")
         return out
 
     return normalise

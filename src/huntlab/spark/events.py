@@ -163,13 +163,25 @@ def _sources(group: _Group) -> dict[str, list[tuple[str, ...]]]:
 
 
 def _schema(names: Iterable[str]) -> StructType:
-    from pyspark.sql.types import IntegerType, StringType, StructField, StructType, TimestampType
+    from pyspark.sql.types import (
+        IntegerType,
+        LongType,
+        StringType,
+        StructField,
+        StructType,
+        TimestampType,
+    )
 
     ints = set(m.integer_fields())
     ts = m.timestamp_field()
     fields = []
     for name in column_order(names):
-        kind = TimestampType() if name == ts else IntegerType() if name in ints else StringType()
+        if name == ts:
+            kind = TimestampType()
+        elif name in ints:
+            kind = IntegerType() if m.integer_bits(name) == 32 else LongType()
+        else:
+            kind = StringType()
         fields.append(StructField(name, kind, True))
     return StructType(fields)
 

@@ -228,7 +228,7 @@ def test_known_events_have_their_pinned_ids(es_loaded_reports: Loaded) -> None:
     assert set(hits) == set(pinned)
     for _id, record in pinned.items():
         assert hits[_id]["Dataset"] == "empire_invoke_wmi"
-        assert hits[_id]["RecordNumber"] == str(record["record_number"])
+        assert hits[_id]["RecordNumber"] == int(record["record_number"])  # a number field
         assert hits[_id]["Hostname"] == record["computer_name"]
 
 

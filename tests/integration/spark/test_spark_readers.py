@@ -12,6 +12,7 @@ import pytest
 import huntlab
 from huntlab import spark as hspark
 from huntlab.readers import ReadReport
+from huntlab.readers import mapping as m
 from tests.support.readers_data import EMPIRE_2019, EVENT_DATASETS, IWBEM_2020, WMIPRVSE, raw_lines
 
 if TYPE_CHECKING:
@@ -34,6 +35,9 @@ SAMPLE_COLUMNS = [
     "Keywords",
     "TargetUserName",
     "RecordNumber",
+    "LogonType",
+    "DestinationPort",
+    "ThreadID",
     "UtcTime",
     "ScriptBlockText",
     "AccountName",
@@ -41,8 +45,12 @@ SAMPLE_COLUMNS = [
 
 
 def _text(value: Any) -> str | None:
-    if value is None or value is pd.NaT or (isinstance(value, float) and pd.isna(value)):
+    if value is None or value is pd.NaT or value is pd.NA:
         return None
+    if isinstance(value, float) and pd.isna(value):
+        return None
+    if isinstance(value, float) and value.is_integer():  # a number column with nulls
+        return str(int(value))
     if isinstance(value, pd.Timestamp):
         value = value.tz_localize("UTC") if value.tzinfo is None else value.tz_convert("UTC")
         return value.isoformat()
@@ -57,7 +65,10 @@ def _assert_same_table(pandas_frame: pd.DataFrame, spark_frame: DataFrame) -> No
     assert spark_frame.columns == list(pandas_frame.columns)
     types = dict(spark_frame.dtypes)
     assert types["@timestamp"] == "timestamp" and types["EventID"] == "int"
-    assert {t for name, t in types.items() if name not in ("@timestamp", "EventID")} == {"string"}
+    numbers = set(m.number_fields())
+    for name, kind in types.items():
+        if name not in ("@timestamp", "EventID"):
+            assert kind == ("bigint" if name in numbers else "string"), name
     columns = [c for c in SAMPLE_COLUMNS if c in pandas_frame.columns]
     rows = spark_frame.select(*[f"`{c}`" for c in columns]).toPandas()
     assert len(rows) == len(pandas_frame)

@@ -33,7 +33,7 @@ def test_evtx_and_its_json_give_the_same_table(sigma_dir: Path) -> None:
     assert event["Channel"] == "Microsoft-Windows-TaskScheduler/Operational"
     assert event["EventID"] == 142
     assert event["SourceName"] == "Microsoft-Windows-TaskScheduler"
-    assert event["RecordNumber"] == "14"
+    assert event["RecordNumber"] == 14
     assert event["TaskName"] == r"\Microsoft\Windows\SystemRestore\SR"
     assert "#attributes" not in from_evtx.columns
 
