@@ -164,6 +164,7 @@ def _sources(group: _Group) -> dict[str, list[tuple[str, ...]]]:
 
 def _schema(names: Iterable[str]) -> StructType:
     from pyspark.sql.types import (
+        DataType,
         IntegerType,
         LongType,
         StringType,
@@ -176,6 +177,7 @@ def _schema(names: Iterable[str]) -> StructType:
     ts = m.timestamp_field()
     fields = []
     for name in column_order(names):
+        kind: DataType
         if name == ts:
             kind = TimestampType()
         elif name in ints:
