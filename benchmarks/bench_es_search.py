@@ -31,10 +31,14 @@ def scan_normalize(settings: Any, index: str) -> Any:
     return pd.json_normalize([hit["_source"] for hit in hits])
 
 
+# --processes: huntlab.es.search's opt-in worker processes (search(..., processes=None)).
+PROCESSES: bool | None = False
+
+
 def ours(settings: Any, index: str) -> Any:
     from huntlab.es import search
 
-    return search(None, index=index, settings=settings)
+    return search(None, index=index, settings=settings, processes=PROCESSES)
 
 
 def main() -> int:
@@ -42,7 +46,12 @@ def main() -> int:
     parser.add_argument("--es-url", help="measure against this (disposable) cluster")
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--processes", action="store_true", help="huntlab's search with its worker processes"
+    )
     args = parser.parse_args()
+    global PROCESSES
+    PROCESSES = None if args.processes else False
     needs.datasets(DATASETS, *SOURCES)
     from huntlab.es import indices
     from huntlab.es.loader import load_events

@@ -94,55 +94,106 @@ def _json_text(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS, default=str).decode("utf-8")
 
 
+class ColumnBuilder:
+    """Columns under construction: rows are appended with ``add``; builders filled apart
+    (by worker processes, say) are joined in order with ``extend``; ``frame`` makes the
+    table. A builder pickles (values, row and code arrays), so it can cross processes."""
+
+    def __init__(self) -> None:
+        self.columns: dict[str, _Column] = {}
+        self.rows = 0
+
+    def add(self, events: Iterable[dict[str, Any]], bar: Any = None) -> None:
+        """Append ``events`` (dicts as ``iter_events`` yields them) as the next rows."""
+        columns = self.columns
+        # Per column: its value index and the bound appends, so the hot loop does no
+        # attribute lookups (this loop runs once per field of every event).
+        hot: dict[str, tuple[dict[Any, int], Any, Any]] = {
+            key: (column.index, column.rows.append, column.codes.append)
+            for key, column in columns.items()
+        }
+        get = hot.get
+        first = self.rows
+        row = first - 1
+        shown = first
+        for row, event in enumerate(events, first):
+            for key, value in event.items():
+                entry = get(key)
+                if entry is None:
+                    new = columns[key] = _Column()
+                    entry = hot[key] = (new.index, new.rows.append, new.codes.append)
+                index, add_row, add_code = entry
+                try:
+                    code = index.get(value)
+                except TypeError:  # an object or array (documents of other indexes): JSON text
+                    value = _json_text(value)
+                    code = index.get(value)
+                if code is None:
+                    code = index[value] = len(index)
+                add_row(row)
+                add_code(code)
+            if bar is not None and row - shown >= _PROGRESS_EVERY:
+                bar.update(row - shown)
+                shown = row
+        hot.clear()
+        if bar is not None:
+            bar.update(row + 1 - shown)
+        self.rows = row + 1
+
+    def extend(self, other: ColumnBuilder) -> None:
+        """Append the rows of ``other`` after these (``other`` is emptied)."""
+        offset = self.rows
+        for key, theirs in other.columns.items():
+            mine = self.columns.get(key)
+            if mine is None:
+                mine = self.columns[key] = _Column()
+            index = mine.index
+            # Their code -> ours: values new to this column are appended in their order, as if
+            # their rows had been added here one by one.
+            remap = np.fromiter(
+                (index.setdefault(value, len(index)) for value in theirs.index),
+                dtype=np.int32,
+                count=len(theirs.index),
+            )
+            rows = np.frombuffer(theirs.rows, dtype=np.int32) + np.int32(offset)
+            mine.rows.frombytes(rows.astype(np.int32, copy=False).tobytes())
+            mine.codes.frombytes(remap[np.frombuffer(theirs.codes, dtype=np.int32)].tobytes())
+        self.rows += other.rows
+        other.columns.clear()
+        other.rows = 0
+
+    def frame(self, *, categorical: bool = True) -> pd.DataFrame:
+        """The canonical DataFrame of the rows added so far (the builder is emptied)."""
+        columns = self.columns
+        n = self.rows
+        ts_name = m.timestamp_field()
+        ints = set(m.integer_fields())
+        data: dict[str, pd.Series] = {}
+        for name in _ordered(columns):
+            column = columns.pop(name, None)  # free each column's arrays as soon as it is built
+            if name == ts_name:
+                data[name] = _timestamp_series(column, n)
+            elif name in ints:
+                data[name] = _integer_series(column, n)
+            else:
+                data[name] = _string_series(column, n, categorical)
+        self.rows = 0
+        return pd.DataFrame(data, copy=False)
+
+
 def build_frame(
     events: Iterable[dict[str, Any]], *, categorical: bool = True, progress: bool | None = None
 ) -> pd.DataFrame:
     """The canonical DataFrame of ``events`` (dicts as ``iter_events`` yields them)."""
-    columns: dict[str, _Column] = {}
-    # Per column: its value index and the bound appends, so the hot loop does no attribute
-    # lookups (this loop runs once per field of every event).
-    hot: dict[str, tuple[dict[Any, int], Any, Any]] = {}
-    get = hot.get
     bar = None
     if progress or (progress is None and sys.stderr.isatty()):
         from tqdm import tqdm
 
         bar = tqdm(desc="events", unit=" ev", unit_scale=True, leave=False)
-    row = -1
-    shown = 0
-    for row, event in enumerate(events):
-        for key, value in event.items():
-            entry = get(key)
-            if entry is None:
-                new = columns[key] = _Column()
-                entry = hot[key] = (new.index, new.rows.append, new.codes.append)
-            index, add_row, add_code = entry
-            try:
-                code = index.get(value)
-            except TypeError:  # an object or array (documents of other indexes): JSON text
-                value = _json_text(value)
-                code = index.get(value)
-            if code is None:
-                code = index[value] = len(index)
-            add_row(row)
-            add_code(code)
-        if bar is not None and row - shown >= _PROGRESS_EVERY:
-            bar.update(row - shown)
-            shown = row
-    hot.clear()
-    if bar is not None:
-        bar.update(row + 1 - shown)
-        bar.close()
-    n = row + 1
-    ts_name = m.timestamp_field()
-    ints = set(m.integer_fields())
-    data: dict[str, pd.Series] = {}
-    for name in _ordered(columns):
-        column = columns.pop(name, None)  # free each column's arrays as soon as it is built
-        if name == ts_name:
-            data[name] = _timestamp_series(column, n)
-        elif name in ints:
-            data[name] = _integer_series(column, n)
-        else:
-            data[name] = _string_series(column, n, categorical)
-    return pd.DataFrame(data, copy=False)
+    builder = ColumnBuilder()
+    try:
+        builder.add(events, bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    return builder.frame(categorical=categorical)
