@@ -99,6 +99,7 @@ FOLDER_MARKERS: dict[str, tuple[str, ...]] = {
     "integration/es": ("es",),
     "integration/spark": ("spark",),
     "integration/detect": (),
+    "integration/hunts": ("spark",),
     "e2e/lab": ("lab", "es", "spark"),
     "e2e/docker": ("docker",),
     "e2e/browser": ("browser", "lab", "es", "spark"),

@@ -112,6 +112,10 @@ IN_SITU: dict[tuple[str, str, str], str] = {
         _EXTERNAL_ES + "test_the_lab_runs_on_the_existing_cluster_then_on_its_own_node_again",
     ("notebook.py", "huntlab load {}", "{} in {} at {}; load them with `huntlab "):
         _EXTERNAL_ES + "test_the_lab_runs_on_the_existing_cluster_then_on_its_own_node_again",
+    # hunts
+    ("hunts/check.py", "huntlab load {}", "`huntlab load {}`"):  # in "no events of {} in {} ..."
+        "tests/integration/hunts/test_check_es.py::"
+        "test_a_dataset_not_loaded_is_an_error_naming_the_load",
     # Elasticsearch
     ("es/client.py", "huntlab es start", "Elasticsearch at {} does not answer ({})"):
         _LAB + "test_the_hint_of_a_stopped_node_brings_it_back",
@@ -235,6 +239,15 @@ NOT_IN_SITU: dict[tuple[str, str, str], str] = {
     ("lab/team/docker_hub.py", "huntlab up --docker --team", "{} is not set in the hub container: brin"):
         "inside the hub's container, for a variable Compose always sets there: only a "
         "container started by hand, outside `huntlab up`, lacks it",
+    ("hunts/load.py", "huntlab load {}", "no events of {} in {} at {}; load them w"):
+        "what a notebook's spark_table(es=) or pandas_frame_es says for a dataset not loaded: "
+        "`huntlab hunts check` asks first and says the same (hunts/check.py), which "
+        "test_check_es.py follows in situ; test_check.py reads this one for a name no "
+        "recording has, which no load can put there",
+    ("hunts/load.py", "huntlab load {}", "{}: {} records spelled {} but {} of thei"):
+        "a guard: the index holds another load of the recording than the file read (a load "
+        "with --errors skip, or a recording changed since), which huntlab's own loads of one "
+        "recording never make; the same command is run in situ for hunts/check.py's message",
     ("lab/native/team.py", "huntlab up --team", "a team lab (`huntlab up --team`)"):
         "the refusal of `huntlab up --team` to a user who is not root names that very command, "
         "to be run with sudo; the team suites run it as root",

@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "load": ("huntlab.cli.es:load", "Load a dataset or file into Elasticsearch."),
     "query": ("huntlab.cli.es:query", "Search Elasticsearch from the shell."),
     "detect": ("huntlab.cli.detect:detect", "Run Sigma rules on events; list unsupported rules."),
+    "hunts": ("huntlab.cli.hunts:hunts", "List the playbook's hunts; get them as notebooks."),
     "up": ("huntlab.cli.lab:up", "Bring the lab up (docker or native)."),
     "down": ("huntlab.cli.lab:down", "Stop everything the lab started."),
     "status": ("huntlab.cli.lab:status", "Show each lab service: up or down, URL, version."),
