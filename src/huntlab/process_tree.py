@@ -136,6 +136,7 @@ def _is_spark(table: Any) -> bool:
 
 def _spark_select(table: Any, fields: Iterable[str], condition: Any) -> pd.DataFrame:
     """Rows of a Spark table matching ``condition``, with ``fields`` (missing ones as null)."""
+    import pandas as pd
     from pyspark.sql import functions as F
 
     present = set(table.columns)
@@ -143,7 +144,15 @@ def _spark_select(table: Any, fields: Iterable[str], condition: Any) -> pd.DataF
         F.col(f"`{name}`") if name in present else F.lit(None).cast("string").alias(name)
         for name in fields
     ]
-    return table.where(condition).select(*columns).toPandas()
+    selected = table.where(condition).select(*columns)
+    frame = selected.toPandas()
+    # Integer columns as the pandas reader gives them (Int64): toPandas hands one with gaps
+    # over as floats, whose text ("50000.0") would differ from the pandas path's.
+    for spec in selected.schema.fields:
+        if spec.dataType.typeName() in ("integer", "long", "short", "byte"):
+            values = [None if v is None or v != v else int(v) for v in frame[spec.name].tolist()]
+            frame[spec.name] = pd.array(values, dtype="Int64")
+    return frame
 
 
 def _pandas_select(table: pd.DataFrame, fields: Iterable[str]) -> pd.DataFrame:

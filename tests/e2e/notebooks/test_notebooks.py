@@ -258,10 +258,13 @@ def raw_events(dataset: str) -> list[dict[str, Any]]:
 @cache
 def _events(dataset: str) -> pd.DataFrame:
     import huntlab
+    from huntlab.readers.mapping import integer_fields
 
     frame = huntlab.read_events(dataset)
-    # plain strings everywhere: comparisons below do not depend on the reader's dtypes
-    text = [c for c in frame.columns if c not in ("@timestamp", "EventID")]
+    # plain strings for text columns: comparisons below do not depend on the reader's
+    # category dtypes (numbers stay numbers: docs/event-mapping.md, Numbers)
+    numbers = {"@timestamp", *integer_fields()}
+    text = [c for c in frame.columns if c not in numbers]
     return frame.astype(dict.fromkeys(text, "string"))
 
 
@@ -275,7 +278,7 @@ def wmi_children(dataset: str) -> pd.DataFrame:
     return created[created["ParentImage"].str.lower().str.endswith("\\wmiprvse.exe").fillna(False)]
 
 
-def expected_logon_processes(dataset: str, logon_type: str | None = "3") -> list[tuple[str, str]]:
+def expected_logon_processes(dataset: str, logon_type: int | None = 3) -> list[tuple[str, str]]:
     """(TargetLogonId, ProcessGuid) of processes created in a logon session (4624 + Sysmon 1)."""
     logons = events_of(dataset, SECURITY, 4624)
     if logon_type is not None:
