@@ -53,11 +53,7 @@ def pandas_frame(dataset: str | Path) -> pd.DataFrame:
     # .apply and .map, which on a category column run over every category of the column,
     # not over the rows (`.apply(int)` meets the hex ProcessId of another event and fails).
     frame = huntlab.read_events(dataset, categorical=False)
-    wanted = {
-        raw: canon
-        for raw, canon in _aliases().items()
-        if canon in frame.columns and raw not in frame.columns
-    }
+    wanted = _raw_spellings_wanted(frame)
     if not wanted:
         return frame
     held = _rows_holding(dataset, list(wanted), len(frame))
@@ -67,6 +63,16 @@ def pandas_frame(dataset: str | Path) -> pd.DataFrame:
     if not added:
         return frame
     return pd.concat([frame, pd.DataFrame(added, index=frame.index)], axis=1)
+
+
+def _raw_spellings_wanted(frame: pd.DataFrame) -> dict[str, str]:
+    """Raw spelling -> canonical column, for the merged aliases the table has a column of
+    under the canonical spelling only."""
+    return {
+        raw: canon
+        for raw, canon in _aliases().items()
+        if canon in frame.columns and raw not in frame.columns
+    }
 
 
 def _aliases() -> dict[str, str]:
@@ -294,11 +300,7 @@ def pandas_frame_es(
 
     index, query = es_dataset_query(dataset, settings)
     frame = search(query, index=index, settings=settings, categorical=False)
-    wanted = {
-        raw: canon
-        for raw, canon in _aliases().items()
-        if canon in frame.columns and raw not in frame.columns
-    }
+    wanted = _raw_spellings_wanted(frame)
     if not wanted:
         return frame
     source = dataset if records is None else records
