@@ -6,11 +6,9 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-import socket
 import tarfile
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import ClassVar
 
@@ -19,6 +17,7 @@ import pytest
 from huntlab import datasets
 from huntlab.dataset_catalog import UPSTREAM_RAW_PREFIX, catalog
 from huntlab.errors import DownloadError, HuntlabError
+from tests.support.http_server import closed_port, serving
 
 WMI_2020 = "empire_wmi_dcerpc_wmi_IWbemServices_ExecMethod"
 
@@ -84,20 +83,8 @@ def server(tmp_path: Path) -> Iterator[tuple[str, type[RangeHandler]]]:
     handler = type("Handler", (RangeHandler,), {
         "root": tmp_path / "served", "files": {}, "log": [], "cut_after": None,
     })
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", handler
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    with serving(handler) as url:
+        yield url, handler
 
 
 def test_interrupted_download_resumes_with_range(
@@ -157,7 +144,7 @@ def test_resolve_downloads_the_event_files_only(
 def test_offline_get_names_the_url_and_the_way_out(
     dataset_cache: Path, monkeypatch: pytest.MonkeyPatch, metadata_dir: Path
 ) -> None:
-    base = f"http://127.0.0.1:{_closed_port()}"
+    base = f"http://127.0.0.1:{closed_port()}"
     monkeypatch.setenv("HUNTLAB_DATASETS_METADATA", str(metadata_dir))
     monkeypatch.setenv("HUNTLAB_DATASETS_BASE_URL", base)
     ds = catalog().get("empire_launcher_vbs")
@@ -211,7 +198,7 @@ def test_metadata_download_from_the_repository_archive(
 def test_metadata_download_offline_says_how_to_point_at_a_copy(
     dataset_cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    source = f"http://127.0.0.1:{_closed_port()}/archive.tar.gz"
+    source = f"http://127.0.0.1:{closed_port()}/archive.tar.gz"
     monkeypatch.setenv("HUNTLAB_DATASETS_METADATA_URL", source)
     with pytest.raises(HuntlabError) as err:
         catalog()

@@ -10,11 +10,9 @@ import hashlib
 import io
 import json
 import re
-import socket
 import tarfile
-import threading
 from collections.abc import Iterator, Sequence
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +27,7 @@ from huntlab.hunts.playbook import (
     playbook_dir,
 )
 from tests.conftest import shared_dir
+from tests.support.http_server import closed_port, serving
 
 COMMIT = "d310f3882eb065329a6fb081fa13b205f522392d"
 
@@ -202,20 +201,8 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     folder = tmp_path / "www"
     folder.mkdir()
     handler = functools.partial(_QuietHandler, directory=str(folder))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", folder
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    with serving(handler) as url:
+        yield url, folder
 
 
 def test_playbook_dir_downloads_keeps_only_the_hunts_and_records_the_source(
@@ -256,7 +243,7 @@ def test_playbook_dir_downloads_keeps_only_the_hunts_and_records_the_source(
     assert f"tree/{COMMIT}/docs/hunts/windows/{hunts[0].id}" in top and url in top
 
     # The cached copy is used from now on: no server needed.
-    monkeypatch.setenv("HUNTLAB_PLAYBOOK_URL", f"http://127.0.0.1:{_closed_port()}/gone.tar.gz")
+    monkeypatch.setenv("HUNTLAB_PLAYBOOK_URL", f"http://127.0.0.1:{closed_port()}/gone.tar.gz")
     assert playbook_dir() == root
     assert playbook_dir(download_ok=False) == root
 
@@ -264,7 +251,7 @@ def test_playbook_dir_downloads_keeps_only_the_hunts_and_records_the_source(
 def test_without_network_the_error_says_to_use_from_or_the_url(
     dataset_cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    url = f"http://127.0.0.1:{_closed_port()}/master.tar.gz"
+    url = f"http://127.0.0.1:{closed_port()}/master.tar.gz"
     monkeypatch.setenv("HUNTLAB_PLAYBOOK_URL", url)
     with pytest.raises(PlaybookError) as caught:
         playbook_dir()
