@@ -278,8 +278,10 @@ def _parsed(spark: SparkSession, group: _Group, max_record_bytes: int) -> list[D
     bound = {_MAX_LINE: str(max_record_bytes + 1), "lineSep": "\n"}
 
     def from_text(text: DataFrame) -> DataFrame:
-        p = F.from_json("value", real).cast(positional)
-        return text.select(layout.r(lambda name: p[name]))
+        # The parse in a projection of its own: ``layout.r`` reads it once per field, and in
+        # one projection that could parse the line once per field.
+        parsed = text.select(F.from_json("value", real).cast(positional).alias("p"))
+        return parsed.select(layout.r(lambda name: F.col("p")[name]))
 
     frames: list[DataFrame] = []
     clean = [p for p in group.paths if p not in group.bad_lines]
