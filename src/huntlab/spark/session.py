@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from huntlab.settings import Settings, load_settings
@@ -23,13 +25,48 @@ SECRET_SETTING = re.compile(r"(?i)secret|password|pass$|token|authorization|api.
 
 def _start_gateway(launch: Mapping[str, str]) -> None:
     """Start the driver JVM with only the non-secret settings on its command line (the ones
-    spark-submit itself needs: packages, memory, Java options)."""
+    spark-submit itself needs: packages, memory, Java options).
+
+    The JVM inherits this process's file descriptors, and spark-submit writes to its
+    standard output (Ivy's ":: loading settings ::" when it resolves packages), so it is
+    started with its standard output on this process's standard error: a command's output
+    (``huntlab hunts check --format jsonl``) holds its results only."""
     from pyspark import SparkConf, SparkContext
 
     conf = SparkConf(loadDefaults=False)
     for key, value in launch.items():
         conf.set(key, value)
-    SparkContext._ensure_initialized(conf=conf)
+    if SparkContext._gateway is not None:
+        SparkContext._ensure_initialized(conf=conf)
+        return
+    with _stdout_on_stderr():
+        SparkContext._ensure_initialized(conf=conf)
+
+
+@contextlib.contextmanager
+def _stdout_on_stderr() -> Iterator[None]:
+    """File descriptor 1 points where 2 does for the duration (child processes started
+    meanwhile keep it so); Python's own ``sys.stdout`` is flushed first."""
+    import sys
+
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no standard output at all: nothing to protect
+        yield
+        return
+    try:
+        os.dup2(2, 1)
+    except OSError:  # no standard error: leave the output where it is
+        os.close(saved)
+        yield
+        return
+    try:
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def session(

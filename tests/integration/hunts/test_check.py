@@ -71,8 +71,10 @@ def test_every_sql_analytic_runs_under_run_sql(outcomes: list[Outcome]) -> None:
 
 
 def test_command_exits_1_on_a_difference(recordings: dict[str, str], tmp_path: Path) -> None:
-    """`huntlab hunts check` on a hunt of two analytics: one the same both ways, one that
-    cannot be (the table's columns: huntlab adds Dataset), so it prints both and exits 1."""
+    """`huntlab hunts check` on a hunt of three analytics: one the same both ways, one that
+    cannot be (the table's columns: huntlab adds Dataset), one in Spark SQL, so it prints
+    them all and exits 1. With --format jsonl its stdout holds those rows only: the
+    Spark driver's own output (Ivy's ":: loading settings ::") goes to stderr."""
     hunt = tmp_path / "hunts" / "000000-Check"
     hunt.mkdir(parents=True)
     link = "https://example.org/covenant_lolbin_wuauclt_createremotethread.zip"
@@ -83,23 +85,31 @@ def test_command_exits_1_on_a_difference(recordings: dict[str, str], tmp_path: P
         "# Check\n\n## Analytics\n\n### Analytic I\n\n#### Pandas Query\n\n"
         "```{code-cell} ipython3\ndf[df['EventID'] == 8][['Hostname', 'TargetImage']]\n```\n\n"
         "### Analytic II\n\n#### Pandas Query\n\n"
-        "```{code-cell} ipython3\n'Dataset' in df.columns\n```\n",
+        "```{code-cell} ipython3\n'Dataset' in df.columns\n```\n\n"
+        "### Analytic III\n\n#### Logic\n\n"
+        "```{code-block}\nSELECT Hostname, TargetImage FROM dataTable WHERE EventID = 8\n```\n",
         encoding="utf-8",
     )
     env = {**os.environ, **recordings, "HUNTLAB_HOME": str(tmp_path / "home")}
     for name in DATASET_ENV:
         if name not in recordings:
             env.pop(name, None)
-    args = ["hunts", "check", "--from", str(tmp_path / "hunts"), "--engine", "pandas"]
-    done = run_huntlab(*args, "--format", "jsonl", env=env)
+    args = ["hunts", "check", "--from", str(tmp_path / "hunts")]
+    done = run_huntlab(*args, "--format", "jsonl", "--spark-master", "local[1]", env=env)
     assert done.returncode == 1, done.stderr
     rows = [json.loads(line) for line in done.stdout.splitlines()]
-    assert [(r["analytic"], r["same"]) for r in rows] == [
-        ("Analytic I", True),
-        ("Analytic II", False),
+    assert [(r["analytic"], r["engine"], r["same"]) for r in rows] == [
+        ("Analytic I", "pandas", True),
+        ("Analytic I", "spark", None),  # no SQL given
+        ("Analytic II", "pandas", False),
+        ("Analytic II", "spark", None),
+        ("Analytic III", "pandas", None),  # no pandas code given
+        ("Analytic III", "spark", None),  # the playbook's way cannot read it
     ]
     assert rows[0]["playbook_rows"] == rows[0]["huntlab_rows"] == 1
-    table = run_huntlab(*args, env=env)
+    # spark.read.json refuses this recording (LogonId and LogonID); huntlab's view reads it.
+    assert rows[5]["huntlab_rows"] == 1 and "COLUMN_ALREADY_EXISTS" in rows[5]["why"]
+    table = run_huntlab(*args, "--engine", "pandas", env=env)
     assert table.returncode == 1
     assert "HUNT" in table.stdout and "NO" in table.stdout
     assert "1 of them the same under huntlab, 1 not" in table.stderr
