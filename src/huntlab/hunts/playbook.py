@@ -75,7 +75,7 @@ class Hunt:
     id: str
     title: str
     folder: Path  # holds notebook.md and metadata.yaml
-    dataset_links: tuple[str, ...]  # metadata.yaml datasets[].dataset, in order
+    dataset_links: tuple[str, ...]  # what its code reads, then metadata.yaml datasets[].dataset
     analytics: tuple[Analytic, ...]
 
     @property
@@ -270,8 +270,24 @@ def _entry_links(entries: Any) -> list[str]:
 _LINK_ROW = re.compile(r"^\|\s*link\s*\|\s*(\S+?)\s*\|", re.MULTILINE | re.IGNORECASE)
 
 
+# A recording's link quoted in the notebook's code (the Download Dataset cell's ``url = '...'``).
+_CODE_LINK = re.compile(r"""['"](https?://[^'"\s]+?\.(?:zip|tar\.gz|tgz|json))['"]""")
+
+
+def read_links(text: str) -> list[str]:
+    """The recordings' links the notebook's own code reads, in order: the data the
+    playbook's analytics run over."""
+    links = []
+    for fence in fences(text):
+        if fence.directive == "code-cell":
+            links += _CODE_LINK.findall(fence.body)
+    return links
+
+
 def _links(metadata: dict[str, Any], text: str) -> tuple[str, ...]:
-    """``datasets[].dataset``, in order. Some hunts list theirs under another key (upstream's
+    """The hunt's recordings: first those the notebook's own code downloads and reads
+    (``read_links``: where a hunt names several, the one its analytics run over), then
+    ``datasets[].dataset``, in order. Some hunts list theirs under another key (upstream's
     201012-WuaucltCreateRemoteThread says ``detections:``): then any list of entries with a
     ``dataset``, else the ``| link | ... |`` rows of the notebook's datasets table."""
     links = _entry_links(metadata.get("datasets"))
@@ -281,7 +297,7 @@ def _links(metadata: dict[str, Any], text: str) -> tuple[str, ...]:
                 links += _entry_links(entries)
     if not links:
         links = [m.group(1) for m in _LINK_ROW.finditer(text) if "://" in m.group(1)]
-    return tuple(dict.fromkeys(links))
+    return tuple(dict.fromkeys([*read_links(text), *links]))
 
 
 def read_hunt(folder: Path) -> Hunt:

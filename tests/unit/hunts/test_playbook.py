@@ -119,6 +119,30 @@ def _hunt(root: Path, hunt_id: str, body: str, metadata: str = "") -> None:
     (folder / "metadata.yaml").write_text(metadata, encoding="utf-8")
 
 
+def test_a_hunt_naming_several_recordings_reads_the_one_its_code_reads(tmp_path: Path) -> None:
+    """Where metadata.yaml names several recordings, the one the notebook's own Download
+    Dataset cell reads is the hunt's first (what the analytics run over, in check and in
+    the converted notebook); a link only in the code counts too."""
+    base = "https://raw.githubusercontent.com/OTRF/Security-Datasets/master/datasets/atomic"
+    first, second, third = (f"{base}/{name}.zip" for name in ("one_a", "two_b", "three_c"))
+    metadata = f"datasets:\n  - dataset: {first}\n  - dataset: {second}\n"
+    body = (
+        "# Two\n\n## Download Dataset\n\n```{code-cell} ipython3\n"
+        f"url = '{second}'\nzipFileRequest = requests.get(url)\n```\n\n"
+        f"| link | {third} |\n"
+    )
+    _hunt(tmp_path, "000001-Two", body, metadata)
+    _hunt(tmp_path, "000002-Three", body.replace(second, third), metadata)
+    two, three = find_hunts(tmp_path)
+    assert two.datasets == ("two_b", "one_a")
+    assert three.datasets == ("three_c", "one_a", "two_b")
+    from huntlab.hunts.convert import build
+
+    parameters = next(c for c in build(two).cells if "parameters" in c.metadata.get("tags", []))
+    assert 'dataset = "two_b"' in parameters.source
+    assert '# The hunt also names "one_a".' in parameters.source
+
+
 def test_odd_hunts_are_listed_and_never_crash(tmp_path: Path) -> None:
     _hunt(tmp_path, "a-no-analytics", "# Just prose\n\n## Analytics\n\nNothing yet.\n")
     _hunt(
