@@ -72,7 +72,9 @@ def _parameters_source(hunt: Hunt) -> str:
         f"dataset = {json.dumps(stems[0])}  # the Security-Datasets recording of the hunt"
         if stems
         else 'dataset = ""  # the playbook names no recording for this hunt: name one',
-        'source = "files"  # the recording\'s files (store, mirror or download); the only one yet',
+        'source = "json"  # "json": the recording\'s files (store, mirror or download);',
+        '# "elasticsearch": its events in the lab\'s Elasticsearch (after `huntlab load <dataset>`);',
+        '# "auto": Elasticsearch when it holds them, else the files',
     ]
     if len(stems) > 1:
         lines.append(f"# The hunt also names {', '.join(json.dumps(s) for s in stems[1:])}.")
@@ -126,6 +128,16 @@ def other_tables(hunt: Hunt) -> list[str]:
     return sorted(n for n in names if n.lower() != TABLE.lower())
 
 
+# The events' source the parameters chose: the lab's Elasticsearch, or (None) the files.
+_READ_LINES = [
+    "if params.note:",
+    "    print(params.note)",
+    'es = params.settings if params.source == "elasticsearch" else None',
+    "df = pandas_frame(dataset, es=es)",
+    'print(f"df: {len(df):,} events of {dataset}, from", f"Elasticsearch at {es.es_url}" if es else "its files")',
+]
+
+
 def _loading_source(hunt: Hunt) -> str:
     lines = [
         "# Replaces the playbook's Download Dataset and Read Dataset cells: huntlab finds the",
@@ -138,11 +150,9 @@ def _loading_source(hunt: Hunt) -> str:
             "from huntlab import notebook as hl",
             f"from huntlab.hunts.load import pandas_frame, {SQL_RUNNER}, spark_table",
             "",
-            "df = pandas_frame(dataset)",
-            "spark = hl.spark_session(",
-            '    hl.parameters("json", dataset, spark_master=spark_master),',
-            f"    app_name={json.dumps('huntlab-hunt-' + hunt.id)},",
-            ")",
+            "params = hl.parameters(source, dataset, spark_master=spark_master)",
+            *_READ_LINES,
+            f"spark = hl.spark_session(params, app_name={json.dumps('huntlab-hunt-' + hunt.id)})",
             "# Each SQL cell shows its result's first rows, not only its schema.",
             'spark.conf.set("spark.sql.repl.eagerEval.enabled", True)',
         ]
@@ -150,14 +160,16 @@ def _loading_source(hunt: Hunt) -> str:
         if others:
             views = ", ".join(json.dumps(name) for name in [TABLE, *others])
             lines.append("# The view the analytics' SQL reads, under each name it uses.")
-            lines.append(f"spark_table(spark, dataset, view=[{views}])")
+            lines.append(f"spark_table(spark, dataset, view=[{views}], es=es)")
         else:
-            lines.append(f"spark_table(spark, dataset)  # the view {TABLE}, which the SQL reads")
+            lines.append(f"spark_table(spark, dataset, es=es)  # the view {TABLE}, read by the SQL")
     else:
         lines += [
+            "from huntlab import notebook as hl",
             "from huntlab.hunts.load import pandas_frame",
             "",
-            "df = pandas_frame(dataset)",
+            "params = hl.parameters(source, dataset)",
+            *_READ_LINES,
         ]
     lines.append("df.shape")
     return "\n".join(lines)

@@ -39,15 +39,19 @@ NO_PUSHDOWN = {"es.internal.spark.sql.pushdown": "false"}
 # --- pandas -------------------------------------------------------------------------------------
 
 
-def pandas_frame(dataset: str | Path) -> pd.DataFrame:
+def pandas_frame(dataset: str | Path, *, es: Settings | None = None) -> pd.DataFrame:
     """The canonical event table of ``dataset`` (a name, id, file or folder), with each alias
     of mapping.json (``LogonID`` -> ``LogonId``) also under its raw spelling, on the rows
     whose record held that spelling, so that the playbook's ``df['LogonID']`` finds what
     ``pd.read_json`` would have put there. Spark SQL needs no such column: it resolves names
-    case-insensitively."""
+    case-insensitively. With ``es`` (the lab's settings): the events of the lab's
+    Elasticsearch instead (:func:`pandas_frame_es`)."""
     import pandas as pd
 
     import huntlab
+
+    if es is not None:
+        return pandas_frame_es(dataset, es)
 
     # Plain object columns, not the reader's category columns: the playbook's code calls
     # .apply and .map, which on a category column run over every category of the column,

@@ -74,11 +74,12 @@ def test_every_sample_hunt_converts_to_a_valid_notebook_with_its_analytics_verba
     # One parameters cell, then one loading cell; the playbook's own loading code is gone.
     (parameters,) = [c for c in code if "parameters" in _tags(c)]
     assert f'dataset = "{hunt.datasets[0]}"' in parameters.source
-    assert 'source = "files"' in parameters.source
+    assert 'source = "json"' in parameters.source
     loading = code[code.index(parameters) + 1]
     assert "from huntlab.hunts.load import" in loading.source
-    assert "df = pandas_frame(dataset)" in loading.source
-    assert "spark_table(spark, dataset" in loading.source
+    assert "params = hl.parameters(source, dataset" in loading.source
+    assert "df = pandas_frame(dataset, es=es)" in loading.source
+    assert "spark_table(spark, dataset" in loading.source and "es=es)" in loading.source
     assert not [c for c in code if any(word in c.source for word in LOADERS)]
 
     # The pandas analytics are code cells, verbatim, after the loading cell.
@@ -111,7 +112,7 @@ def test_a_hunt_whose_sql_names_another_table_gets_that_view(tmp_path: Path) -> 
     assert any(a.sql is not None and "FROM sparkTable" in a.sql for a in hunt.analytics)
     notebook = nbformat.read(to_notebook(hunt, tmp_path), as_version=4)
     loading = [c for c in notebook.cells if "spark_table(spark, dataset" in c.source]
-    assert 'spark_table(spark, dataset, view=["dataTable", "sparkTable"])' in loading[0].source
+    assert 'spark_table(spark, dataset, view=["dataTable", "sparkTable"], es=es)' in loading[0].source
 
 
 def test_converting_twice_gives_the_same_bytes(tmp_path: Path) -> None:
@@ -133,7 +134,7 @@ def test_a_hunt_without_loading_cells_or_sql_still_converts(tmp_path: Path) -> N
     notebook = nbformat.read(to_notebook(hunt, tmp_path / "out"), as_version=4)
     code = [c.source for c in notebook.cells if c.cell_type == "code"]
     assert code[-1] == "df.head()"
-    assert "spark" not in code[1] and "df = pandas_frame(dataset)" in code[1]
+    assert "spark" not in code[1] and "df = pandas_frame(dataset, es=es)" in code[1]
     assert "parameters" in _tags(next(c for c in notebook.cells if c.cell_type == "code"))
 
 

@@ -1,15 +1,18 @@
-"""The ThreatHunter-Playbook's hunts as a user gets them, executed under papermill.
+"""The ThreatHunter-Playbook's hunts in the native lab, executed under papermill.
 
-The 17 sample hunts (../shared/threathunter-playbook, read in place) are converted by
-``huntlab hunts get --from ... --dest ...`` (the command, in its own process), then each
-notebook is executed with papermill in the lab's kernel (``python3``: the lab's interpreter,
-with huntlab, pandas and pyspark) on a local Spark, its recording found through
-``HUNTLAB_DATASETS_MIRROR``. Every notebook must run to its end; the only errors allowed are
-the two the playbook itself writes (PLAYBOOK_ERRORS). A few analytics' cells are checked on
-the rows they show, against what ``huntlab hunts check`` reports for them.
+In the lab ``./install.sh --native`` brought up (tests/support/fixtures/lab.py), the lab's
+own ``huntlab hunts get --from ...`` converts the 17 sample hunts
+(../shared/threathunter-playbook, read in place) into the workspace's ``hunts/playbook/``;
+then papermill executes each notebook in a kernel of the lab's interpreter with the
+environment of the lab's JupyterLab (what its kernels get), so Spark runs on the lab's
+master and worker; the recordings are found through ``HUNTLAB_DATASETS_MIRROR``. Every
+notebook must run to its end; the only errors allowed are the two the playbook itself writes
+(PLAYBOOK_ERRORS). A few analytics' cells are checked on the rows they show, against what
+``huntlab hunts check`` reports for them; one hunt runs again with ``source =
+"elasticsearch"`` after ``huntlab load`` of its recording, and shows the same rows.
 
-One kernel and one Spark driver serve all 17 notebooks, one after the other: starting a
-kernel and a Spark driver for each costs about 15 s, most of the run. Between notebooks the
+One kernel and one Spark driver serve all the runs, one after the other: starting a kernel
+and a Spark driver for each costs about 15 s, most of the run. Between notebooks the
 kernel's namespace is cleared and Spark's temporary views dropped, so a notebook sees only
 what it made itself. The executed notebooks stay in the test's temporary folder
 (``executed/``).
@@ -17,9 +20,8 @@ what it made itself. The executed notebooks stay in the test's temporary folder
 
 from __future__ import annotations
 
-import os
 import re
-import sys
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,17 +29,18 @@ from typing import Any
 
 import nbformat
 import pytest
+import requests
 
 from huntlab.hunts.convert import RAISES, sql_cell_source
 from huntlab.hunts.playbook import Hunt, find_hunts
-from tests.conftest import DATASET_ENV, shared_dir
-from tests.support.cli import run_huntlab
-
-pytestmark = pytest.mark.spark
+from huntlab.lab import processes
+from tests.conftest import shared_dir
+from tests.support.fixtures.lab import NativeLab
 
 PLAYBOOK = shared_dir() / "threathunter-playbook"
 HUNT_IDS = sorted(p.parent.name for p in (PLAYBOOK / "hunts").glob("*/notebook.md"))
-SPARK_MASTER = "local[2]"
+# The hunt run again over the lab's Elasticsearch, after `huntlab load` of its recording.
+ES_HUNT = "190625-RegKeyAccessSyskey"
 
 # The cells the playbook itself breaks, and the error each raises. The converter tags a
 # pandas analytic that is not valid Python `raises-exception` (nbclient runs on past it); one
@@ -86,20 +89,20 @@ class Run:
     error: Exception | None  # what papermill raised, if anything
 
 
-def _kernel_env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in DATASET_ENV}
-    # The kernel's settings are these, whatever the developer's shell says.
-    for name in ("HUNTLAB_ES_URL", "HUNTLAB_SPARK_MASTER"):
-        env.pop(name, None)
-    env.update(
-        {
-            "HUNTLAB_HOME": str(home / "home"),
-            "HUNTLAB_CACHE": str(home / "cache"),
-            "HUNTLAB_DATASETS_MIRROR": str(PLAYBOOK / "datasets"),
-            # Spark's Python workers: this interpreter, whatever PATH says
-            "PYSPARK_PYTHON": os.environ.get("PYSPARK_PYTHON", sys.executable),
-        }
-    )
+@dataclass
+class Runs:
+    by_hunt: dict[str, Run]  # over the recordings' files (source = "json")
+    es: Run  # ES_HUNT over the lab's Elasticsearch (source = "elasticsearch")
+
+
+def _kernel_env(lab: NativeLab) -> dict[str, str]:
+    """The environment of the lab's running JupyterLab, which its kernels get, with the
+    playbook's recordings as the mirror."""
+    running = processes.running(lab.home, "jupyter")
+    assert running is not None, "the lab's JupyterLab is not running"
+    raw = Path(f"/proc/{running.pid}/environ").read_bytes().split(b"\0")
+    env = dict(item.decode().split("=", 1) for item in raw if b"=" in item)
+    env["HUNTLAB_DATASETS_MIRROR"] = str(PLAYBOOK / "datasets")
     return env
 
 
@@ -115,34 +118,41 @@ def _run_in(km: Any, code: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
+def runs(native_lab: NativeLab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
     import papermill
     from jupyter_client.manager import KernelManager
 
-    root = tmp_path_factory.mktemp("playbook-hunts")
-    env = _kernel_env(root)
-    converted = root / "hunts" / "playbook"
-    args = ["hunts", "get", "--from", str(PLAYBOOK / "hunts"), "--dest", str(converted)]
-    got = run_huntlab(*args, env=env)
+    assert native_lab.install.returncode == 0, native_lab.install.stderr[-3000:]
+    env = _kernel_env(native_lab)
+    cli_env = {**native_lab.env, "HUNTLAB_DATASETS_MIRROR": env["HUNTLAB_DATASETS_MIRROR"]}
+    got = native_lab.huntlab("hunts", "get", "--from", str(PLAYBOOK / "hunts"))
     assert got.returncode == 0, got.stderr
-    assert f"huntlab: {len(HUNT_IDS)} notebooks written, 0 unchanged" in got.stderr
+    converted = native_lab.home / "workspace" / "hunts" / "playbook"
+    assert f"huntlab: {len(HUNT_IDS)} notebooks written, 0 unchanged, in {converted}" in (
+        got.stderr
+    )
     hunts = {hunt.id: hunt for hunt in find_hunts(PLAYBOOK / "hunts")}
-    executed = root / "executed"
-    executed.mkdir()
+    (dataset,) = hunts[ES_HUNT].datasets
+    loaded = subprocess.run(
+        [native_lab.huntlab_bin, "load", dataset], env=cli_env, capture_output=True,
+        text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert loaded.returncode == 0, loaded.stderr[-3000:]
+    executed = tmp_path_factory.mktemp("executed")
 
     km = KernelManager(kernel_name="python3")
     km.start_kernel(env=env, cwd=str(converted))
     try:
-        found: dict[str, Run] = {}
-        for hunt_id in HUNT_IDS:
+
+        def execute(hunt_id: str, name: str, **parameters: Any) -> Run:
             _run_in(km, RESET)
-            out = executed / f"{hunt_id}.ipynb"
+            out = executed / name
             error: Exception | None = None
             try:
                 papermill.execute_notebook(
                     str(converted / f"{hunt_id}.ipynb"),
                     str(out),
-                    parameters={"spark_master": SPARK_MASTER},
+                    parameters=parameters,
                     kernel_name="python3",
                     km=km,
                     progress_bar=False,
@@ -150,8 +160,11 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
                 )
             except papermill.PapermillExecutionError as exc:
                 error = exc  # the executed notebook is written all the same
-            found[hunt_id] = Run(hunts[hunt_id], nbformat.read(out, as_version=4), error)
-        yield found
+            return Run(hunts[hunt_id], nbformat.read(out, as_version=4), error)
+
+        by_hunt = {hunt_id: execute(hunt_id, f"{hunt_id}.ipynb") for hunt_id in HUNT_IDS}
+        es = execute(ES_HUNT, f"{ES_HUNT}-es.ipynb", source="elasticsearch")
+        yield Runs(by_hunt, es)
     finally:
         km.shutdown_kernel(now=True)
 
@@ -195,11 +208,8 @@ def test_the_sample_is_there() -> None:
     assert len(HUNT_IDS) == 17, f"expected the 17 sample hunts in {PLAYBOOK / 'hunts'}"
 
 
-@pytest.mark.parametrize("hunt_id", HUNT_IDS)
-def test_runs_to_the_end_but_for_the_playbooks_own_errors(
-    runs: dict[str, Run], hunt_id: str
-) -> None:
-    run = runs[hunt_id]
+def _check_run(run: Run, origin: str = "its files") -> None:
+    hunt_id = run.hunt.id
     code = [c for c in run.notebook.cells if c.cell_type == "code"]
     failing = {i: names for i, c in enumerate(code) if (names := _errors(c))}
     expected = {
@@ -214,17 +224,52 @@ def test_runs_to_the_end_but_for_the_playbooks_own_errors(
         tagged = RAISES in code[index].metadata.get("tags", [])
         assert tagged or index == len(code) - 1, f"{hunt_id}: an untagged error stopped the run"
     assert (run.error is None) == (not expected)
-    # The recording was read: the loading cell shows the table's shape, rows first.
-    loading = next(c for c in code if "pandas_frame(dataset)" in c.source)
+    # The recording was read: the loading cell shows the table's shape, rows first, and
+    # says where it read the events from.
+    loading = next(c for c in code if "df = pandas_frame(dataset" in c.source)
     (shape,) = [o for o in loading.outputs if o["output_type"] == "execute_result"]
-    assert int(shape["data"]["text/plain"].strip("()").split(",")[0]) > 0
+    rows = int(shape["data"]["text/plain"].strip("()").split(",")[0])
+    assert rows > 0
+    printed = "".join(o.get("text", "") for o in loading.outputs if o["output_type"] == "stream")
+    assert f"df: {rows:,} events of {run.hunt.datasets[0]}, from {origin}" in printed, printed
+
+
+@pytest.mark.parametrize("hunt_id", HUNT_IDS)
+def test_runs_to_the_end_but_for_the_playbooks_own_errors(runs: Runs, hunt_id: str) -> None:
+    _check_run(runs.by_hunt[hunt_id])
 
 
 @pytest.mark.parametrize(
     ("hunt_id", "analytic", "engine"), sorted(EXPECTED_ROWS), ids=lambda v: str(v)
 )
 def test_analytic_cells_show_the_rows_the_check_counts(
-    runs: dict[str, Run], hunt_id: str, analytic: str, engine: str
+    runs: Runs, hunt_id: str, analytic: str, engine: str
 ) -> None:
-    cell = _analytic_cell(runs[hunt_id], analytic, engine)
+    cell = _analytic_cell(runs.by_hunt[hunt_id], analytic, engine)
     assert shown_rows(cell) == EXPECTED_ROWS[(hunt_id, analytic, engine)]
+
+
+def test_spark_ran_on_the_labs_master(runs: Runs, native_lab: NativeLab) -> None:
+    """The notebooks' Spark session is an application of the lab's master (its name the
+    first notebook's), not a driver of its own."""
+    master = requests.get(f"{native_lab.spark_master_ui}/json/", timeout=30).json()
+    names = {app["name"] for app in master["activeapps"]}
+    assert f"huntlab-hunt-{HUNT_IDS[0]}" in names, names
+
+
+def test_a_hunt_over_the_labs_elasticsearch_shows_the_same_rows(runs: Runs) -> None:
+    """source = "elasticsearch": df and dataTable hold the events `huntlab load` indexed,
+    and the analytics show what they show over the recording's files."""
+    run = runs.es
+    _check_run(run, origin="Elasticsearch at http")
+    (injected,) = [
+        c for c in run.notebook.cells if "injected-parameters" in c.metadata.get("tags", [])
+    ]
+    assert 'source = "elasticsearch"' in injected.source
+    compared = [key for key in EXPECTED_ROWS if key[0] == ES_HUNT]
+    assert compared
+    for _, analytic, engine in compared:
+        shown = shown_rows(_analytic_cell(run, analytic, engine))
+        assert shown == EXPECTED_ROWS[(ES_HUNT, analytic, engine)], (analytic, engine)
+        files = shown_rows(_analytic_cell(runs.by_hunt[ES_HUNT], analytic, engine))
+        assert shown == files, (analytic, engine)
