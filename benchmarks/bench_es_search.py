@@ -2,7 +2,8 @@
 
 One run, one node: at least --events documents (the two Empire WMI datasets copied under
 distinct dataset names, loaded by huntlab's loader, not timed), then the whole index read
-into a DataFrame both ways. Goal: at least 3x.
+into a DataFrame both ways. Goal: at least 3x. ``figures()`` measures on a running node and
+returns the figures (bench_all.py calls it).
 
     python benchmarks/bench_es_search.py                  # starts its own node
     python benchmarks/bench_es_search.py --es-url URL     # a disposable cluster you run
@@ -33,6 +34,7 @@ def scan_normalize(settings: Any, index: str) -> Any:
 
 # --processes: huntlab.es.search's opt-in worker processes (search(..., processes=None)).
 PROCESSES: bool | None = False
+GOAL = 3.0  # huntlab.es.search at least 3x faster than helpers.scan + json_normalize
 
 
 def ours(settings: Any, index: str) -> Any:
@@ -50,55 +52,71 @@ def main() -> int:
         "--processes", action="store_true", help="huntlab's search with its worker processes"
     )
     args = parser.parse_args()
-    global PROCESSES
-    PROCESSES = None if args.processes else False
     needs.datasets(DATASETS, *SOURCES)
+    with node(args.es_url, heap="2g") as settings:
+        figures(settings, args.events, args.repeat, None if args.processes else False)
+    return 0
+
+
+def figures(
+    settings: Any, target: int = 100_000, repeat: int = 3, processes: bool | None = False
+) -> dict[str, float]:
+    """On the node of ``settings`` (its huntlab indexes recreated): at least ``target`` events
+    loaded, then read both ways ``repeat`` times; the best times, their ratio and whether the
+    goal is met. ``processes``: huntlab.es.search's (None: its worker processes)."""
+    global PROCESSES
+    PROCESSES = processes
     from huntlab.es import indices
     from huntlab.es.loader import load_events
 
-    docs = events(args.events)
-    with node(args.es_url, heap="2g") as settings:
-        fresh_indexes(settings)
-        print(f"loading {len(docs)} events (not timed) ...", file=sys.stderr)
-        load_events(docs, settings, progress=False)
-        total = refresh_and_count(settings)
-        del docs
-        print(f"{total} documents", file=sys.stderr)
-        # The machine is shared: each method runs --repeat times, alternating; best time kept.
-        methods = (
-            ("helpers.scan + json_normalize", scan_normalize),
-            ("huntlab.es.search", ours),
+    docs = events(target)
+    fresh_indexes(settings)
+    print(f"loading {len(docs)} events (not timed) ...", file=sys.stderr)
+    load_events(docs, settings, progress=False)
+    total = refresh_and_count(settings)
+    del docs
+    print(f"{total} documents", file=sys.stderr)
+    # The machine is shared: each method runs --repeat times, alternating; best time kept.
+    methods = (
+        ("helpers.scan + json_normalize", scan_normalize),
+        ("huntlab.es.search", ours),
+    )
+    timings: dict[str, float] = {}
+    # Warm-up (JIT, caches), and proof that both sides build the same table: the same
+    # columns, each with the same number of values (not timed).
+    counts = {name: run(settings, indices.ALIAS).count() for name, run in methods}
+    theirs, mine = (dict(counts[name].items()) for name, _ in methods)
+    differ = sorted(n for n in theirs.keys() | mine.keys() if theirs.get(n) != mine.get(n))
+    if differ:
+        raise RuntimeError(
+            "the two tables differ in columns (values counted, scan vs huntlab): "
+            + ", ".join(f"{n} ({theirs.get(n)} vs {mine.get(n)})" for n in differ[:10])
         )
-        timings: dict[str, float] = {}
-        # Warm-up (JIT, caches), and proof that both sides build the same table: the same
-        # columns, each with the same number of values (not timed).
-        counts = {name: run(settings, indices.ALIAS).count() for name, run in methods}
-        theirs, mine = (dict(counts[name].items()) for name, _ in methods)
-        differ = sorted(n for n in theirs.keys() | mine.keys() if theirs.get(n) != mine.get(n))
-        if differ:
-            raise RuntimeError(
-                "the two tables differ in columns (values counted, scan vs huntlab): "
-                + ", ".join(f"{n} ({theirs.get(n)} vs {mine.get(n)})" for n in differ[:10])
+    for _ in range(repeat):
+        for name, run in methods:
+            started = time.perf_counter()
+            frame = run(settings, indices.ALIAS)
+            seconds = time.perf_counter() - started
+            timings[name] = min(seconds, timings.get(name, seconds))
+            if len(frame) != total:
+                raise RuntimeError(f"{name}: {len(frame)} rows, expected {total}")
+            print(
+                f"{name:<32} {seconds:7.2f} s  {total / seconds:9.0f} docs/s "
+                f"({frame.shape[1]} columns)"
             )
-        for _ in range(args.repeat):
-            for name, run in methods:
-                started = time.perf_counter()
-                frame = run(settings, indices.ALIAS)
-                seconds = time.perf_counter() - started
-                timings[name] = min(seconds, timings.get(name, seconds))
-                if len(frame) != total:
-                    raise RuntimeError(f"{name}: {len(frame)} rows, expected {total}")
-                print(
-                    f"{name:<32} {seconds:7.2f} s  {total / seconds:9.0f} docs/s "
-                    f"({frame.shape[1]} columns)"
-                )
-                del frame
+            del frame
     ratio = timings["helpers.scan + json_normalize"] / timings["huntlab.es.search"]
     print(
-        f"best of {args.repeat}: huntlab.es.search vs helpers.scan + json_normalize: "
-        f"{ratio:5.2f}x  (goal >= 3x)"
+        f"best of {repeat}: huntlab.es.search vs helpers.scan + json_normalize: "
+        f"{ratio:5.2f}x  (goal >= {GOAL:g}x)"
     )
-    return 0
+    return {
+        "seconds": timings["huntlab.es.search"],
+        "baseline_seconds": timings["helpers.scan + json_normalize"],
+        "events": total,
+        "speed": ratio,
+        "met": ratio >= GOAL,
+    }
 
 
 if __name__ == "__main__":

@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """huntlab's pandas reader vs the HELK tutorial's way, and a second read from the table cache,
-on the same >= 500,000 events.
+on the same >= 500,000 events; and both readers on the 2020 recordings' large events.
 
 The input is the shared Windows recordings (../shared/datasets), each repeated into its own
 JSON-lines file in a temporary folder until there are at least --events events; the folder
 (and the table cache the reads use, HUNTLAB_CACHE in it) is deleted at the end. Each read runs
 in a fresh child process, so its time and peak memory (ru_maxrss) are its own.
 
-``--part reader`` (issue 2): huntlab at least 5x faster and at most 0.5x the peak memory:
+``--part reader`` (issue 2; the performance issue asks for at least 10x at 500,000 events):
+huntlab at least 10x faster and at most 0.5x the peak memory:
 
 - tutorial: per file ``pd.read_json(lines=True)``, then ``to_json``, ``json.loads`` and
   ``pd.json_normalize`` (to flatten the 2019 files' event_data), then one ``pd.concat``;
@@ -19,7 +20,14 @@ from the table cache, at least 20x faster than the first (which parses and write
 a read with the cache off (HUNTLAB_TABLE_CACHE=0) shows what writing it costs. These children
 import pandas and pyarrow before the clock; each prints a hash of its table: all must agree.
 
-    python benchmarks/bench_readers.py [--events 500000] [--part all|reader|cache]
+``--part large`` (the performance issue): the recordings in the 2020 format (NXLog, flat records;
+found by looking at their first record), each written once (not repeated) as JSON lines into
+their own folder, read both ways exactly as ``--part reader`` does (--events plays no part):
+huntlab at least 5x faster and at most 0.25x the peak memory.
+
+``measure()`` runs the parts and returns their figures (bench_all.py calls it).
+
+    python benchmarks/bench_readers.py [--events 500000] [--part all|reader|cache|large]
                                        [--datasets ../shared/datasets]
 """
 
@@ -47,6 +55,11 @@ RECORDINGS = [
     "windows/empire_uac_shellapi_fodhelper/empire_uac_shellapi_fodhelper.zip",
     "windows/psh_lsass_memory_dump_comsvcs/psh_lsass_memory_dump_comsvcs.zip",
 ]
+
+# Goals: (speed-up at least, peak memory at most), tutorial / huntlab.
+GOAL_READER = (10.0, 0.5)  # the 500,000-event mix: the performance issue's 10x (issue 2: 0.5x)
+GOAL_LARGE = (5.0, 0.25)  # the 2020 recordings, each once
+GOAL_CACHE = 20.0  # second read_events (table cache) vs the first
 
 TUTORIAL = """
 import json, resource, sys, time
@@ -122,6 +135,37 @@ def build_input(datasets: Path, events: int, folder: Path) -> int:
     return total
 
 
+def is_nxlog(text: bytes) -> bool:
+    """Whether a recording's JSON lines are the 2020 format (NXLog im_msvistalog then Logstash,
+    flat records), judged by its first record; the 2019 ones are Winlogbeat (nested event_data),
+    psh_lsass_memory_dump_comsvcs a reduced format."""
+    first = json.loads(text[: text.index(b"\n")] if b"\n" in text else text)
+    return (
+        isinstance(first, dict)
+        and first.get("SourceModuleType") == "im_msvistalog"
+        and "EventReceivedTime" in first
+        and "event_data" not in first
+    )
+
+
+def build_large_input(datasets: Path, folder: Path) -> tuple[int, list[str]]:
+    """Each recording of RECORDINGS in the 2020 (NXLog) format, once, into folder/<name>.json;
+    the number of events and the recordings' names."""
+    total = 0
+    names = []
+    for rel in RECORDINGS:
+        text = _lines(datasets / rel)
+        if not is_nxlog(text):
+            continue
+        name = Path(rel).name.split(".")[0]
+        (folder / f"{name}.json").write_bytes(text)
+        total += text.count(b"\n")
+        names.append(name)
+    if not names:
+        raise SystemExit(f"{datasets}: none of the recordings is in the 2020 (NXLog) format")
+    return total, names
+
+
 def run(code: str, folder: Path, env: dict[str, str] | None = None) -> dict[str, float]:
     result = subprocess.run(
         [sys.executable, "-c", code, str(folder)],
@@ -134,8 +178,11 @@ def run(code: str, folder: Path, env: dict[str, str] | None = None) -> dict[str,
     return measured
 
 
-def reader(folder: Path) -> bool:
-    """huntlab's parse vs the tutorial; whether the goals are met."""
+def reader(
+    folder: Path, goal: tuple[float, float] = GOAL_READER, where: str = " at 500,000 events"
+) -> dict[str, float]:
+    """huntlab's parse vs the tutorial: both sides' figures, the ratios and whether the goals
+    (speed-up at least, peak memory at most) are met."""
     ours = run(HUNTLAB, folder)
     print(
         f"huntlab : {ours['seconds']:8.1f} s  peak {ours['peak'] / 2**20:8,.0f} MiB  "
@@ -148,13 +195,30 @@ def reader(folder: Path) -> bool:
     )
     speed = theirs["seconds"] / ours["seconds"]
     memory = ours["peak"] / theirs["peak"]
-    print(f"speed-up: {speed:.1f}x (goal >= 5x)   peak memory: {memory:.2f}x (goal <= 0.5x)")
-    return speed >= 5 and memory <= 0.5
+    met = speed >= goal[0] and memory <= goal[1]
+    print(
+        f"speed-up: {speed:.1f}x (goal >= {goal[0]:g}x{where})   "
+        f"peak memory: {memory:.2f}x (goal <= {goal[1]:g}x): {'met' if met else 'NOT met'}"
+    )
+    return {
+        "seconds": ours["seconds"],
+        "peak": ours["peak"],
+        "rows": ours["rows"],
+        "columns": ours["columns"],
+        "baseline_seconds": theirs["seconds"],
+        "baseline_peak": theirs["peak"],
+        "baseline_rows": theirs["rows"],
+        "baseline_columns": theirs["columns"],
+        "speed": speed,
+        "memory": memory,
+        "met": met,
+    }
 
 
-def table_cache(folder: Path, cache: Path) -> bool:
+def table_cache(folder: Path, cache: Path) -> dict[str, float]:
     """A read without the cache, the first read_events with it (parses, writes the cache) and
-    the second (from the cache), each in a fresh process; whether the goal is met."""
+    the second (from the cache), each in a fresh process: their figures, the ratio first /
+    second and whether the goal is met."""
     env = {**os.environ, "HUNTLAB_CACHE": str(cache)}
     env.pop("HUNTLAB_TABLE_CACHE", None)
     without = run(CACHED, folder, {**env, "HUNTLAB_TABLE_CACHE": "0"})
@@ -172,12 +236,63 @@ def table_cache(folder: Path, cache: Path) -> bool:
     speed = first["seconds"] / second["seconds"]
     print(
         f"second read from the table cache ({first['bytes'] / 2**20:,.1f} MiB): {speed:.1f}x "
-        f"faster than the first (goal >= 20x); the same table (hash)\n"
+        f"faster than the first (goal >= {GOAL_CACHE:g}x); the same table (hash)\n"
         f"first read minus the read without the cache: "
         f"{first['seconds'] - without['seconds']:+.1f} s (the cost of writing it, within the "
         "spread of single runs)"
     )
-    return speed >= 20
+    return {
+        "seconds": second["seconds"],
+        "peak": second["peak"],
+        "baseline_seconds": first["seconds"],
+        "baseline_peak": first["peak"],
+        "without_seconds": without["seconds"],
+        "bytes": first["bytes"],
+        "rows": second["rows"],
+        "speed": speed,
+        "met": speed >= GOAL_CACHE,
+    }
+
+
+def measure(
+    datasets: Path, events: int = 500_000, part: str = "all", tmp: Path | None = None
+) -> dict[str, dict[str, float]]:
+    """Run ``part`` (all, reader, cache or large, or several joined by commas) in a temporary
+    folder (under ``tmp``), deleted afterwards; the figures of each part run, by part name
+    (reader, cache, large), each with the number of events read ("events") and whether its
+    goal is met ("met")."""
+    parts = {"large", "reader", "cache"} if part == "all" else set(part.split(","))
+    if not parts or parts - {"large", "reader", "cache"}:
+        raise ValueError(f"unknown part: {part}")
+    needs.datasets(datasets, *RECORDINGS)
+    folder = Path(tempfile.mkdtemp(prefix="huntlab-bench-", dir=tmp))
+    figures: dict[str, dict[str, float]] = {}
+    try:
+        if "large" in parts:
+            large = folder / "large"
+            large.mkdir()
+            total, names = build_large_input(datasets, large)
+            size = sum(p.stat().st_size for p in large.iterdir())
+            print(
+                f"large events: {total:,} events of the 2020 recordings ({', '.join(names)}), "
+                f"each once, {size / 2**20:,.0f} MiB of JSON lines, {size / total:,.0f} bytes "
+                "an event"
+            )
+            figures["large"] = {**reader(large, GOAL_LARGE, ""), "events": total, "bytes": size}
+            shutil.rmtree(large, ignore_errors=True)
+        if parts & {"reader", "cache"}:
+            data = folder / "input"
+            data.mkdir()
+            total = build_input(datasets, events, data)
+            size = sum(p.stat().st_size for p in data.iterdir())
+            print(f"input: {total:,} events, {size / 2**20:,.0f} MiB of JSON lines in {data}")
+            if "reader" in parts:
+                figures["reader"] = {**reader(data), "events": total, "bytes": size}
+            if "cache" in parts:
+                figures["cache"] = {**table_cache(data, folder / "cache"), "events": total}
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return figures
 
 
 def main() -> int:
@@ -186,25 +301,10 @@ def main() -> int:
     shared = Path(os.environ.get("HUNTLAB_SHARED", REPO.parent / "shared"))
     parser.add_argument("--datasets", type=Path, default=shared / "datasets")
     parser.add_argument("--tmp", type=Path, default=None, help="where the input is generated")
-    parser.add_argument("--part", choices=("all", "reader", "cache"), default="all")
+    parser.add_argument("--part", choices=("all", "reader", "cache", "large"), default="all")
     args = parser.parse_args()
-    needs.datasets(args.datasets, *RECORDINGS)
-
-    folder = Path(tempfile.mkdtemp(prefix="huntlab-bench-", dir=args.tmp))
-    met = True
-    try:
-        data = folder / "input"
-        data.mkdir()
-        total = build_input(args.datasets, args.events, data)
-        size = sum(p.stat().st_size for p in data.iterdir())
-        print(f"input: {total:,} events, {size / 2**20:,.0f} MiB of JSON lines in {data}")
-        if args.part in ("all", "reader"):
-            met = reader(data)
-        if args.part in ("all", "cache"):
-            met = table_cache(data, folder / "cache") and met
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-    return 0 if met else 1
+    figures = measure(args.datasets, args.events, args.part, args.tmp)
+    return 0 if all(f["met"] for f in figures.values()) else 1
 
 
 if __name__ == "__main__":
