@@ -192,12 +192,13 @@ def get(ids: tuple[str, ...], source: Path | None, dest: Path | None, force: boo
 @click.option(
     "--source",
     "events_source",
-    type=click.Choice(["files", "elasticsearch"]),
+    type=click.Choice(["files", "json", "elasticsearch"]),
     default="files",
     show_default=True,
-    help="Where huntlab's way reads each hunt's dataset: the recording's files, or the "
-    "events indexed in the lab's Elasticsearch by huntlab load (the --es-* options). "
-    "The playbook's way always reads the files.",
+    help="Where huntlab's way reads each hunt's dataset: the recording's files (json, as "
+    "the notebooks' source parameter says), or the events indexed in the lab's "
+    "Elasticsearch by huntlab load (the --es-* options). The playbook's way always reads "
+    "the files.",
 )
 @es_options
 @format_option("table", default="table")
@@ -221,6 +222,8 @@ def check(
     root, found = load_hunts(source)
     chosen = select(found, ids, root)
     engines = engines or ENGINES
+    if events_source == "json":  # the notebooks' name for the files
+        events_source = "files"
     es = settings if events_source == "elasticsearch" else None
     if es is not None:
         # Before Spark starts: a dataset not loaded is a quick error, not a slow one.

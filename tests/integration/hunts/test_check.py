@@ -95,7 +95,10 @@ def test_command_exits_1_on_a_difference(recordings: dict[str, str], tmp_path: P
         if name not in recordings:
             env.pop(name, None)
     args = ["hunts", "check", "--from", str(tmp_path / "hunts")]
-    done = run_huntlab(*args, "--format", "jsonl", "--spark-master", "local[1]", env=env)
+    # --source json: the notebooks' name for the recording's files, the default
+    done = run_huntlab(
+        *args, "--format", "jsonl", "--source", "json", "--spark-master", "local[1]", env=env
+    )
     assert done.returncode == 1, done.stderr
     rows = [json.loads(line) for line in done.stdout.splitlines()]
     assert [(r["analytic"], r["engine"], r["same"]) for r in rows] == [
