@@ -234,9 +234,13 @@ def normaliser(fmt: str) -> Normaliser:
     alias = aliases()
     channels = channel_spellings()
     ts_name = timestamp_field()
-    ints = tuple((name, _INT_RANGE[integer_bits(name)]) for name in integer_fields())
+    # The integer columns, each with its range and its rank (mapping order: when several of
+    # an event's fields break the rule, the first of them in that order is the reason given).
+    int_ranges = {name: _INT_RANGE[integer_bits(name)] for name in integer_fields()}
+    int_names = frozenset(int_ranges)
+    int_rank = {name: rank for rank, name in enumerate(int_ranges)}.__getitem__
     time_sources = rules.time_sources
-    str_ = str
+    str_, int_ = str, int
 
     def put(out: Record, key: str, value: Any) -> None:
         if value is None:
@@ -250,8 +254,10 @@ def normaliser(fmt: str) -> Normaliser:
     def normalise(raw: Mapping[str, Any]) -> Record:
         objects: list[dict[str, Any]] = []
         if flat:  # the 2020 formats: nothing to rename or flatten, one pass in C
+            # An integer of an integer column stays one (to_text then int() would give it
+            # back); _finish checks its range.
             out: Record = {
-                k: v if type(v) is str_ else to_text(v)
+                k: v if type(v) is str_ or (type(v) is int_ and k in int_names) else to_text(v)
                 for k, v in raw.items()
                 if v is not None and k not in drop
             }
@@ -310,10 +316,14 @@ def normaliser(fmt: str) -> Normaliser:
             out.pop(ts_name, None)
         else:
             out[ts_name] = stamp
-        for name, (low, high) in ints:
-            value = out.get(name)
+        # Only the integer fields the event has (a set intersection in C, not a look-up per
+        # integer column: there are over a hundred of them and an event holds a few).
+        present = int_names.intersection(out)
+        for name in sorted(present, key=int_rank) if len(present) > 1 else present:
+            value = out[name]
             if value is None:
                 continue
+            low, high = int_ranges[name]
             if type(value) is not int:
                 if type(value) is not str_ or not _DECIMAL.fullmatch(value):
                     raise RecordError(f"{name} {value!r} is not an integer")
