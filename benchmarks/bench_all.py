@@ -5,7 +5,7 @@ It calls the other scripts' functions (nothing is measured here that they do not
 
 | row | script, function | goal |
 |---|---|---|
-| large | bench_readers.measure, part large: the 2020 recordings, each once | >= 5x, <= 0.25x memory |
+| large | bench_readers.measure, part large: the 2020 recordings, about 24,000 events | >= 5x, <= 0.25x memory |
 | mix | bench_readers.measure, part reader: the recordings repeated to --events | >= 10x |
 | es-search | bench_es_search.figures: huntlab.es.search vs helpers.scan + json_normalize | >= 3x |
 | es-load | bench_es_load.figures: load_events vs pre-serialised NDJSON posted to _bulk | >= 1.0x |
@@ -44,7 +44,7 @@ import bench_spark_schema
 REPO = Path(__file__).resolve().parent.parent
 # name, what it measures, goal (as printed)
 ROWS = [
-    ("large", "readers, large events (2020 recordings, each once)", ">= 5x, <= 0.25x memory"),
+    ("large", "readers, large events (2020 recordings, 24,000+ events)", ">= 5x, <= 0.25x memory"),
     ("mix", "readers, {events}-event mix", ">= 10x (at 500,000 events)"),
     ("es-search", "huntlab.es.search vs helpers.scan + json_normalize", ">= 3x"),
     ("es-load", "load_events vs pre-serialised NDJSON _bulk", ">= 1.0x"),
