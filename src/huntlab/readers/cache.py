@@ -34,6 +34,9 @@ digest is not remembered and its table not cached. For the dataset store's files
 the manifest recorded is reused when the size matches and the file has not changed (ctime and
 mtime) since the manifest recorded it.
 
+Spark (``huntlab.spark.read_events``) reads an entry too, through a Parquet copy of its table
+written the first time Spark asks (:func:`spark_copy`).
+
 Off for one call with ``read_events(..., cache=False)``, for a process with
 ``HUNTLAB_TABLE_CACHE=0``; ``huntlab datasets cache --clear`` empties it.
 """
@@ -74,6 +77,10 @@ FORMAT = 1
 _OFF = {"0", "false", "no", "off"}
 _TABLE = ".arrow"
 _META = ".json"
+# Spark's copy of an entry's table (Spark reads Parquet, not Arrow IPC files), and its
+# description (size and SHA-256, checked before Spark is given the file).
+_PARQUET = ".parquet"
+_PARQUET_META = ".parquet.json"
 _DIGESTS = "digests"
 # The libraries whose versions shape the table (the parser of each format, the builder).
 _LIBRARIES = ("pandas", "numpy", "pyarrow", "orjson", "evtx")
@@ -432,19 +439,11 @@ def load(entry: Entry) -> tuple[pd.DataFrame, Counts] | None:
     """The cached table and counts of ``entry``, or None. A damaged entry is removed (and None
     returned): never an exception, never a table other than the one written."""
     root = tables_dir()
-    meta_path = root / f"{entry.key}{_META}"
-    try:
-        raw = meta_path.read_bytes()
-    except OSError:
+    if not (root / f"{entry.key}{_META}").is_file():
         return None
     try:
-        meta = json.loads(raw)
+        meta, data = _checked_meta(entry)
         table = meta["table"]
-        if meta["format"] != FORMAT or meta["key"] != entry.key:
-            raise ValueError("another entry's description")
-        data = (root / f"{entry.key}{_TABLE}").read_bytes()
-        if len(data) != table["bytes"] or hashlib.sha256(data).hexdigest() != table["sha256"]:
-            raise ValueError("the table file is not the one written")
         frame = _frame(data, table["columns"], table["dtypes"], table["rows"])
         counts = Counts.from_json(meta["report"])
     except Exception:  # whatever is wrong with it, the entry is not used again
@@ -498,6 +497,12 @@ def store(entry: Entry, frame: pd.DataFrame, report: ReadReport) -> bool:
     return True
 
 
+def remember(entry: Entry) -> None:
+    """Write down the digests this read computed, for the next process (a read that found no
+    entry: the next one hashes nothing that has not changed)."""
+    _remember(entry)
+
+
 def _remember(entry: Entry) -> None:
     """Write down the digests this read computed, for the next process."""
     for file in entry.files:
@@ -509,7 +514,8 @@ def _remember(entry: Entry) -> None:
 
 
 def _remove(root: Path, key: str) -> None:
-    for suffix in (_META, _TABLE):  # the JSON first: without it the table is not read
+    # The JSON first: without it the table is not read.
+    for suffix in (_META, _PARQUET_META, _TABLE, _PARQUET):
         with contextlib.suppress(OSError):
             (root / f"{key}{suffix}").unlink()
 
@@ -537,7 +543,9 @@ def _sweep(entry: Entry) -> None:
                 dead = True
             if dead:
                 _remove(root, key)
-        elif (name.endswith(_TABLE) and f"{key}{_META}" not in present) or name.endswith(".tmp"):
+        elif (
+            name.endswith((_TABLE, _PARQUET, _PARQUET_META)) and f"{key}{_META}" not in present
+        ) or name.endswith(".tmp"):
             with contextlib.suppress(OSError):
                 if now - path.stat().st_mtime > _LEFTOVER_SECONDS:
                     path.unlink()
@@ -549,6 +557,73 @@ def _sweep(entry: Entry) -> None:
                 gone = now - record.stat().st_mtime > _LEFTOVER_SECONDS
             if gone:
                 record.unlink(missing_ok=True)
+
+
+# --- Spark's copy ----------------------------------------------------------------------------
+
+
+def _checked_meta(entry: Entry) -> tuple[dict[str, Any], bytes]:
+    """The entry's description and table file, checked as :func:`load` checks them (raises
+    on anything wrong)."""
+    root = tables_dir()
+    meta = json.loads((root / f"{entry.key}{_META}").read_bytes())
+    table = meta["table"]
+    if meta["format"] != FORMAT or meta["key"] != entry.key:
+        raise ValueError("another entry's description")
+    data = (root / f"{entry.key}{_TABLE}").read_bytes()
+    if len(data) != table["bytes"] or hashlib.sha256(data).hexdigest() != table["sha256"]:
+        raise ValueError("the table file is not the one written")
+    return meta, data
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def spark_copy(entry: Entry) -> tuple[Path, list[str], Counts] | None:
+    """The entry's table as a Parquet file for Spark, the table's column names (the file's
+    columns are named by position, ``c0``, ``c1``...: names that differ only in case would
+    stop a case-insensitive Spark from reading it) and the read's counts; None when the
+    entry is absent or damaged (then removed). The copy is written from the checked Arrow
+    file the first time Spark asks (text as dictionary-encoded strings, times in
+    microseconds: the readers keep milliseconds), and its size and SHA-256 are checked each
+    time it is given out."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    root = tables_dir()
+    if not (root / f"{entry.key}{_META}").is_file():
+        return None
+    try:
+        meta, data = _checked_meta(entry)
+        counts = Counts.from_json(meta["report"])
+        columns = list(meta["table"]["columns"])
+        parquet = root / f"{entry.key}{_PARQUET}"
+        described = root / f"{entry.key}{_PARQUET_META}"
+        try:
+            known = json.loads(described.read_bytes())
+            if parquet.stat().st_size != known["bytes"] or _file_sha256(parquet) != known["sha256"]:
+                raise ValueError("the Parquet copy is not the one written")
+        except (OSError, ValueError, KeyError, TypeError):
+            table = pa.ipc.open_file(pa.BufferReader(data)).read_all()
+            if table.column_names != columns:
+                raise ValueError("the table file holds other columns") from None
+            table = table.rename_columns([f"c{i}" for i in range(len(columns))])
+            sink = pa.BufferOutputStream()
+            pq.write_table(table, sink, coerce_timestamps="us", allow_truncated_timestamps=False)
+            written = sink.getvalue().to_pybytes()
+            atomic_write(parquet, written)
+            digest = hashlib.sha256(written).hexdigest()
+            atomic_write(described, json.dumps({"bytes": len(written), "sha256": digest}) + "\n")
+    except Exception:  # whatever is wrong with it, the entry is not used again
+        _remove(root, entry.key)
+        return None
+    _remember(entry)
+    return parquet, columns, counts
 
 
 # --- the table as Arrow, and back -----------------------------------------------------------

@@ -421,6 +421,58 @@ def _read(
         run.close()
 
 
+def _from_table_cache(
+    spark: SparkSession,
+    source: str | Path,
+    errors: Errors,
+    dataset: str | None,
+    limits: Limits,
+    schema: StructType | None,
+    report: ReadReport,
+) -> DataFrame | None:
+    """The table of ``source`` from the table cache, as the pandas reader left it (its
+    categorical or its plain read: the same values), or None."""
+    from pyspark.sql import functions as F
+
+    from huntlab.readers import cache as table_cache
+    from huntlab.readers.events import _check_errors
+
+    _check_errors(errors)
+    if not table_cache.enabled() or not table_cache.trusted(table_cache.tables_dir()):
+        return None
+    entry = table_cache.prepare(
+        source, dataset=dataset, categorical=True, limits=limits, errors=errors
+    )
+    if entry is None:
+        return None
+    for categorical in (True, False):
+        params = {**entry.params, "categorical": categorical}
+        found = table_cache.spark_copy(
+            table_cache.Entry(entry.source, entry.path, entry.dataset, entry.files, params)
+        )
+        if found is not None:
+            break
+    else:
+        table_cache.remember(entry)
+        return None
+    path, names, counts = found
+    wanted = schema if schema is not None else _schema(names)
+    position = {name: i for i, name in enumerate(names)}
+    frame = spark.read.parquet(str(path))
+    counts.add_to(report)
+    dataset_name = m.dataset_field()
+
+    def column(name: str) -> Column:
+        if name not in position:
+            return F.lit(None)
+        # By position: names that differ only in case (ProcessId, processid) are two columns.
+        found = F.col(f"c{position[name]}")
+        # Every event has its dataset: not nullable, as in a parse (a literal per group).
+        return F.coalesce(found, F.lit("")) if name == dataset_name else found
+
+    return frame.select(*[column(f.name).cast(f.dataType).alias(f.name) for f in wanted.fields])
+
+
 def event_schema(
     spark: SparkSession,
     source: str | Path,
@@ -448,6 +500,7 @@ def read_events(
     schema: StructType | None = None,
     max_record_bytes: int = MAX_RECORD_BYTES,
     max_decompression_ratio: int = MAX_DECOMPRESSION_RATIO,
+    cache: bool = True,
 ) -> DataFrame:
     """The canonical event table of ``source`` as a Spark DataFrame: the same columns, types
     and values as ``huntlab.read_events`` (docs/event-mapping.md).
@@ -460,9 +513,18 @@ def read_events(
     with the file and line before any Spark job runs on the rows; ``"skip"`` writes bad
     records to ``rejects`` and leaves them out. The report is filled when this returns
     (``read == kept + rejected``).
+
+    When ``huntlab.read_events`` (pandas) has read the same files with the same parameters,
+    the table comes from the table cache (docs/datasets.md, "Table cache"): a Parquet copy of
+    the cached table, which Spark reads itself, with the counts of the read that made it.
+    ``cache=False`` (or ``HUNTLAB_TABLE_CACHE=0``) always parses.
     """
     limits = Limits(max_record_bytes, max_decompression_ratio)
     report = report if report is not None else ReadReport()
+    if cache:
+        cached = _from_table_cache(spark, source, errors, dataset, limits, schema, report)
+        if cached is not None:
+            return cached
     args: dict[str, Any] = {"errors": errors, "rejects": rejects, "report": report}
     groups, bound = _read(spark, source, args, dataset, limits, quiet=False)
     if schema is None:
