@@ -17,10 +17,26 @@ PRIVATE_FILE = 0o600
 PRIVATE_DIR = 0o700
 
 
+def private_dirs(path: Path) -> Path:
+    """``path`` as a folder: it and every missing folder above it created owner-only.
+    (``mkdir(mode=..., parents=True)`` gives the mode to the last folder only, and the ones
+    above it the umask's: ``workspace/hunts`` readable by all under a umask of 022.)"""
+    missing = []
+    current = path
+    while not os.path.lexists(current) and current.parent != current:
+        missing.append(current)
+        current = current.parent
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # made meanwhile by another process
+            folder.mkdir(mode=PRIVATE_DIR)
+    path.mkdir(mode=PRIVATE_DIR, exist_ok=True)  # raises when it is not a folder
+    return path
+
+
 def atomic_write(path: Path, data: str | bytes, *, mode: int = PRIVATE_FILE) -> Path:
     """Replace ``path`` with ``data`` in one step; the file gets ``mode`` (owner-only by
-    default). The parent folder is created (owner-only) when missing."""
-    path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    default). The parent folder, and any missing above it, is created owner-only."""
+    private_dirs(path.parent)
     raw = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

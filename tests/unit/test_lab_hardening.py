@@ -233,6 +233,7 @@ def test_a_non_empty_folder_is_not_taken_over_as_a_home(tmp_path: Path) -> None:
 
 
 def test_everything_the_lab_writes_in_its_home_is_private(tmp_path: Path) -> None:
+    from huntlab.files import atomic_write
     from huntlab.lab import tls
     from huntlab.lab.config import update_config
     from huntlab.lab.home import ensure_home
@@ -254,9 +255,12 @@ def test_everything_the_lab_writes_in_its_home_is_private(tmp_path: Path) -> Non
             cwd=home,
         )  # fmt: skip
         psutil.Process(started.pid).wait(30)
-        rejects = RejectsWriter(home / "rejects" / "r.jsonl", ReadReport())
+        # Files a few folders down, where none exist yet (`huntlab hunts get` writes
+        # workspace/hunts/playbook/<id>.ipynb): the folders above them are private too.
+        rejects = RejectsWriter(home / "rejects" / "deep" / "r.jsonl", ReadReport())
         rejects.write("file.json", 1, "not JSON", b"{")
         rejects.close()
+        atomic_write(home / "workspace" / "hunts" / "playbook" / "x.ipynb", "{}\n")
     finally:
         os.umask(old)
     assert (home / "made-by-service.txt").is_file()

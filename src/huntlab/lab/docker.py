@@ -36,7 +36,7 @@ from typing import Any
 
 from huntlab import versions
 from huntlab.errors import HuntlabError, ServiceError
-from huntlab.files import atomic_write
+from huntlab.files import atomic_write, private_dirs
 from huntlab.lab import tls
 from huntlab.lab.runtime import LabSummary, UpOptions
 from huntlab.lab.status import ServiceStatus
@@ -358,7 +358,7 @@ def _logstash_tls(home: Path, listen: str) -> Path:
     we can enter; return that folder."""
     pki = tls.logstash_pki(home, (listen,) if not tls.is_loopback(listen) else ())
     folder = pki.folder / "docker"
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_dirs(folder)
     folder.chmod(0o700)
     for source in (pki.ca, pki.cert):
         atomic_write(folder / source.name, source.read_bytes(), mode=0o644)
@@ -459,7 +459,7 @@ def _container_tls(pair: tls.TlsPair, home: Path) -> tls.TlsPair:
     accounts on this host do not.
     """
     folder = tls.tls_dir(home) / "docker"
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_dirs(folder)
     folder.chmod(0o700)
     copy = tls.TlsPair(folder / tls.CERT_FILE, folder / tls.KEY_FILE)
     atomic_write(copy.cert, pair.cert.read_bytes(), mode=0o644)

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from huntlab.errors import ServiceError
-from huntlab.files import PRIVATE_DIR, PRIVATE_FILE, atomic_write
+from huntlab.files import PRIVATE_FILE, atomic_write, private_dirs
 from huntlab.settings import verbose
 
 POLL_SECONDS = 0.5
@@ -205,8 +205,8 @@ def start(
 ) -> Running:
     """Start ``argv`` detached, its output appended to the service's log; record its pid."""
     log = log_path(home, name)
-    log.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
-    pid_path(home, name).parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    private_dirs(log.parent)
+    private_dirs(pid_path(home, name).parent)
     tag = secrets.token_hex(16)
     child_env = dict(env if env is not None else os.environ)
     child_env[TAG_VARIABLE] = tag

@@ -14,7 +14,7 @@ import json
 import os
 from pathlib import Path
 
-from huntlab.files import PRIVATE_DIR, atomic_write
+from huntlab.files import PRIVATE_DIR, atomic_write, private_dirs
 
 MANIFEST = ".huntlab-shipped.json"
 
@@ -53,7 +53,7 @@ def link_datasets(workspace: Path, store: Path) -> Path | None:
     Tab completion of the path work. Every dataset ``huntlab load`` adds shows up there at
     once. A ``datasets`` the user made in the workspace is left alone (None is returned)."""
     link = workspace / DATASETS_LINK
-    store.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    private_dirs(store)
     if link.is_symlink():
         if Path(os.readlink(link)) == store:
             return link
@@ -133,7 +133,7 @@ def _digests(path: Path) -> set[str]:
 def sync_notebooks(source: Path | None, home: Path) -> tuple[Path, list[str]]:
     """Copy shipped notebooks into the workspace; return it and the names kept as edited."""
     target = workspace_dir(home)
-    target.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    private_dirs(target)
     if source is None or not source.is_dir():
         return target, []
     manifest_path = target / MANIFEST

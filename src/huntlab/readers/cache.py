@@ -58,7 +58,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from huntlab.errors import HuntlabError
-from huntlab.files import PRIVATE_DIR, atomic_write
+from huntlab.files import atomic_write, private_dirs
 from huntlab.readers.report import Errors, ReadReport, default_rejects_path
 from huntlab.readers.sources import Limits, list_files, resolve_source
 from huntlab.settings import cache_dir
@@ -464,7 +464,7 @@ def store(entry: Entry, frame: pd.DataFrame, report: ReadReport) -> bool:
             return False
         data, columns, dtypes = encoded
         root = tables_dir()
-        root.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+        private_dirs(root)
         atomic_write(root / f"{entry.key}{_TABLE}", data)
         meta = {
             "format": FORMAT,

@@ -10,7 +10,7 @@ from typing import IO, Literal
 
 import orjson
 
-from huntlab.files import PRIVATE_DIR, PRIVATE_FILE
+from huntlab.files import PRIVATE_FILE, private_dirs
 from huntlab.readers.sources import REJECT_PREFIX_BYTES
 from huntlab.settings import home_dir
 
@@ -58,7 +58,7 @@ class RejectsWriter:
         caller only had a prefix)."""
         if self._out is None:
             # Rejected records are the user's data: private, like everything in the home.
-            self.path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+            private_dirs(self.path.parent)
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
             self._out = os.fdopen(fd, "wb")
             self.report.rejects_path = self.path

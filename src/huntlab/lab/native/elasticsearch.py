@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from huntlab.errors import ServiceError
-from huntlab.files import PRIVATE_DIR, PRIVATE_FILE, atomic_write
+from huntlab.files import PRIVATE_FILE, atomic_write, private_dirs
 from huntlab.java import Java
 from huntlab.lab import processes
 from huntlab.lab.native.distribution import install
@@ -133,7 +133,7 @@ def write_config(settings: Settings, dist: Path, *, security: bool = False) -> N
     the home's credential store (:func:`huntlab.lab.team.es_realm.apply`)."""
     paths = node_paths(settings)
     for folder in (paths.root, paths.config, paths.data, paths.logs, paths.tmp):
-        folder.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+        private_dirs(folder)
     for name in ("jvm.options", "log4j2.properties"):
         atomic_write(paths.config / name, (dist / "config" / name).read_bytes())
     options = paths.config / "jvm.options.d"

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from huntlab.errors import HuntlabError, ServiceError
-from huntlab.files import PRIVATE_DIR, atomic_write
+from huntlab.files import atomic_write, private_dirs
 from huntlab.lab.config import read_config, update_config
 from huntlab.lab.status import ServiceStatus
 from huntlab.settings import Settings, local_es_url
@@ -219,7 +219,7 @@ def choose(
         if previous and previous != url:
             _revoke_hunters(settings, say)
     place = folder(home)
-    place.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    private_dirs(place)
     atomic_write(place / "password", password + "\n")
     kept_ca = None
     if ca_path is not None:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from huntlab.files import PRIVATE_DIR
+from huntlab.files import private_dirs
 from huntlab.lab import processes
 from huntlab.lab.native.plan import LabPlan
 from huntlab.lab.status import ServiceStatus
@@ -98,7 +98,7 @@ def start_jupyter(lab: LabPlan, token: str, say: Callable[[str], None]) -> None:
         say(f"huntlab: {workspace / DATASETS_LINK} is yours (not a link to the lab's datasets); "
             "left as it is")  # fmt: skip
     for sub in ("", "config", "runtime"):
-        (lab.home / "jupyter" / sub).mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+        private_dirs(lab.home / "jupyter" / sub)
     disable_announcements(lab.home / "jupyter" / "config")
     first_screen(lab.home / "jupyter" / "config" / "lab" / "workspaces", workspace)
     processes.ensure(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from huntlab import versions
 from huntlab.errors import HuntlabError, ServiceError
-from huntlab.files import PRIVATE_DIR, atomic_write
+from huntlab.files import atomic_write, private_dirs
 from huntlab.java import Java
 from huntlab.lab import processes
 from huntlab.lab.config import update_config
@@ -71,7 +71,7 @@ def _write_daemon_conf(conf_dir: Path) -> None:
 def _spark_env(lab: LabPlan, java: Java, secret: str) -> dict[str, str]:
     spark_dir = lab.home / "spark"
     for sub in ("", "work", "tmp", "conf"):
-        (spark_dir / sub).mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+        private_dirs(spark_dir / sub)
     _write_daemon_conf(spark_dir / "conf")
     env = dict(os.environ)
     env.update(

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from huntlab.errors import HuntlabError
+from huntlab.files import private_dirs
 from huntlab.lab.team import limits
 
 # Inside the hub container (docker/compose.team.yaml sets these).
@@ -87,7 +88,7 @@ def prepare_shared(home: Path) -> None:
     from huntlab.lab.team import accounts
 
     team = accounts.team_dir(home)
-    team.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_dirs(team)
     os.chmod(team, 0o700)
     hunts = accounts.hunts_dir(home)
     hunts.mkdir(exist_ok=True)

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from huntlab.errors import HuntlabError, ServiceError
-from huntlab.files import PRIVATE_DIR, atomic_write
+from huntlab.files import atomic_write, private_dirs
 from huntlab.lab.processes import POLL_SECONDS, http_get
 from huntlab.settings import Settings, basic_auth_headers
 
@@ -392,7 +392,7 @@ def _locked(home: Path) -> Iterator[Credentials]:
     """The store, read under an exclusive lock and written back on leaving (created with a
     new admin password when missing), so concurrent `huntlab users` commands lose nothing."""
     folder = store_path(home).parent
-    folder.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    private_dirs(folder)
     fd = os.open(folder / ".es-credentials.lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from huntlab.files import atomic_write
+from huntlab.files import atomic_write, private_dirs
 from huntlab.lab.config import read_config
 from huntlab.lab.team import accounts, es_realm
 from huntlab.lab.workspace import (
@@ -106,7 +106,7 @@ def prepare(home: Path, name: str) -> None:
     caps = "".join(f"{k} {v}\n" for k, v in spark_caps(home).items())
     atomic_write(settings_home / "spark-conf" / "spark-defaults.conf", caps)
     cache = folder / ".cache" / "huntlab"
-    cache.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_dirs(cache)
     # Spark's Elasticsearch connector, resolved once by the lab: each hunter's Ivy cache starts
     # with it, so no kernel downloads it again.
     ivy = Path(stored.get("cache", "")) / "ivy2" if stored.get("cache") else None
