@@ -92,6 +92,8 @@ def session(
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         # Lab-sized data: the default 200 shuffle partitions only add scheduling overhead.
         "spark.sql.shuffle.partitions": "8",
+        # Spark's default is ./spark-warehouse: a folder in whatever folder the notebook is.
+        "spark.sql.warehouse.dir": str(settings.cache / "spark-warehouse"),
     }
     conf.update({f"spark.{k}": v for k, v in es_options(settings).items()})
     for key, value in (config or {}).items():
