@@ -20,6 +20,7 @@ what it made itself. The executed notebooks stay in the test's temporary folder
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from collections.abc import Iterator
@@ -95,15 +96,17 @@ class Runs:
     es: Run  # ES_HUNT over the lab's Elasticsearch (source = "elasticsearch")
 
 
-def _kernel_env(lab: NativeLab) -> dict[str, str]:
-    """The environment of the lab's running JupyterLab, which its kernels get, with the
-    playbook's recordings as the mirror."""
+def _kernel_env(lab: NativeLab) -> tuple[dict[str, str], int]:
+    """The environment and umask of the lab's running JupyterLab, which its kernels get,
+    with the playbook's recordings as the mirror."""
     running = processes.running(lab.home, "jupyter")
     assert running is not None, "the lab's JupyterLab is not running"
     raw = Path(f"/proc/{running.pid}/environ").read_bytes().split(b"\0")
     env = dict(item.decode().split("=", 1) for item in raw if b"=" in item)
     env["HUNTLAB_DATASETS_MIRROR"] = str(PLAYBOOK / "datasets")
-    return env
+    status = Path(f"/proc/{running.pid}/status").read_text(encoding="utf-8")
+    (umask,) = re.findall(r"^Umask:\s*([0-7]+)$", status, re.MULTILINE)
+    return env, int(umask, 8)
 
 
 def _run_in(km: Any, code: str) -> None:
@@ -123,7 +126,7 @@ def runs(native_lab: NativeLab, tmp_path_factory: pytest.TempPathFactory) -> Ite
     from jupyter_client.manager import KernelManager
 
     assert native_lab.install.returncode == 0, native_lab.install.stderr[-3000:]
-    env = _kernel_env(native_lab)
+    env, umask = _kernel_env(native_lab)
     cli_env = {**native_lab.env, "HUNTLAB_DATASETS_MIRROR": env["HUNTLAB_DATASETS_MIRROR"]}
     got = native_lab.huntlab("hunts", "get", "--from", str(PLAYBOOK / "hunts"))
     assert got.returncode == 0, got.stderr
@@ -141,7 +144,11 @@ def runs(native_lab: NativeLab, tmp_path_factory: pytest.TempPathFactory) -> Ite
     executed = tmp_path_factory.mktemp("executed")
 
     km = KernelManager(kernel_name="python3")
-    km.start_kernel(env=env, cwd=str(converted))
+    previous = os.umask(umask)  # the kernel inherits it, as the lab's kernels inherit its own
+    try:
+        km.start_kernel(env=env, cwd=str(converted))
+    finally:
+        os.umask(previous)
     try:
 
         def execute(hunt_id: str, name: str, **parameters: Any) -> Run:
