@@ -40,6 +40,7 @@ import bench_es_load
 import bench_es_search
 import bench_readers
 import bench_spark_schema
+import needs
 
 REPO = Path(__file__).resolve().parent.parent
 # name, what it measures, goal (as printed)
@@ -113,6 +114,14 @@ def main() -> int:
     parser.add_argument("--es-url", help="measure against this (disposable) cluster")
     parser.add_argument("--master", default="local[2]", help="Spark master")
     args = parser.parse_args()
+    # Every recording any row reads, checked before anything starts: one clear line.
+    needs.datasets(
+        args.datasets,
+        *bench_readers.RECORDINGS,
+        *bench_spark_schema.RECORDINGS_2020,
+        bench_spark_schema.RECORDING_2019,
+    )
+    needs.datasets(bench_es_load.DATASETS, *bench_es_load.SOURCES)
 
     names = {name for name, _, _ in ROWS}
     skip: set[str] = set()

@@ -116,6 +116,10 @@ IN_SITU: dict[tuple[str, str, str], str] = {
     ("hunts/check.py", "huntlab load {}", "`huntlab load {}`"):  # in "no events of {} in {} ..."
         "tests/integration/hunts/test_check_es.py::"
         "test_a_dataset_not_loaded_is_an_error_naming_the_load",
+    # the parameters cell of a converted hunt: the lab's `huntlab load` of the hunt's
+    # recording, then the notebook with source="elasticsearch"
+    ("hunts/convert.py", "huntlab load <dataset>", '# "elasticsearch": its events in the lab'):
+        "tests/e2e/lab/test_hunts_in_lab.py::runs",  # the fixture runs it
     # Elasticsearch
     ("es/client.py", "huntlab es start", "Elasticsearch at {} does not answer ({})"):
         _LAB + "test_the_hint_of_a_stopped_node_brings_it_back",

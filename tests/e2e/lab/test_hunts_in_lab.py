@@ -37,6 +37,7 @@ from huntlab.hunts.playbook import Hunt, find_hunts
 from huntlab.lab import processes
 from tests.conftest import shared_dir
 from tests.support.fixtures.lab import NativeLab
+from tests.support.hints import suggested
 
 PLAYBOOK = shared_dir() / "threathunter-playbook"
 HUNT_IDS = sorted(p.parent.name for p in (PLAYBOOK / "hunts").glob("*/notebook.md"))
@@ -136,9 +137,13 @@ def runs(native_lab: NativeLab, tmp_path_factory: pytest.TempPathFactory) -> Ite
     )
     hunts = {hunt.id: hunt for hunt in find_hunts(PLAYBOOK / "hunts")}
     (dataset,) = hunts[ES_HUNT].datasets
+    # What the notebook's parameters cell says to run before source = "elasticsearch".
+    notebook = nbformat.read(converted / f"{ES_HUNT}.ipynb", as_version=4)
+    (parameters,) = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
+    words = suggested(parameters.source, "huntlab load")
     loaded = subprocess.run(
-        [native_lab.huntlab_bin, "load", dataset], env=cli_env, capture_output=True,
-        text=True, timeout=600, check=False,
+        [native_lab.huntlab_bin, *(dataset if w == "<dataset>" else w for w in words)],
+        env=cli_env, capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     assert loaded.returncode == 0, loaded.stderr[-3000:]
     executed = tmp_path_factory.mktemp("executed")

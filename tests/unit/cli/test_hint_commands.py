@@ -88,7 +88,9 @@ def _fixed_words(command: str) -> str:
     """The words of a suggestion a test finds it by: up to its first placeholder."""
     words = []
     for word in command.split():
-        if "{" in word or "..." in word or "|" in word or (word.isupper() and word.isalpha()):
+        upper = word.isupper() and word.isalpha()
+        placeholder = upper or (word.startswith("<") and word.endswith(">"))
+        if "{" in word or "..." in word or "|" in word or placeholder:
             break
         words.append(word)
     return " ".join(words)
