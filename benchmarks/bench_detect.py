@@ -603,7 +603,10 @@ def main() -> int:
     shared = Path(os.environ.get("HUNTLAB_SHARED", REPO.parent / "shared"))
     parser.add_argument("--events", type=int, default=500_000, help="detection table size")
     parser.add_argument(
-        "--repeat", type=int, default=3, help="runs of huntlab's and the evtx package's EVTX "
+        "--repeat",
+        type=int,
+        default=3,
+        help="runs of huntlab's and the evtx package's EVTX "
         "sides, alternating; the best of each counts",
     )
     parser.add_argument(

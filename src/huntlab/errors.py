@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class HuntlabError(Exception):
     """Base of every expected failure; the CLI prints it without a traceback."""
@@ -26,6 +28,16 @@ class DataFormatError(HuntlabError):
         if hint:
             text += f" ({hint})"
         super().__init__(text)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Picklable (it crosses back from a read's worker processes) with its fields.
+        return (_data_format_error, (self.path, self.line, self.problem, self.hint, self.skippable))
+
+
+def _data_format_error(
+    path: str, line: int | None, problem: str, hint: str, skippable: bool
+) -> DataFormatError:
+    return DataFormatError(path, line, problem, hint, skippable=skippable)
 
 
 def json_problem(exc: ValueError) -> str:

@@ -26,7 +26,7 @@ from huntlab.cli.datasets import _size
 from huntlab.errors import DataFormatError
 from huntlab.readers import ReadReport
 from huntlab.readers import cache as table_cache
-from huntlab.readers import frame as frame_module
+from huntlab.readers import parallel as parallel_module
 from tests.support.readers_data import (
     EMPIRE_2019,
     EVENT_DATASETS,
@@ -56,15 +56,16 @@ def tables(dataset_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def parses(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """One item per read that parsed its source (build_frame ran), whatever its path."""
+    """One item per read that parsed its source (read_frame ran: in this process or in worker
+    processes), whatever its path."""
     calls: list[int] = []
-    build_frame = frame_module.build_frame
+    read_frame = parallel_module.read_frame
 
     def counted(*args: Any, **kwargs: Any) -> pd.DataFrame:
         calls.append(1)
-        return build_frame(*args, **kwargs)
+        return read_frame(*args, **kwargs)
 
-    monkeypatch.setattr(frame_module, "build_frame", counted)
+    monkeypatch.setattr(parallel_module, "read_frame", counted)
     return calls
 
 
@@ -322,17 +323,17 @@ def test_a_file_changed_during_the_read_is_not_cached(
     lines = list(raw_lines(datasets_dir / LAUNCHER_VBS))
     path.write_bytes(b"".join(lines))
     _settle()
-    build_frame = frame_module.build_frame
+    read_frame = parallel_module.read_frame
 
     def changing(*args: Any, **kwargs: Any) -> pd.DataFrame:
-        frame = build_frame(*args, **kwargs)
+        frame = read_frame(*args, **kwargs)
         path.write_bytes(b"".join(lines[:-1]))  # the writer was not done
         return frame
 
-    monkeypatch.setattr(frame_module, "build_frame", changing)
+    monkeypatch.setattr(parallel_module, "read_frame", changing)
     huntlab.read_events(path)
     assert _entries(tables) == []
-    monkeypatch.setattr(frame_module, "build_frame", build_frame)
+    monkeypatch.setattr(parallel_module, "read_frame", read_frame)
     _settle()
     assert len(huntlab.read_events(path)) == len(lines) - 1
 

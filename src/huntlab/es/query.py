@@ -13,10 +13,7 @@ codes, a fraction of the JSON); the slices' columns are joined in slice order.
 
 from __future__ import annotations
 
-import gc
-import multiprocessing
 import os
-import sys
 import threading
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
@@ -27,6 +24,7 @@ from queue import Queue
 from typing import TYPE_CHECKING, Any
 
 from huntlab.es import indices
+from huntlab.readers.workers import fork_workers
 from huntlab.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -315,28 +313,6 @@ def _read_slice(
     return builder
 
 
-def _fork_workers(count: int) -> ProcessPoolExecutor | None:
-    """``count`` worker processes, for one search; None where processes cannot be forked
-    (the table is then built in this process).
-
-    Forked, not spawned: a spawned worker would first import the caller's main script again
-    (a script without an ``if __name__ == "__main__"`` guard would search again, recursively)
-    and pay pandas' imports; a forked one starts at once with the modules loaded. Started for
-    each search and stopped after it, so no idle worker keeps memory in a hunter's kernel."""
-    if sys.platform != "linux" or "fork" not in multiprocessing.get_all_start_methods():
-        return None
-    pool = ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("fork"))
-    # The first task forks every worker. Frozen, the caller's objects stay out of the workers'
-    # garbage collections, which would otherwise touch (and so copy) every page of them: the
-    # workers share the caller's memory instead of doubling it.
-    gc.freeze()
-    try:
-        pool.submit(int).result()
-    finally:
-        gc.unfreeze()
-    return pool
-
-
 def _build_in_workers(
     pool: Executor,
     es: Any,
@@ -432,13 +408,13 @@ def search(
             total = int(es.count(index=index, query=dsl).body["count"])
             wanted = total if limit is None else min(total, limit)
             if workers and (processes or wanted >= PROCESS_THRESHOLD):
-                pool = _fork_workers(WORKER_SLICES)
+                pool = fork_workers(WORKER_SLICES)
             if pool is not None:
                 slices = WORKER_SLICES
             else:
                 slices = min(MAX_SLICES, max(1, wanted // SLICE_THRESHOLD)) if limit is None else 1
         elif workers and processes:
-            pool = _fork_workers(slices)
+            pool = fork_workers(slices)
         if pool is not None:
             try:
                 builder = _build_in_workers(

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 from huntlab.readers.events import (
     RawRecord,
     Run,
+    _check_errors,
     iter_events,
     iter_raw,
     iter_records,
@@ -113,18 +114,19 @@ def read_events(
             progress=progress,
             limits=Limits(max_record_bytes, max_decompression_ratio),
         )
-    from huntlab.readers.frame import build_frame
+    from huntlab.readers.parallel import read_frame
 
-    events = iter_events(
+    _check_errors(errors)
+    return read_frame(
         source,
         errors=errors,
         rejects=rejects,
         report=report,
         dataset=dataset,
-        max_record_bytes=max_record_bytes,
-        max_decompression_ratio=max_decompression_ratio,
+        categorical=categorical,
+        progress=progress,
+        limits=Limits(max_record_bytes, max_decompression_ratio),
     )
-    return build_frame(events, categorical=categorical, progress=progress)
 
 
 def read_table(source: str | Path, name: str | None = None) -> pd.DataFrame:

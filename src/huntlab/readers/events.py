@@ -73,6 +73,7 @@ class Run:
         self.errors = errors
         self.limits = limits or Limits()
         self.report = report if report is not None else ReadReport()
+        self.lines = 0  # lines read of the last member read to its end
         path = Path(rejects) if rejects is not None else default_rejects_path(source)
         self.rejects = RejectsWriter(path, self.report) if errors == "skip" else None
 
@@ -98,9 +99,14 @@ class Run:
             self.rejects.close()
 
 
-def _member_records(run: Run, member: Member, dataset: str) -> Iterator[RawRecord]:
+def _member_records(
+    run: Run, member: Member, dataset: str, fmt: str | None = None
+) -> Iterator[RawRecord]:
+    """The records of one member. ``fmt``: the member's format when it is known already
+    (a later part of a file whose first record was classified apart), else None: the first
+    record decides. Line numbers count from the start of ``member``'s stream; the number of
+    lines read is left in ``run.lines`` at the end."""
     report = run.report
-    fmt: str | None = None
     number = 0
     loads = orjson.loads
     decode_error = orjson.JSONDecodeError
@@ -159,6 +165,7 @@ def _member_records(run: Run, member: Member, dataset: str) -> Iterator[RawRecor
             continue
         report.read += 1
         yield RawRecord(member.name, number, fmt, dataset, parsed, line)
+    run.lines = number
 
 
 def _records(run: Run, source: str | Path, dataset: str | None) -> Iterator[RawRecord]:
@@ -170,31 +177,62 @@ def records_of_files(
     run: Run, files: list[Path], dataset: str | None, where: str
 ) -> Iterator[RawRecord]:
     """The records of ``files`` (``where`` names them all in errors)."""
+    for file in files:
+        yield from file_records(run, file, dataset)
+    check_found(run.report, where)
+
+
+def file_records(run: Run, file: Path, dataset: str | None) -> Iterator[RawRecord]:
+    """The records of one file of a read (``records_of_files`` reads each in turn)."""
     from huntlab.readers import evtx  # here: evtx builds this module's RawRecords
 
-    found = False
-    for file in files:
-        kind = evtx.file_kind(file)
-        if kind is not None:  # a Windows .evtx file or evtx_dump's JSON
-            found = True
-            yield from evtx.records(run, file, kind, dataset)
+    kind = evtx.file_kind(file)
+    if kind is not None:  # a Windows .evtx file or evtx_dump's JSON
+        yield from evtx.records(run, file, kind, dataset)
+        return
+    try:
+        for member in iter_members(file, run.limits):
+            member_dataset = dataset or m.dataset_name_from_file(member.archive)
+            yield from _member_records(run, member, member_dataset)
+    except ArchiveError as exc:
+        run.reject(
+            exc.name,
+            exc.line + 1,
+            exc.problem,
+            b"",
+            "the archive is damaged: download it again (huntlab datasets get) "
+            "or check it against its published checksum",
+        )
+
+
+def part_records(
+    run: Run, member: Member, dataset: str | None, fmt: str | None
+) -> Iterator[RawRecord]:
+    """The records of ``member``, a part of a plain file (``fmt``: the file's format, None for
+    its first part, whose first record decides it, as ``file_records`` would)."""
+    yield from _member_records(
+        run, member, dataset or m.dataset_name_from_file(member.archive), fmt
+    )
+
+
+def first_format(member: Member, max_record_bytes: int) -> str | None:
+    """What the first record of ``member`` makes of it, as ``_member_records`` decides: an
+    event format, a table format, 'capture', 'zeek-tsv' or 'unknown'; None when no line of
+    ``member`` decides it (blank, over-long or not JSON objects, all of them)."""
+    for line in iter_bounded_lines(member, max_record_bytes):
+        if isinstance(line, OverLong) or not line.strip():
             continue
-        try:
-            for member in iter_members(file, run.limits):
-                found = True
-                member_dataset = dataset or m.dataset_name_from_file(member.archive)
-                yield from _member_records(run, member, member_dataset)
-        except ArchiveError as exc:
-            run.reject(
-                exc.name,
-                exc.line + 1,
-                exc.problem,
-                b"",
-                "the archive is damaged: download it again (huntlab datasets get) "
-                "or check it against its published checksum",
-            )
-    if found and not run.report.files and run.report.skipped:
-        what = "; ".join(f"{k}: {v}" for k, v in run.report.skipped.items())
+        kind, _ = _classify_first(line)
+        if kind != "not-json":
+            return kind
+    return None
+
+
+def check_found(report: ReadReport, where: str) -> None:
+    """Refuse a read that found only tables and captures, no event file (a silent empty
+    table otherwise)."""
+    if not report.files and report.skipped:
+        what = "; ".join(f"{k}: {v}" for k, v in report.skipped.items())
         raise DataFormatError(
             where,
             None,

@@ -56,12 +56,7 @@ class RejectsWriter:
         """One rejects line: where, why, and the record (its first ``REJECT_PREFIX_BYTES``
         only, with ``truncated``; ``raw_bytes`` is its whole length, ``size`` when the
         caller only had a prefix)."""
-        if self._out is None:
-            # Rejected records are the user's data: private, like everything in the home.
-            private_dirs(self.path.parent)
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
-            self._out = os.fdopen(fd, "wb")
-            self.report.rejects_path = self.path
+        out = self._open()
         body = raw.rstrip(b"\r\n")
         whole = size if size is not None else len(raw)
         kept = body[:REJECT_PREFIX_BYTES]
@@ -74,7 +69,28 @@ class RejectsWriter:
         }
         if len(kept) < len(body) or whole > len(raw):
             entry["truncated"] = True
-        self._out.write(orjson.dumps(entry) + b"\n")
+        out.write(orjson.dumps(entry) + b"\n")
+
+    def copy(self, path: Path, line_offset: int = 0) -> None:
+        """Append the entries of another rejects file (a part of a read), ``line_offset``
+        added to their line numbers."""
+        with path.open("rb") as source:
+            for text in source:
+                if line_offset:
+                    entry = orjson.loads(text)
+                    if entry.get("line") is not None:
+                        entry["line"] += line_offset
+                    text = orjson.dumps(entry) + b"\n"
+                self._open().write(text)
+
+    def _open(self) -> IO[bytes]:
+        if self._out is None:
+            # Rejected records are the user's data: private, like everything in the home.
+            private_dirs(self.path.parent)
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
+            self._out = os.fdopen(fd, "wb")
+            self.report.rejects_path = self.path
+        return self._out
 
     def close(self) -> None:
         if self._out is not None:

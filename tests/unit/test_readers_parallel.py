@@ -1,0 +1,168 @@
+"""Large reads in worker processes (readers/parallel.py) give what one process gives: the same
+table (rows, values, category order), counts, rejects file (line numbers of the whole file)
+and first error, on real recordings cut into many parts, with bad lines planted in later
+parts. The thresholds are lowered so that a few megabytes take the workers' path."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+import huntlab
+from huntlab.errors import DataFormatError
+from huntlab.readers import Limits, ReadReport
+from huntlab.readers import parallel as parallel_module
+from tests.support.readers_data import EMPIRE_2019, IWBEM_2020, LAUNCHER_VBS, raw_lines
+
+MAX_RECORD = 64 * 1024
+
+
+def _plant(lines: list[bytes], every: int, bad: list[bytes]) -> tuple[bytes, list[int]]:
+    """``lines`` with one of ``bad`` after every ``every``-th; the bad lines' line numbers."""
+    out: list[bytes] = []
+    planted: list[int] = []
+    for number, line in enumerate(lines, 1):
+        out.append(line)
+        if number % every == 0:
+            out.append(bad[(number // every) % len(bad)])
+            planted.append(len(out))
+    return b"".join(out), planted
+
+
+@pytest.fixture(scope="module")
+def folder(datasets_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A folder of three plain JSON-lines files big enough to be cut into parts, and an
+    archive read whole. Bad lines of every kind the loop rejects sit all along the files."""
+    root = tmp_path_factory.mktemp("parallel")
+    bad = [
+        b"{broken\n",  # not JSON
+        b"[1, 2]\n",  # not an object
+        b'{"EventID": "seven", "Channel": "Security"}\n',  # cannot be normalised
+        b'{"Message": "' + b"x" * (MAX_RECORD + 10) + b'"}\n',  # over the record bound
+        b"\n",  # blank: skipped, but counted as a line
+    ]
+    empire = list(raw_lines(datasets_dir / EMPIRE_2019))[:3000]
+    text, planted = _plant(empire, 400, bad)
+    (root / "a_2019.json").write_bytes(text)
+    iwbem = list(raw_lines(datasets_dir / IWBEM_2020))[:2500]
+    # The first lines decide nothing (not JSON objects), the last has no line end.
+    text, _ = _plant(iwbem, 700, bad)
+    (root / "b_2020.json").write_bytes(b"not json\n\n" + text.rstrip(b"\n"))
+    shutil.copy(datasets_dir / LAUNCHER_VBS, root / "c_launcher.zip")
+    return {"path": root, "planted": planted}
+
+
+def _read(source: Path, workers: int, **options: Any) -> tuple[Any, ReadReport]:
+    report = ReadReport()
+    try:
+        frame = parallel_module.read_frame(
+            source,
+            report=report,
+            dataset=None,
+            progress=False,
+            limits=Limits(max_record_bytes=MAX_RECORD),
+            workers=workers,
+            **{"rejects": None, "categorical": True, **options},
+        )
+    except DataFormatError as exc:
+        return exc, report
+    return frame, report
+
+
+@pytest.fixture
+def small_parts(monkeypatch: pytest.MonkeyPatch) -> list[list[parallel_module.Part]]:
+    """Parts of 64 KiB to 1 MiB; the parts of each read with workers, as planned."""
+    monkeypatch.setattr(parallel_module, "MIN_PART_BYTES", 64 * 1024)
+    monkeypatch.setattr(parallel_module, "MAX_PART_BYTES", 1024 * 1024)
+    planned: list[list[parallel_module.Part]] = []
+    plan = parallel_module.plan
+
+    def recorded(*args: Any, **kwargs: Any) -> list[parallel_module.Part]:
+        parts = plan(*args, **kwargs)
+        planned.append(parts)
+        return parts
+
+    monkeypatch.setattr(parallel_module, "plan", recorded)
+    return planned
+
+
+def _same(one: pd.DataFrame, other: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(one, other)
+    for name in one.columns:
+        if isinstance(one[name].dtype, pd.CategoricalDtype):
+            assert list(one[name].cat.categories) == list(other[name].cat.categories), name
+
+
+@pytest.mark.parametrize("categorical", [True, False])
+def test_workers_give_the_table_counts_and_rejects_of_one_process(
+    folder: dict[str, Any],
+    small_parts: list[list[parallel_module.Part]],
+    tmp_path: Path,
+    categorical: bool,
+) -> None:
+    source = folder["path"]
+    options = {"errors": "skip", "categorical": categorical}
+    alone, alone_report = _read(source, 0, rejects=tmp_path / "alone.jsonl", **options)
+    shared, shared_report = _read(source, 2, rejects=tmp_path / "shared.jsonl", **options)
+
+    parts = small_parts[-1]
+    by_file = {part.file.name: sum(p.file == part.file for p in parts) for part in parts}
+    assert by_file["a_2019.json"] >= 4 and by_file["b_2020.json"] >= 3, by_file
+    assert by_file["c_launcher.zip"] == 1  # an archive is read whole
+
+    _same(alone, shared)
+    assert len(shared) > 5000
+    for report in (alone_report, shared_report):
+        assert report.read == report.kept + report.rejected
+    assert (shared_report.read, shared_report.kept, shared_report.rejected) == (
+        alone_report.read,
+        alone_report.kept,
+        alone_report.rejected,
+    )
+    assert shared_report.files == alone_report.files
+    assert shared_report.rejects_path == tmp_path / "shared.jsonl"
+    # The same rejects, in the same order, with the line numbers of the whole file.
+    assert (tmp_path / "shared.jsonl").read_bytes() == (tmp_path / "alone.jsonl").read_bytes()
+    rejected = pd.read_json(tmp_path / "shared.jsonl", lines=True)
+    in_a = rejected[rejected["file"].str.endswith("a_2019.json")]
+    planted = [line for n, line in enumerate(folder["planted"], 1) if n % 5 != 4]  # no blank
+    assert list(in_a["line"]) == planted[: len(in_a)]
+    assert len(in_a) == len(planted)
+
+
+def test_the_first_bad_line_in_file_order_is_raised_from_a_later_part(
+    folder: dict[str, Any], small_parts: list[list[parallel_module.Part]]
+) -> None:
+    source = folder["path"]
+    alone, _ = _read(source, 0, errors="raise")
+    shared, _ = _read(source, 2, errors="raise")
+    assert isinstance(alone, DataFormatError) and isinstance(shared, DataFormatError)
+    first = folder["planted"][0]
+    assert (shared.path, shared.line) == (str(source / "a_2019.json"), first)
+    assert str(shared) == str(alone)
+    # It lies in a part after the first: its line number was made whole by the parent.
+    parts = [p for p in small_parts[-1] if p.file.name == "a_2019.json"]
+    assert parts[1].start < len(
+        b"".join((source / "a_2019.json").read_bytes().splitlines(True)[:first])
+    )
+
+
+def test_read_events_takes_the_workers_path_on_large_input(
+    folder: dict[str, Any],
+    small_parts: list[list[parallel_module.Part]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(parallel_module, "PARALLEL_BYTES", 1)
+    monkeypatch.setattr(parallel_module, "usable_cores", lambda: 2)
+    report = ReadReport()
+    frame = huntlab.read_events(
+        folder["path"], cache=False, errors="skip", report=report, max_record_bytes=MAX_RECORD
+    )
+    assert len(small_parts) == 1 and len(small_parts[0]) > 3
+    alone, alone_report = _read(folder["path"], 0, errors="skip")
+    _same(alone, frame)
+    assert report.kept == alone_report.kept == len(frame)
