@@ -32,8 +32,9 @@ def scan_normalize(settings: Any, index: str) -> Any:
     return pd.json_normalize([hit["_source"] for hit in hits])
 
 
-# --processes: huntlab.es.search's opt-in worker processes (search(..., processes=None)).
-PROCESSES: bool | None = False
+# huntlab.es.search's worker processes: its default (None: from PROCESS_THRESHOLD events on);
+# --no-processes: never (False).
+PROCESSES: bool | None = None
 GOAL = 3.0  # huntlab.es.search at least 3x faster than helpers.scan + json_normalize
 
 
@@ -49,17 +50,19 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument(
-        "--processes", action="store_true", help="huntlab's search with its worker processes"
+        "--no-processes",
+        action="store_true",
+        help="huntlab's search without its worker processes (its default uses them)",
     )
     args = parser.parse_args()
     needs.datasets(DATASETS, *SOURCES)
     with node(args.es_url, heap="2g") as settings:
-        figures(settings, args.events, args.repeat, None if args.processes else False)
+        figures(settings, args.events, args.repeat, False if args.no_processes else None)
     return 0
 
 
 def figures(
-    settings: Any, target: int = 100_000, repeat: int = 3, processes: bool | None = False
+    settings: Any, target: int = 100_000, repeat: int = 3, processes: bool | None = None
 ) -> dict[str, float]:
     """On the node of ``settings`` (its huntlab indexes recreated): at least ``target`` events
     loaded, then read both ways ``repeat`` times; the best times, their ratio and whether the

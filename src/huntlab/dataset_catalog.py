@@ -173,8 +173,17 @@ class Dataset:
             return False
         if text:
             haystack = " ".join(
-                [self.id, self.name, self.title, self.description, *self.aliases, *self.tags,
-                 *self.techniques, *self.tactics, *self.tactic_names]
+                [
+                    self.id,
+                    self.name,
+                    self.title,
+                    self.description,
+                    *self.aliases,
+                    *self.tags,
+                    *self.techniques,
+                    *self.tactics,
+                    *self.tactic_names,
+                ]
             ).lower()
             if not all(word in haystack for word in text.lower().split()):
                 return False
@@ -182,8 +191,15 @@ class Dataset:
 
 
 _DATASET_FIELDS = {f for f in Dataset.__dataclass_fields__}
-_TUPLE_FIELDS = ("platforms", "techniques", "tactics", "tags", "contributors", "aliases",
-                 "references")
+_TUPLE_FIELDS = (
+    "platforms",
+    "techniques",
+    "tactics",
+    "tags",
+    "contributors",
+    "aliases",
+    "references",
+)
 
 
 @dataclass
@@ -286,7 +302,10 @@ def _file_entry(raw: dict[str, Any]) -> DatasetFile | None:
     else:
         relpath = filename
     return DatasetFile(
-        type=_text(raw.get("type")), link=link, kind=kind, relpath=relpath,
+        type=_text(raw.get("type")),
+        link=link,
+        kind=kind,
+        relpath=relpath,
         sha256=_text(raw.get("sha256")).lower(),
     )
 
@@ -466,8 +485,7 @@ def _read_cached(fingerprint: str | None) -> Catalog | None:
 
 
 def _write_cached(cat: Catalog, fingerprint: str) -> None:
-    atomic_write(catalog_cache_file(), json.dumps(cat.to_json(fingerprint), indent=1),
-                 mode=0o644)
+    atomic_write(catalog_cache_file(), json.dumps(cat.to_json(fingerprint), indent=1), mode=0o644)
 
 
 # Parsed catalogs of this process, by (metadata folder, fingerprint).
@@ -566,9 +584,10 @@ def download_metadata(url: str | None = None) -> Path:
     shutil.rmtree(staging, ignore_errors=True)
     kept = 0
     try:
-        with stream(source, label="dataset metadata") as reader, tarfile.open(
-            fileobj=cast(Any, reader), mode="r|gz"
-        ) as tar:
+        with (
+            stream(source, label="dataset metadata") as reader,
+            tarfile.open(fileobj=cast(Any, reader), mode="r|gz") as tar,
+        ):
             commit = str(tar.pax_headers.get("comment", "")) if tar.pax_headers else ""
             for member in tar:
                 rel = _metadata_member(member.name) if member.isfile() else None

@@ -94,8 +94,12 @@ def check_name(name: str) -> str:
 def _inside(root: Path, relpath: str) -> Path:
     """``root/relpath``, refusing anything that would leave ``root`` (``..``, absolute, links)."""
     parts = PurePosixPath(relpath).parts
-    if not parts or relpath.startswith("/") or "\\" in relpath or "\0" in relpath or any(
-        part in ("", ".", "..") for part in parts
+    if (
+        not parts
+        or relpath.startswith("/")
+        or "\\" in relpath
+        or "\0" in relpath
+        or any(part in ("", ".", "..") for part in parts)
     ):
         raise HuntlabError(f"{relpath!r}: not a relative path inside the dataset store")
     path = root.joinpath(*parts)
@@ -155,7 +159,8 @@ def primary_path(folder: Path) -> Path:
     with several event files resolve to the folder.
     """
     candidates = [
-        p for p in sorted(folder.rglob("*"))
+        p
+        for p in sorted(folder.rglob("*"))
         if p.is_file() and is_data_file(p) and not _is_network_capture(p.relative_to(folder))
     ]
     return candidates[0] if len(candidates) == 1 else folder
@@ -193,8 +198,14 @@ def _write_manifest(name: str, manifest: dict[str, Any]) -> None:
 
 
 def _record(
-    name: str, relpath: str, path: Path, sha256: str, origin: str, source: str,
-    dataset: Dataset | None, verified: str = "",
+    name: str,
+    relpath: str,
+    path: Path,
+    sha256: str,
+    origin: str,
+    source: str,
+    dataset: Dataset | None,
+    verified: str = "",
 ) -> None:
     manifest = read_manifest(name)
     manifest["name"] = name
@@ -228,7 +239,8 @@ def stored_names() -> list[str]:
     if not root.is_dir():
         return []
     return sorted(
-        p.stem for p in root.glob("*.json")
+        p.stem
+        for p in root.glob("*.json")
         if NAME_PATTERN.fullmatch(p.stem) and (store_dir() / p.stem).is_dir()
     )
 
@@ -304,8 +316,15 @@ def _already_stored(name: str, relpath: str, verify: bool) -> StoredFile | None:
         return None
     if verify and sha256_file(path) != entry.get("sha256"):
         return None
-    return StoredFile(name, relpath, path, str(entry["sha256"]), path.stat().st_size, "store",
-                      verified=str(entry.get("verified") or ""))
+    return StoredFile(
+        name,
+        relpath,
+        path,
+        str(entry["sha256"]),
+        path.stat().st_size,
+        "store",
+        verified=str(entry.get("verified") or ""),
+    )
 
 
 def _store_copy(
@@ -331,8 +350,7 @@ def _store_copy(
     if not (dest.is_file() and sha256_file(dest) == digest):
         _place(src, dest)
     _record(name, relpath, dest, digest, origin, str(src), dataset, verified)
-    return StoredFile(name, relpath, dest, digest, dest.stat().st_size, origin,
-                      verified=verified)
+    return StoredFile(name, relpath, dest, digest, dest.stat().st_size, origin, verified=verified)
 
 
 # --- downloading ----------------------------------------------------------------------------
@@ -371,7 +389,11 @@ def _prune_empty(folder: Path) -> None:
 
 
 def download(
-    url: str, dest: Path, *, label: str | None = None, hint: str = "",
+    url: str,
+    dest: Path,
+    *,
+    label: str | None = None,
+    hint: str = "",
     expected: KnownHash | None = None,
 ) -> int:
     """Fetch ``url`` into ``dest`` with :func:`huntlab.download.fetch` (resumable, locked,
@@ -457,7 +479,10 @@ def get(
         try:
             expected = known_hash(file, url)
             got = fetch(
-                url, dest, expected=expected, label=f"{ds.name} {file.relpath}",
+                url,
+                dest,
+                expected=expected,
+                label=f"{ds.name} {file.relpath}",
                 hint=_offline_hint(url, ds.name, file.relpath),
                 # Beside the store, not in the dataset's folder: a failed get leaves none.
                 lock=_lock_file(ds.name, file.relpath),
@@ -469,8 +494,16 @@ def get(
         verified = got.verified.describe() if got.verified is not None else ""
         _record(ds.name, file.relpath, dest, digest, "download", url, ds, verified)
         results.append(
-            StoredFile(ds.name, file.relpath, dest, digest, dest.stat().st_size, "download",
-                       got.fetched, verified)
+            StoredFile(
+                ds.name,
+                file.relpath,
+                dest,
+                digest,
+                dest.stat().st_size,
+                "download",
+                got.fetched,
+                verified,
+            )
         )
     if failures:
         _prune_empty(dataset_dir(ds.name))  # a partial download (to resume) is kept
@@ -494,7 +527,11 @@ def _catalog_relpath(ds: Dataset | None, filename: str) -> str | None:
 
 
 def _import_file(
-    path: Path, name: str | None, cat: Catalog | None, force: bool, relpath: str | None = None,
+    path: Path,
+    name: str | None,
+    cat: Catalog | None,
+    force: bool,
+    relpath: str | None = None,
     origin: str = "import",
 ) -> StoredFile:
     ds = cat.find(name or archive_stem(path.name)) if cat is not None else None
@@ -510,8 +547,11 @@ def _import_file(
             f"import {path} --name my_{ds.name}"
         )
     if rel is None:
-        rel = f"{path.parent.name}/{path.name}" if path.parent.name in ("host", "network") \
+        rel = (
+            f"{path.parent.name}/{path.name}"
+            if path.parent.name in ("host", "network")
             else path.name
+        )
     return _store_copy(path, target, rel, origin, ds, force)
 
 
@@ -540,7 +580,10 @@ def _get_from_mirror_by_name(name: str, verify: bool) -> list[StoredFile] | None
 
 
 def import_path(
-    path: str | Path, *, name: str | None = None, force: bool = False,
+    path: str | Path,
+    *,
+    name: str | None = None,
+    force: bool = False,
     metadata: str | Path | None = None,
 ) -> list[StoredFile]:
     """Put a local archive/JSON file, or every data file of a mirror folder, into the store.
@@ -563,8 +606,9 @@ def import_path(
         return [_import_file(src, name, cat, force)]
     results: list[StoredFile] = []
     for file in _walk_data_files(src):
-        holder = file.parent.parent if file.parent.name.lower() in ("host", "network") \
-            else file.parent
+        holder = (
+            file.parent.parent if file.parent.name.lower() in ("host", "network") else file.parent
+        )
         rel = file.relative_to(holder).as_posix()
         if holder == src and name is None and cat is not None and cat.find(src.name) is None:
             # Loose files at the top of an arbitrary folder: each is its own dataset.
@@ -714,14 +758,16 @@ def local_status(ds: Dataset) -> dict[str, Any]:
     for file in ds.files:
         entry = stored.get(file.relpath)
         in_mirror = _mirror_file(file, mirror) if mirror else None
-        files.append({
-            "relpath": file.relpath,
-            "kind": file.kind,
-            "url": file_url(file),
-            "stored": str(stored_path(ds.name, file.relpath)) if entry else None,
-            "sha256": entry.get("sha256") if entry else None,
-            "mirror": str(in_mirror) if in_mirror else None,
-        })
+        files.append(
+            {
+                "relpath": file.relpath,
+                "kind": file.kind,
+                "url": file_url(file),
+                "stored": str(stored_path(ds.name, file.relpath)) if entry else None,
+                "sha256": entry.get("sha256") if entry else None,
+                "mirror": str(in_mirror) if in_mirror else None,
+            }
+        )
     return {
         "cached": bool(ds.files) and all(f["stored"] for f in files),
         "store": str(dataset_dir(ds.name)),

@@ -176,7 +176,8 @@ def exclusive(lock: Path, what: str) -> Iterator[None]:
         except BlockingIOError:
             print(
                 f"huntlab: waiting for another huntlab process downloading {what} ({lock})",
-                file=sys.stderr, flush=True,
+                file=sys.stderr,
+                flush=True,
             )
             deadline = time.monotonic() + LOCK_WAIT_SECONDS
             while True:
@@ -253,8 +254,12 @@ def _resume_validator(part: Path, url: str) -> str | None:
         validator = stored["validator"] if stored.get("url") == url else None
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         validator = None
-    if not isinstance(validator, str) or not validator or not part.is_file() \
-            or part.stat().st_size == 0:
+    if (
+        not isinstance(validator, str)
+        or not validator
+        or not part.is_file()
+        or part.stat().st_size == 0
+    ):
         _discard(part)
         return None
     return validator
@@ -263,17 +268,24 @@ def _resume_validator(part: Path, url: str) -> str | None:
 def _save_validator(part: Path, url: str, response: HTTPResponse) -> None:
     etag = response.headers.get("ETag") or ""
     # A weak ETag (W/"...") may not be used in If-Range; Last-Modified may.
-    validator = etag if etag and not etag.startswith("W/") else \
-        response.headers.get("Last-Modified") or ""
+    validator = (
+        etag if etag and not etag.startswith("W/") else response.headers.get("Last-Modified") or ""
+    )
     if validator:
-        atomic_write(_validator_path(part), json.dumps({"url": url, "validator": validator}),
-                     mode=0o644)
+        atomic_write(
+            _validator_path(part), json.dumps({"url": url, "validator": validator}), mode=0o644
+        )
     else:
         _validator_path(part).unlink(missing_ok=True)
 
 
 def _fetch_locked(
-    url: str, dest: Path, expected: KnownHash | None, label: str, hint: str, progress: bool,
+    url: str,
+    dest: Path,
+    expected: KnownHash | None,
+    label: str,
+    hint: str,
+    progress: bool,
     timeout: float,
 ) -> Fetched:
     part = dest.with_name(dest.name + ".part")
@@ -326,7 +338,12 @@ def _open(url: str, headers: dict[str, str], timeout: float, hint: str) -> HTTPR
 
 
 def _transfer(
-    url: str, part: Path, validator: str | None, label: str, hint: str, progress: bool,
+    url: str,
+    part: Path,
+    validator: str | None,
+    label: str,
+    hint: str,
+    progress: bool,
     timeout: float,
 ) -> tuple[int, bool]:
     """Write the reply into ``part``; returns (bytes received, whether the length was known).
@@ -342,8 +359,10 @@ def _transfer(
         length = response.headers.get("Content-Length")
         if offset and response.status == 206:
             span = _CONTENT_RANGE.fullmatch(response.headers.get("Content-Range", "").strip())
-            if span is None or int(span.group(1)) != offset or (
-                span.group(3) != "*" and int(span.group(2)) != int(span.group(3)) - 1
+            if (
+                span is None
+                or int(span.group(1)) != offset
+                or (span.group(3) != "*" and int(span.group(2)) != int(span.group(3)) - 1)
             ):
                 raise _Restart
             expected_len: int | None = int(span.group(2)) - offset + 1
@@ -363,10 +382,17 @@ def _transfer(
         known = expected_len is not None or bool(getattr(response, "chunked", False))
         total = offset + expected_len if expected_len is not None else None
         try:
-            with part.open(mode) as out, tqdm(
-                total=total, initial=offset, unit="B", unit_scale=True, desc=label,
-                disable=None if progress else True,
-            ) as bar:
+            with (
+                part.open(mode) as out,
+                tqdm(
+                    total=total,
+                    initial=offset,
+                    unit="B",
+                    unit_scale=True,
+                    desc=label,
+                    disable=None if progress else True,
+                ) as bar,
+            ):
                 while block := response.read(CHUNK):
                     out.write(block)
                     fetched += len(block)
@@ -383,8 +409,11 @@ def _short(url: str, part: Path, got: int, total: int | None, why: str, hint: st
     if not resumable:
         _discard(part)
     of = f" of {total}" if total is not None else ""
-    then = (f"; {part} is kept and the next try resumes from it" if resumable
-            else "; run the command again")
+    then = (
+        f"; {part} is kept and the next try resumes from it"
+        if resumable
+        else "; run the command again"
+    )
     return DownloadError(
         f"could not download {url}: the connection ended after {got}{of} bytes{why}{then}"
         + (f". Offline? {hint}" if hint else "")
@@ -432,17 +461,27 @@ class _Stream:
 
 @contextlib.contextmanager
 def stream(
-    url: str, *, label: str, hint: str = "", progress: bool = True,
+    url: str,
+    *,
+    label: str,
+    hint: str = "",
+    progress: bool = True,
     timeout: float = TIMEOUT_SECONDS,
 ) -> Iterator[_Stream]:
     """``url``'s body as a file-like reader (with a progress bar) that raises DownloadError
     rather than end early; for archives read once and not kept."""
     from tqdm import tqdm
 
-    with _open(url, {}, timeout, hint) as response, tqdm(
-        total=int(response.headers.get("Content-Length") or 0) or None, unit="B",
-        unit_scale=True, desc=label, disable=None if progress else True,
-    ) as bar:
+    with (
+        _open(url, {}, timeout, hint) as response,
+        tqdm(
+            total=int(response.headers.get("Content-Length") or 0) or None,
+            unit="B",
+            unit_scale=True,
+            desc=label,
+            disable=None if progress else True,
+        ) as bar,
+    ):
         yield _Stream(url, response, bar)
 
 
@@ -466,7 +505,13 @@ def maven_download(url: str, target: Path, *, progress: bool = True) -> Path:
                 "file was removed, run the command again to download it anew"
             )
     else:
-        fetch(url, target, expected=expected, label=f"download {target.name}",
-              progress=progress, timeout=60.0)
+        fetch(
+            url,
+            target,
+            expected=expected,
+            label=f"download {target.name}",
+            progress=progress,
+            timeout=60.0,
+        )
     atomic_write(verified, f"{expected.algorithm} {expected.hexdigest}\n", mode=0o644)
     return target

@@ -32,4 +32,3 @@ def resource_dir(name: str) -> Path:
         f"huntlab resource folder {name!r} not found under {packaged} or {in_repo}; "
         "reinstall huntlab"
     )
-

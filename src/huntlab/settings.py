@@ -149,9 +149,7 @@ def _coerce(name: str, value: Any, config_file: Path) -> Any:
         from huntlab.errors import HuntlabError
 
         env = next((k for k, v in _ENV_FIELDS.items() if v == name), "")
-        raise HuntlabError(
-            f"{name} = {value!r} is not true or false; fix {env} or {config_file}"
-        )
+        raise HuntlabError(f"{name} = {value!r} is not true or false; fix {env} or {config_file}")
     if kinds.get(name) in ("int", int):
         try:
             return int(value)
@@ -160,8 +158,7 @@ def _coerce(name: str, value: Any, config_file: Path) -> Any:
 
             env = next((k for k, v in _ENV_FIELDS.items() if v == name), "")
             raise HuntlabError(
-                f"{name} = {value!r} is not a whole number; fix the flag, {env} or "
-                f"{config_file}"
+                f"{name} = {value!r} is not a whole number; fix the flag, {env} or {config_file}"
             ) from None
     return value
 

@@ -119,8 +119,7 @@ class LazyGroup(HoistingGroup):
     "--home",
     type=click.Path(file_okay=False),
     expose_value=False,
-    help="The lab's home for any command, in any position (default $HUNTLAB_HOME or "
-    "~/.huntlab).",
+    help="The lab's home for any command, in any position (default $HUNTLAB_HOME or ~/.huntlab).",
 )
 @click.option(
     "-v",
@@ -187,4 +186,3 @@ def main(argv: list[str] | None = None) -> Any:
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-

@@ -188,7 +188,9 @@ def _write_alerts(result: Any, alerts: bool, engine: str, settings: Any) -> None
         return
     from huntlab.detect.alerts import write_alerts
 
-    click.echo(f"huntlab detect: {write_alerts(result, settings, engine=engine).summary()}", err=True)
+    click.echo(
+        f"huntlab detect: {write_alerts(result, settings, engine=engine).summary()}", err=True
+    )
 
 
 def _alerts_note(result: Any) -> str:

@@ -19,6 +19,7 @@ from huntlab.settings import Settings, load_settings
 if TYPE_CHECKING:
     from huntlab.lab.runtime import Runtime
 
+
 def _settings(**overrides: Any) -> Settings:
     """The settings of the home ``--home`` (in any position: cli.HoistingGroup) or
     HUNTLAB_HOME names, with these overrides."""

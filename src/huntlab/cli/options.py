@@ -93,8 +93,9 @@ def write_records(records: Iterable[dict[str, Any]], fmt: str) -> None:
 def echo_frame(frame: Any, fmt: str) -> None:
     """A pandas frame as json (one array) or jsonl, ISO timestamps."""
     text = frame.to_json(orient="records", lines=fmt == "jsonl", date_format="iso")
-    click.echo(text if fmt == "json" or not text or text.endswith("\n") else text + "\n",
-               nl=fmt == "json")
+    click.echo(
+        text if fmt == "json" or not text or text.endswith("\n") else text + "\n", nl=fmt == "json"
+    )
 
 
 def _secret(flag: str, variable: str, value: str | None) -> str | None:

@@ -90,7 +90,9 @@ def _print_tables(source: str, limit: int | None, fmt: str) -> None:
     "Default: $HUNTLAB_HOME/rejects/<source>-<time>.jsonl.",
 )
 @format_option(
-    "table", "csv", default="table",
+    "table",
+    "csv",
+    default="table",
     help="table: the first rows, for a look; csv, json, jsonl: every row, to pipe on.",
 )
 @click.option("--limit", type=click.IntRange(min=0), help="Rows to print (table: 20).")
@@ -134,9 +136,7 @@ def read(
     if as_tables:
         if tests:
             raise click.BadParameter("goes with the event table, not --table", param_hint="--where")
-        _print_tables(
-            source, limit if limit is not None or fmt != "table" else 20, fmt
-        )
+        _print_tables(source, limit if limit is not None or fmt != "table" else 20, fmt)
         return
     report = ReadReport()
     options: dict[str, Any] = {
@@ -160,9 +160,7 @@ def read(
         events = islice(
             (e for e in iter_events(source, dataset=dataset, **options) if kept(e)), limit
         )
-        write_records(
-            ({k: e.get(k) for k in wanted} for e in events) if wanted else events, fmt
-        )
+        write_records(({k: e.get(k) for k in wanted} for e in events) if wanted else events, fmt)
         unknown = [col for col, _, _ in tests if col not in seen]
         if unknown and report.read and limit != 0:
             # No event had it: a misspelt column, not an answer (stated after the stream).

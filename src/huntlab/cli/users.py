@@ -40,7 +40,11 @@ def _docker_users(*args: str, stdin: str | None = None) -> dict[str, Any]:
     from huntlab.lab import docker
 
     out = docker.users(list(args), stdin=stdin).strip().splitlines()
-    return dict(json.loads(out[-1])) if out and out[-1].startswith("{") else {"rows": json.loads(out[-1])}
+    return (
+        dict(json.loads(out[-1]))
+        if out and out[-1].startswith("{")
+        else {"rows": json.loads(out[-1])}
+    )
 
 
 @click.group()

@@ -90,14 +90,17 @@ def documents(
         time = _value(hit.get("@timestamp"))
         rule = _rule(hit)
         key = [rule["id"] or rule["title"], *[event[n] for n in _EVENT], time]
-        yield _id("hit", *key), {
-            "@timestamp": time,
-            "detected_at": stamp,
-            "kind": "hit",
-            "engine": engine,
-            "rule": rule,
-            "event": {k: v for k, v in event.items() if v is not None},
-        }
+        yield (
+            _id("hit", *key),
+            {
+                "@timestamp": time,
+                "detected_at": stamp,
+                "kind": "hit",
+                "engine": engine,
+                "rule": rule,
+                "event": {k: v for k, v in event.items() if v is not None},
+            },
+        )
     for alert in detection.correlations.to_dict("records"):
         rule = _rule(alert)
         correlation = {
@@ -108,14 +111,17 @@ def documents(
             **{k: _value(alert[k]) for k in ("window_start", "window_end", "first", "last")},
         }
         key = [rule["id"] or rule["title"], correlation["window_start"], correlation["group"]]
-        yield _id("correlation", *key), {
-            "@timestamp": correlation["last"],
-            "detected_at": stamp,
-            "kind": "correlation",
-            "engine": engine,
-            "rule": rule,
-            "correlation": correlation,
-        }
+        yield (
+            _id("correlation", *key),
+            {
+                "@timestamp": correlation["last"],
+                "detected_at": stamp,
+                "kind": "correlation",
+                "engine": engine,
+                "rule": rule,
+                "correlation": correlation,
+            },
+        )
 
 
 def _rule(row: Mapping[Any, Any]) -> dict[str, Any]:

@@ -687,6 +687,6 @@ def _category(category: Any, c: Any) -> str:
 
 
 def _class_char(char: str) -> str:
-    if char in "]\\^-[\"":
+    if char in ']\\^-["':
         return "\\" + char
     return char

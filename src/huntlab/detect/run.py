@@ -131,9 +131,7 @@ def detect(
         # One identity per event for all the correlations' scans of the table.
         numbered = correlate.number_events(events).persist(StorageLevel.MEMORY_AND_DISK)
         try:
-            return _correlate(
-                detection, rules, lambda c: (None, correlate.spark_rows(numbered, c))
-            )
+            return _correlate(detection, rules, lambda c: (None, correlate.spark_rows(numbered, c)))
         finally:
             numbered.unpersist()
     table = Table(events)
@@ -402,9 +400,7 @@ def _detect_elasticsearch(
     }  # fmt: skip
     parts = {renumber[r]: part for r, part in parts.items()}
     notes = {renumber[r]: note for r, note in notes.items() if r in renumber}
-    return _assemble(
-        RuleSet(evaluated, skipped), parts, in_source, ["event_id", *columns], notes
-    )
+    return _assemble(RuleSet(evaluated, skipped), parts, in_source, ["event_id", *columns], notes)
 
 
 def _detect_pandas(
@@ -495,8 +491,6 @@ def _rule_indexes(rule: CompiledRule) -> set[str] | None:
             return None
         out |= {index_for(channel) for channel in branch.source.channels}
     return out
-
-
 
 
 def _candidate_query(

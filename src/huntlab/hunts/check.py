@@ -355,9 +355,7 @@ class _Recording:
     """One recording, read at most once per way and engine; huntlab's way from its files,
     or with ``es`` from the lab's Elasticsearch."""
 
-    def __init__(
-        self, stem: str, spark: SparkSession | None, es: Settings | None = None
-    ) -> None:
+    def __init__(self, stem: str, spark: SparkSession | None, es: Settings | None = None) -> None:
         self.stem = stem
         self.spark = spark
         self.es = es

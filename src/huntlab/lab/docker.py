@@ -183,7 +183,9 @@ def jupyter_es_user() -> str:
     it from that file, so the name is stated there only)."""
     path = docker_dir() / "setup" / "users.json"
     users = json.loads(path.read_text(encoding="utf-8"))
-    names = [name for name, spec in users.items() if spec.get("password_env") == "JUPYTER_ES_PASSWORD"]
+    names = [
+        name for name, spec in users.items() if spec.get("password_env") == "JUPYTER_ES_PASSWORD"
+    ]
     if len(names) != 1:
         raise HuntlabError(f"{path}: expected one user whose password_env is JUPYTER_ES_PASSWORD")
     return str(names[0])

@@ -33,7 +33,9 @@ def probe_event(marker: str, now: dt.datetime | None = None) -> dict[str, Any]:
     """A Sysmon event 1 (process creation) as Winlogbeat 6 ships it, from host ``marker``."""
     now = now or dt.datetime.now(dt.UTC)
     stamp = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
-    guid = "{" + secrets.token_hex(4).upper() + "-0000-0000-0000-" + secrets.token_hex(6).upper() + "}"
+    guid = (
+        "{" + secrets.token_hex(4).upper() + "-0000-0000-0000-" + secrets.token_hex(6).upper() + "}"
+    )
     return {
         "@timestamp": stamp,
         "event_id": 1,

@@ -89,8 +89,13 @@ def first_screen(workspaces_dir: Path, workspace: Path) -> bool:
                     "dock": {"type": "tab-area", "currentIndex": 0, "widgets": [widget]},
                     "current": widget,
                 },
-                "left": {"collapsed": False, "visible": True, "current": "filebrowser",
-                         "widgets": ["filebrowser"], "widgetStates": {}},
+                "left": {
+                    "collapsed": False,
+                    "visible": True,
+                    "current": "filebrowser",
+                    "widgets": ["filebrowser"],
+                    "widgetStates": {},
+                },
                 "relativeSizes": [FILE_BROWSER_SHARE, 1 - FILE_BROWSER_SHARE, 0],
             },
             widget: {"data": {"path": FIRST_NOTEBOOK, "factory": "Notebook"}},
@@ -116,7 +121,10 @@ def _digest(path: Path) -> str:
         try:
             cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
             content = [
-                (c["cell_type"], "".join(c["source"]) if isinstance(c["source"], list) else c["source"])
+                (
+                    c["cell_type"],
+                    "".join(c["source"]) if isinstance(c["source"], list) else c["source"],
+                )
                 for c in cells
             ]
         except (ValueError, KeyError, TypeError):

@@ -101,9 +101,12 @@ def read_events(
     ``cache=False`` reads without it, and so does every read while the environment variable
     ``HUNTLAB_TABLE_CACHE`` is 0.
     """
-    from huntlab.readers import cache as table_cache
+    if cache:
+        from huntlab.readers import cache as table_cache
 
-    if cache and table_cache.enabled():
+        if not table_cache.enabled():
+            cache = False
+    if cache:
         return table_cache.read_events(
             source,
             errors=errors,

@@ -23,8 +23,6 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections import deque
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -46,6 +44,8 @@ from huntlab.readers.sources import Limits, Member, list_files, resolve_source
 from huntlab.readers.workers import MAX_WORKERS, fork_workers, usable_cores
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future, ProcessPoolExecutor
+
     import pandas as pd
 
 # From this many bytes of files on, a read uses worker processes (below it, forking and
@@ -281,6 +281,7 @@ def _join(
     """The parts read by ``pool``'s workers, joined in order (at most two parts a worker
     in flight, so finished parts waiting for their turn stay few)."""
     import sys
+    from concurrent.futures.process import BrokenProcessPool
 
     own = ReadReport()
     # The read's rejects file (made at its first reject, as in one process).

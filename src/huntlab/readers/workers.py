@@ -7,10 +7,12 @@ read (``readers.parallel``) and a large Elasticsearch result (``es.query``).
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 # Never more workers than this, whatever the machine: each holds a part's columns until the
 # caller takes them.
@@ -33,6 +35,10 @@ def fork_workers(count: int) -> ProcessPoolExecutor | None:
     (a script without an ``if __name__ == "__main__"`` guard would run again, recursively)
     and pay pandas' imports; a forked one starts at once with the modules loaded. Started for
     each read and stopped after it, so no idle worker keeps memory in a hunter's kernel."""
+    # Imported here: a read in one process never pays for them.
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     if sys.platform != "linux" or "fork" not in multiprocessing.get_all_start_methods():
         return None
     pool = ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("fork"))

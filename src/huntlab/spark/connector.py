@@ -39,6 +39,7 @@ PACKAGE_EXCLUDES = ",".join(
     ]
 )
 
+
 def connector_jar(cache: Path) -> Path:
     """Where Spark's Ivy puts the Elasticsearch connector, resolved once into ``cache``."""
     group, artifact, version = versions.es_spark_connector().split(":")

@@ -21,7 +21,7 @@ def parse_master(url: str) -> list[tuple[str, int]]:
             "spark://spark.example.org:7077)"
         )
     out = []
-    for part in url[len("spark://"):].rstrip("/").split(","):
+    for part in url[len("spark://") :].rstrip("/").split(","):
         match = _HOST_PORT.match(part.strip())
         if match is None or not 0 < int(match.group(2)) < 65536:
             raise HuntlabError(

@@ -131,4 +131,3 @@ def _lab_secret(settings: Settings, master: str) -> str | None:
     if not master.startswith("spark://") or master != settings.spark_master:
         return None
     return read_secret(settings.home)
-

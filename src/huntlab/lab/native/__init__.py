@@ -138,8 +138,7 @@ def team_summary(lab: LabPlan) -> list[str]:
         "password)",
         "  hunters      huntlab users add NAME [--admin]   (prints their one-time invite link)",
         f"Elasticsearch  {lab.es_url}  (security on: each hunter their own user; the lab's "
-        f"admin is {_admin_user(lab)})"
-        + ("; an existing cluster" if lab.es_external else ""),
+        f"admin is {_admin_user(lab)})" + ("; an existing cluster" if lab.es_external else ""),
         *_spark_lines(lab)[:1],
         f"Hunters' files {team.accounts.hunters_dir(lab.home)}",
         f"Shared         {team.accounts.datasets_dir(lab.home)} (read-only), "
@@ -388,8 +387,12 @@ class NativeRuntime:
             self.say(
                 f"huntlab: purged the lab's data in {home} (indexes, Spark work, logs); kept "
                 f"your notebooks in {home / 'workspace'} and the token"
-                + (f"; the indexes huntlab-* on the existing cluster {external} stay (huntlab "
-                   "does not delete data on a cluster it does not run)" if external else "")
+                + (
+                    f"; the indexes huntlab-* on the existing cluster {external} stay (huntlab "
+                    "does not delete data on a cluster it does not run)"
+                    if external
+                    else ""
+                )
             )
         return stopped
 
@@ -458,9 +461,7 @@ class NativeRuntime:
             return elasticsearch.node_paths(self.settings).server_log
         if service in self._services():
             return processes.log_path(self.home, service)
-        raise HuntlabError(
-            f"no service {service!r}; choose one of {', '.join(self._services())}"
-        )
+        raise HuntlabError(f"no service {service!r}; choose one of {', '.join(self._services())}")
 
     def logs(self, service: str | None, follow: bool = False, lines: int = 100) -> None:
         if service is None:

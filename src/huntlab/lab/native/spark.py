@@ -238,8 +238,9 @@ def spark_status(lab: LabPlan) -> list[ServiceStatus]:
                 problem is None,
                 lab.spark_external,
                 None,
-                "an existing cluster (`huntlab up --spark-master local` returns to the lab's "
-                "own)" if problem is None else f"not answering: {problem}",
+                "an existing cluster (`huntlab up --spark-master local` returns to the lab's own)"
+                if problem is None
+                else f"not answering: {problem}",
             )
         ]
     ours = _master_is_ours(lab)

@@ -318,7 +318,9 @@ def main(argv: list[str]) -> int:
             token = logins.reset(home, names[0], password=password)
             print(json.dumps({"invite_url": f"{door_url()}/hub/invite/{token}" if token else None}))
         else:
-            print(f"usage: users add|list|remove|reset NAME (got {' '.join(args)})", file=sys.stderr)
+            print(
+                f"usage: users add|list|remove|reset NAME (got {' '.join(args)})", file=sys.stderr
+            )
             return 2
     except HuntlabError as exc:
         print(f"huntlab: {exc}", file=sys.stderr)

@@ -42,7 +42,8 @@ class HunterDockerSpawner(DockerSpawner):
                 f"{name} has no number in the team's logins: `huntlab users add {name}`"
             )
         caps = spark_caps_for(
-            os.environ.get("HUNTLAB_HUNTER_SPARK_CORES"), os.environ.get("HUNTLAB_HUNTER_EXECUTOR_MEMORY")
+            os.environ.get("HUNTLAB_HUNTER_SPARK_CORES"),
+            os.environ.get("HUNTLAB_HUNTER_EXECUTOR_MEMORY"),
         )
         env.update(
             {

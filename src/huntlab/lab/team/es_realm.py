@@ -201,7 +201,9 @@ def api_roles(name: str) -> dict[str, dict[str, object]]:
     return {
         TEAM_READER_ROLE: {
             "cluster": ["monitor"],
-            "indices": [{"names": list(LAB_INDEXES), "privileges": ["read", "view_index_metadata"]}],
+            "indices": [
+                {"names": list(LAB_INDEXES), "privileges": ["read", "view_index_metadata"]}
+            ],
         },
         hunter_role(name): {
             "indices": [{"names": [hunter_index_pattern(name)], "privileges": ["all"]}],
