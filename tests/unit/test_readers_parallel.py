@@ -166,3 +166,28 @@ def test_read_events_takes_the_workers_path_on_large_input(
     alone, alone_report = _read(folder["path"], 0, errors="skip")
     _same(alone, frame)
     assert report.kept == alone_report.kept == len(frame)
+
+
+def test_columns_with_more_values_than_16_bit_codes_hold_added_and_joined() -> None:
+    """Codes are 16-bit until a column has 32,767 distinct values, then 32-bit: the values
+    and their order survive the change, in one builder and across joined ones."""
+    from huntlab.readers.frame import ColumnBuilder
+
+    def events(start: int, stop: int) -> list[dict[str, Any]]:
+        return [
+            {"EventID": 1, "CommandLine": f"cmd {n}", "Image": f"img{n % 3}"}
+            | ({"ProcessId": n} if n % 2 else {})
+            for n in range(start, stop)
+        ]
+
+    whole = ColumnBuilder()
+    whole.add(events(0, 70_000))
+    first, second = ColumnBuilder(), ColumnBuilder()
+    first.add(events(0, 30_000))  # still 16-bit: joined into, then widened
+    second.add(events(30_000, 70_000))  # widened on its own
+    first.extend(second)
+    for built in (whole.frame(categorical=False), first.frame(categorical=False)):
+        assert list(built["CommandLine"]) == [f"cmd {n}" for n in range(70_000)]
+        assert list(built["Image"]) == [f"img{n % 3}" for n in range(70_000)]
+        assert built["ProcessId"].isna().sum() == 35_000
+        assert built["ProcessId"].dropna().tolist() == list(range(1, 70_000, 2))

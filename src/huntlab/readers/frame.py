@@ -23,13 +23,26 @@ from huntlab.readers import mapping as m
 _PROGRESS_EVERY = 20_000
 
 
+# Codes are 16-bit while a column has fewer distinct values than this (nearly every column:
+# half the memory of its codes), 32-bit from then on.
+_NARROW_LIMIT = 2**15 - 1
+
+
 class _Column:
     __slots__ = ("codes", "index", "rows")
 
     def __init__(self) -> None:
         self.index: dict[Any, int] = {}
         self.rows = array("i")
-        self.codes = array("i")
+        self.codes = array("h")
+
+    def widen(self) -> None:
+        """32-bit codes from now on (the column reached ``_NARROW_LIMIT`` distinct values)."""
+        if self.codes.typecode == "h":
+            self.codes = array("i", self.codes)
+
+    def code_array(self) -> np.ndarray:
+        return np.frombuffer(self.codes, dtype=np.int16 if self.codes.typecode == "h" else np.int32)
 
 
 def _ordered(names: Iterable[str]) -> list[str]:
@@ -46,9 +59,7 @@ def column_order(names: Iterable[str]) -> list[str]:
 def _codes(column: _Column, n: int) -> np.ndarray:
     codes = np.full(n, -1, dtype=np.int32)
     if len(column.rows):
-        codes[np.frombuffer(column.rows, dtype=np.int32)] = np.frombuffer(
-            column.codes, dtype=np.int32
-        )
+        codes[np.frombuffer(column.rows, dtype=np.int32)] = column.code_array()
     return codes
 
 
@@ -130,6 +141,11 @@ class ColumnBuilder:
                     code = index.get(value)
                 if code is None:
                     code = index[value] = len(index)
+                    if code == _NARROW_LIMIT:  # no longer fits 16 bits: 32-bit codes
+                        column = columns[key]
+                        column.widen()
+                        add_code = column.codes.append
+                        hot[key] = (index, add_row, add_code)
                 add_row(row)
                 add_code(code)
             if bar is not None and row - shown >= _PROGRESS_EVERY:
@@ -157,7 +173,10 @@ class ColumnBuilder:
             )
             rows = np.frombuffer(theirs.rows, dtype=np.int32) + np.int32(offset)
             mine.rows.frombytes(rows.astype(np.int32, copy=False).tobytes())
-            mine.codes.frombytes(remap[np.frombuffer(theirs.codes, dtype=np.int32)].tobytes())
+            if len(index) > _NARROW_LIMIT:
+                mine.widen()
+            codes = remap[theirs.code_array()]
+            mine.codes.frombytes(codes.astype(mine.code_array().dtype, copy=False).tobytes())
         self.rows += other.rows
         other.columns.clear()
         other.rows = 0
