@@ -132,6 +132,7 @@ def test_workers_give_the_table_counts_and_rejects_of_one_process(
     planted = [line for n, line in enumerate(folder["planted"], 1) if n % 5 != 4]  # no blank
     assert list(in_a["line"]) == planted[: len(in_a)]
     assert len(in_a) == len(planted)
+    assert not list(tmp_path.glob(".parts-*")), "the parts' rejects files were left behind"
 
 
 def test_the_first_bad_line_in_file_order_is_raised_from_a_later_part(
@@ -191,3 +192,69 @@ def test_columns_with_more_values_than_16_bit_codes_hold_added_and_joined() -> N
         assert list(built["Image"]) == [f"img{n % 3}" for n in range(70_000)]
         assert built["ProcessId"].isna().sum() == 35_000
         assert built["ProcessId"].dropna().tolist() == list(range(1, 70_000, 2))
+
+
+def test_a_read_that_fails_in_a_later_part_stops_that_file_as_one_process_does(
+    folder: dict[str, Any],
+    small_parts: list[list[parallel_module.Part]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A read error (a failing disk, say) in the third part of a file: the rows before it are
+    kept, one reject names the line after the last one read, and nothing after it is read,
+    exactly as one process that hit the error there (the file cut at that point)."""
+    source = folder["path"] / "a_2019.json"
+    read = parallel_module._Window.read
+    failing: dict[str, int] = {}
+
+    def failing_read(self: Any, size: int = -1, /) -> bytes:
+        if getattr(self, "start", None) == failing.get("start"):
+            raise OSError(5, "Input/output error")
+        return read(self, size)
+
+    init = parallel_module._Window.__init__
+
+    def remember_start(self: Any, stream: Any, start: int, end: int | None) -> None:
+        self.start = start
+        init(self, stream, start, end)
+
+    monkeypatch.setattr(parallel_module._Window, "__init__", remember_start)
+    monkeypatch.setattr(parallel_module._Window, "read", failing_read)
+    parts = parallel_module.plan([source], Limits(max_record_bytes=MAX_RECORD), 1024 * 1024)
+    failing["start"] = parts[2].start
+    shared, report = _read(source, 2, errors="skip", rejects=tmp_path / "shared.jsonl")
+
+    cut = tmp_path / "cut" / "a_2019.json"
+    cut.parent.mkdir()
+    cut.write_bytes(source.read_bytes()[: parts[2].start])
+    alone, alone_report = _read(cut, 0, errors="skip", rejects=tmp_path / "alone.jsonl")
+    _same(alone, shared)
+    assert report.kept == alone_report.kept and report.rejected == alone_report.rejected + 1
+    last = pd.read_json(tmp_path / "shared.jsonl", lines=True).iloc[-1]
+    assert last["line"] == cut.read_bytes().count(b"\n") + 1
+    assert last["reason"].startswith("corrupt or truncated")
+
+
+def test_a_file_replaced_during_the_read_is_refused(
+    folder: dict[str, Any],
+    small_parts: list[list[parallel_module.Part]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A log rotated between the cutting and the reading of its parts: the parts would read
+    another file at the old offsets; the read refuses instead of mixing the two."""
+    path = tmp_path / "events.json"
+    shutil.copy(folder["path"] / "a_2019.json", path)
+    plan = parallel_module.plan
+
+    def rotate_after_planning(*args: Any, **kwargs: Any) -> list[parallel_module.Part]:
+        parts = plan(*args, **kwargs)
+        fresh = tmp_path / "fresh.json"
+        shutil.copy(path, fresh)
+        fresh.replace(path)  # the same bytes, another file
+        return parts
+
+    monkeypatch.setattr(parallel_module, "plan", rotate_after_planning)
+    error, _ = _read(path, 2, errors="skip", rejects=tmp_path / "rejects.jsonl")
+    assert isinstance(error, DataFormatError)
+    assert "replaced or rewritten while it was read" in str(error)

@@ -74,6 +74,7 @@ class Run:
         self.limits = limits or Limits()
         self.report = report if report is not None else ReadReport()
         self.lines = 0  # lines read of the last member read to its end
+        self.stopped = False  # a file could not be read to its end (rejected as damaged)
         path = Path(rejects) if rejects is not None else default_rejects_path(source)
         self.rejects = RejectsWriter(path, self.report) if errors == "skip" else None
 
@@ -195,24 +196,36 @@ def file_records(run: Run, file: Path, dataset: str | None) -> Iterator[RawRecor
             member_dataset = dataset or m.dataset_name_from_file(member.archive)
             yield from _member_records(run, member, member_dataset)
     except ArchiveError as exc:
-        run.reject(
-            exc.name,
-            exc.line + 1,
-            exc.problem,
-            b"",
-            "the archive is damaged: download it again (huntlab datasets get) "
-            "or check it against its published checksum",
-        )
+        _damaged(run, exc)
+
+
+def _damaged(run: Run, exc: ArchiveError) -> None:
+    """A file that could not be read on (damaged archive, failed read): one reject, and the
+    rest of the file is not read."""
+    run.stopped = True
+    run.reject(
+        exc.name,
+        exc.line + 1,
+        exc.problem,
+        b"",
+        "the archive is damaged: download it again (huntlab datasets get) "
+        "or check it against its published checksum",
+    )
 
 
 def part_records(
     run: Run, member: Member, dataset: str | None, fmt: str | None
 ) -> Iterator[RawRecord]:
     """The records of ``member``, a part of a plain file (``fmt``: the file's format, None for
-    its first part, whose first record decides it, as ``file_records`` would)."""
-    yield from _member_records(
-        run, member, dataset or m.dataset_name_from_file(member.archive), fmt
-    )
+    its first part, whose first record decides it, as ``file_records`` would). A failed
+    read is rejected as ``file_records`` rejects it (line numbers from the part's start), and
+    ``run.stopped`` tells the caller that the file is not read further."""
+    try:
+        yield from _member_records(
+            run, member, dataset or m.dataset_name_from_file(member.archive), fmt
+        )
+    except ArchiveError as exc:
+        _damaged(run, exc)
 
 
 def first_format(member: Member, max_record_bytes: int) -> str | None:

@@ -20,6 +20,7 @@ part that raised.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections import deque
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from huntlab.errors import DataFormatError, HuntlabError
+from huntlab.files import private_dirs
 from huntlab.readers import mapping as m
 from huntlab.readers.events import (
     Run,
@@ -70,6 +72,7 @@ class Part:
     end: int | None = None
     index: int = 0  # which part of its file
     fmt: str | None = None  # the file's format, for its parts after the first
+    identity: tuple[int, int] = (0, 0)  # the file's device and inode when it was cut
 
 
 @dataclass
@@ -79,6 +82,7 @@ class PartResult:
     lines: int  # lines of the part (a plain file's part)
     rejects: Path | None  # the part's rejects file, if it rejected anything
     error: DataFormatError | None = None
+    stopped: bool = False  # the file could not be read on: its later parts are not read
 
 
 class _Window:
@@ -134,11 +138,18 @@ def plan(files: list[Path], limits: Limits, part_bytes: int) -> list[Part]:
     parts: list[Part] = []
     event_kinds = {*m.event_formats(), "unknown"}
     for file in files:
-        size = file.stat().st_size
-        if size < 2 * part_bytes or not _splittable(file):
+        try:
+            size = file.stat().st_size
+            if size < 2 * part_bytes or not _splittable(file):
+                parts.append(Part(file))
+                continue
+            stream = file.open("rb")
+        except OSError:  # gone or unreadable: read whole, the read's own error says so
             parts.append(Part(file))
             continue
-        with file.open("rb") as stream:
+        with stream:
+            status = os.fstat(stream.fileno())
+            identity = (status.st_dev, status.st_ino)
             cuts = _cuts(stream, size, part_bytes)
             if len(cuts) < 2:
                 parts.append(Part(file))
@@ -152,7 +163,7 @@ def plan(files: list[Path], limits: Limits, part_bytes: int) -> list[Part]:
             continue
         ends: list[int | None] = [*cuts[1:], None]
         for index, (start, end) in enumerate(zip(cuts, ends, strict=True)):
-            parts.append(Part(file, False, start, end, index, fmt if index else None))
+            parts.append(Part(file, False, start, end, index, fmt if index else None, identity))
     return parts
 
 
@@ -163,28 +174,49 @@ def _read_part(
     report = ReadReport()
     run = Run(str(part.file), errors, rejects, report, limits)
     builder = ColumnBuilder()
+
+    def add(records: Any) -> None:
+        def events() -> Any:
+            for _, event in normalised(run, records):
+                report.kept += 1
+                yield event
+
+        builder.add(events())
+
     try:
-        with part.file.open("rb") as stream:
-            if part.whole:
-                records = file_records(run, part.file, dataset)
-            else:
+        if part.whole:
+            add(file_records(run, part.file, dataset))
+        else:
+            with part.file.open("rb") as stream:
+                _same_file(part, stream)
                 window = _Window(stream, part.start, part.end)
                 member = Member(str(part.file), part.file.name, window)
-                records = part_records(run, member, dataset, part.fmt)
-
-            def events() -> Any:
-                for _, event in normalised(run, records):
-                    report.kept += 1
-                    yield event
-
-            builder.add(events())
+                add(part_records(run, member, dataset, part.fmt))
     except DataFormatError as exc:
-        return PartResult(None, report, run.lines, _made(rejects), exc)
+        return PartResult(None, report, run.lines, _made(rejects), exc, run.stopped)
     except Exception as exc:
         raise _portable(exc) from None
     finally:
         run.close()
-    return PartResult(builder, report, run.lines, _made(rejects))
+    return PartResult(builder, report, run.lines, _made(rejects), None, run.stopped)
+
+
+def _same_file(part: Part, stream: BinaryIO) -> None:
+    """Refuse to read a part of a file that is not the one that was cut: replaced (another
+    inode: a rotated log) or rewritten so that the part no longer starts a line. A file that
+    only grew is read on, to its end, as one process would."""
+    status = os.fstat(stream.fileno())
+    starts_line = True
+    if part.start:
+        stream.seek(part.start - 1)
+        starts_line = stream.read(1) == b"\n"
+    if (status.st_dev, status.st_ino) != part.identity or not starts_line:
+        raise DataFormatError(
+            str(part.file),
+            None,
+            "the file was replaced or rewritten while it was read",
+            "read it again once nothing writes it",
+        )
 
 
 def _portable(exc: Exception) -> Exception:
@@ -216,8 +248,18 @@ def _workers(files: list[Path]) -> int:
     cores = min(usable_cores(), MAX_WORKERS)
     if cores < 2:
         return 0
-    total = sum(file.stat().st_size for file in files)
-    return cores if total >= PARALLEL_BYTES else 0
+    return cores if _total(files) >= PARALLEL_BYTES else 0
+
+
+def _total(files: list[Path]) -> int:
+    """The bytes of ``files`` (one that went away counts nothing: its read says so)."""
+    total = 0
+    for file in files:
+        try:
+            total += file.stat().st_size
+        except OSError:
+            continue
+    return total
 
 
 def read_frame(
@@ -242,8 +284,7 @@ def read_frame(
     count = _workers(files) if workers is None else workers
     parts: list[Part] = []
     if count >= 2:
-        total = sum(file.stat().st_size for file in files)
-        part_bytes = max(MIN_PART_BYTES, min(MAX_PART_BYTES, total // (count * 4)))
+        part_bytes = max(MIN_PART_BYTES, min(MAX_PART_BYTES, _total(files) // (count * 4)))
         parts = plan(files, limits, part_bytes)
     pool = fork_workers(count) if len(parts) >= 2 else None
     if pool is None:
@@ -261,6 +302,11 @@ def read_frame(
         builder = _join(
             pool, count, parts, str(path), dataset, errors, rejects, report, progress, limits
         )
+    except BaseException:
+        # An error or an interrupt: the parts still being read are not waited for.
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.terminate()
+        raise
     finally:
         pool.shutdown(cancel_futures=True)
     return builder.frame(categorical=categorical)
@@ -291,15 +337,21 @@ def _join(
         from tqdm import tqdm
 
         bar = tqdm(desc="events", unit=" ev", unit_scale=True, leave=False)
-    scratch = Path(tempfile.mkdtemp(prefix="huntlab-read-"))  # private (0700)
+    scratch: Path | None = None
+    if final is not None and final.rejects is not None:
+        # The parts' rejects, beside the read's rejects file (private, like it); each is
+        # deleted once copied, so they never add up to a second copy of the rejects.
+        private_dirs(final.rejects.path.parent)
+        scratch = Path(tempfile.mkdtemp(prefix=".parts-", dir=final.rejects.path.parent))
     builder = ColumnBuilder()
     lines_before: dict[Path, int] = {}
+    stopped: set[Path] = set()  # files a part could not read on: their later parts are dropped
     pending: deque[tuple[Part, Future[PartResult]]] = deque()
     queue = iter(enumerate(parts))
 
     def submit() -> None:
         for number, part in queue:
-            part_rejects = scratch / f"{number:06d}.jsonl" if errors == "skip" else None
+            part_rejects = scratch / f"{number:06d}.jsonl" if scratch is not None else None
             future = pool.submit(_read_part, part, dataset, errors, limits, part_rejects)
             pending.append((part, future))
             return
@@ -317,6 +369,13 @@ def _join(
                     f"({exc}); if memory ran out, read fewer files at once"
                 ) from exc
             submit()
+            if part.file in stopped and not part.whole:
+                # One process stops reading a file where a read failed: nothing after it.
+                if result.rejects is not None:
+                    result.rejects.unlink(missing_ok=True)
+                continue
+            if result.stopped and not part.whole:
+                stopped.add(part.file)
             offset = 0 if part.whole else lines_before.get(part.file, 0)
             lines_before[part.file] = offset + result.lines
             _add(own, result.report)
@@ -324,6 +383,7 @@ def _join(
                 _add(report, result.report)
             if result.rejects is not None and final is not None and final.rejects is not None:
                 final.rejects.copy(result.rejects, offset)
+                result.rejects.unlink(missing_ok=True)
             if result.error is not None:
                 bad = result.error
                 line = bad.line + offset if bad.line is not None else None
@@ -345,5 +405,6 @@ def _join(
             final.close()
             if report is not None and own.rejects_path is not None:
                 report.rejects_path = own.rejects_path
-        shutil.rmtree(scratch, ignore_errors=True)
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
     return builder
