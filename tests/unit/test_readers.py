@@ -16,8 +16,10 @@ from tests.support.readers_data import (
     EVENT_DATASETS,
     FODHELPER,
     IWBEM_2020,
+    LAUNCHER_VBS,
     LSASS_REDUCED,
     WMIPRVSE,
+    raw_lines,
     raw_records,
 )
 
@@ -196,6 +198,38 @@ def test_dataset_folder_skips_packet_captures(datasets_dir: Path) -> None:
     frame = huntlab.read_events(folder, report=report)
     assert len(frame) == 6383
     assert len(report.skipped) == 2 and all(v == "packet capture" for v in report.skipped.values())
+
+
+def _pcapng(packets: list[bytes]) -> bytes:
+    """A little-endian pcapng file: section header, one Ethernet interface, these packets."""
+    import struct
+
+    def block(kind: int, body: bytes) -> bytes:
+        body += b"\0" * (-len(body) % 4)
+        size = len(body) + 12
+        return struct.pack("<II", kind, size) + body + struct.pack("<I", size)
+
+    out = block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+    out += block(1, struct.pack("<HHI", 1, 0, 65535))
+    for n, packet in enumerate(packets):
+        out += block(6, struct.pack("<IIIII", 0, 0, n, len(packet), len(packet)) + packet)
+    return out
+
+
+def test_a_pcapng_capture_is_skipped_as_a_capture(datasets_dir: Path, tmp_path: Path) -> None:
+    """pcapng's magic (0a 0d 0d 0a) begins with a line end: its first "lines" are blank and
+    CR CR LF, and it was read as lines that are not JSON (rejected) instead of a capture."""
+    import zipfile
+
+    archive = tmp_path / "recording.zip"
+    with zipfile.ZipFile(archive, "w") as out:
+        out.writestr("host/events.json", b"".join(list(raw_lines(datasets_dir / LAUNCHER_VBS))))
+        out.writestr("network/traffic.pcapng", _pcapng([b"GET / HTTP/1.1\r\n\r\n", b"{x\n"]))
+    report = ReadReport()
+    rejects = tmp_path / "rejects.jsonl"
+    frame = huntlab.read_events(archive, errors="skip", rejects=rejects, report=report, cache=False)
+    assert report.rejected == 0 and len(frame) == report.kept > 0
+    assert report.skipped == {f"{archive}!network/traffic.pcapng": "packet capture"}
 
 
 def test_azure_zeek_and_auditd_read_as_tables(datasets_dir: Path) -> None:

@@ -30,7 +30,7 @@ from huntlab.readers.sources import (
     resolve_source,
 )
 
-_PCAP_MAGIC = (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x0a\x0d\x0d\x0a")
+_PCAP_MAGIC = (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4")
 _UNKNOWN = "unknown"
 _SKIP_HINT = "pass errors='skip' to set such lines aside and go on"
 
@@ -38,6 +38,11 @@ _SKIP_HINT = "pass errors='skip' to set such lines aside and go on"
 def _check_errors(errors: str) -> None:
     if errors not in ("raise", "skip"):
         raise ValueError(f"errors must be 'raise' or 'skip', not {errors!r}")
+
+
+# A pcapng file begins with 0a 0d 0d 0a: split at line ends, a first line b"\n" and a second
+# b"\r\r\n" (a classic pcap's magic, in _PCAP_MAGIC, is found in its first line).
+_PCAPNG_LINES = (b"\n", b"\r\r\n")
 
 
 def _classify_first(line: bytes) -> tuple[str, dict[str, Any] | None]:
@@ -109,6 +114,7 @@ def _member_records(
     lines read is left in ``run.lines`` at the end."""
     report = run.report
     number = 0
+    head: list[bytes] = []  # the first lines, while they are those of a pcapng file
     loads = orjson.loads
     decode_error = orjson.JSONDecodeError
     max_record_bytes = run.limits.max_record_bytes
@@ -119,9 +125,14 @@ def _member_records(
             run.reject(member.name, number, problem, line.prefix, size=line.size)
             continue
         if fmt is None:
-            if not line.strip():
+            if number <= 2 and line == _PCAPNG_LINES[number - 1]:
+                head.append(line)
+            if head == list(_PCAPNG_LINES):
+                kind, parsed = "capture", None
+            elif not line.strip():
                 continue
-            kind, parsed = _classify_first(line)
+            else:
+                kind, parsed = _classify_first(line)
             if kind in ("capture", "zeek-tsv") or kind in m.mapping()["tables"]:
                 report.skipped[member.name] = (
                     "packet capture"
@@ -232,7 +243,12 @@ def first_format(member: Member, max_record_bytes: int) -> str | None:
     """What the first record of ``member`` makes of it, as ``_member_records`` decides: an
     event format, a table format, 'capture', 'zeek-tsv' or 'unknown'; None when no line of
     ``member`` decides it (blank, over-long or not JSON objects, all of them)."""
-    for line in iter_bounded_lines(member, max_record_bytes):
+    head: list[bytes] = []
+    for number, line in enumerate(iter_bounded_lines(member, max_record_bytes), 1):
+        if number <= 2 and line == _PCAPNG_LINES[number - 1]:
+            head.append(line)
+        if head == list(_PCAPNG_LINES):
+            return "capture"
         if isinstance(line, OverLong) or not line.strip():
             continue
         kind, _ = _classify_first(line)
