@@ -303,12 +303,13 @@ def read_frame(
             pool, count, parts, str(path), dataset, errors, rejects, report, progress, limits
         )
     except BaseException:
-        # An error or an interrupt: the parts still being read are not waited for.
-        for process in list((getattr(pool, "_processes", None) or {}).values()):
-            process.terminate()
+        # An error or an interrupt: the parts not started are cancelled, and the read returns
+        # without waiting for those being read (their workers end with them). Never
+        # terminated: a worker killed while it writes its result would leave the pool's
+        # result pipe locked, and the next shutdown waiting for ever.
+        pool.shutdown(wait=False, cancel_futures=True)
         raise
-    finally:
-        pool.shutdown(cancel_futures=True)
+    pool.shutdown()
     return builder.frame(categorical=categorical)
 
 
