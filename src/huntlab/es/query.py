@@ -13,7 +13,6 @@ codes, a fraction of the JSON); the slices' columns are joined in slice order.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
@@ -24,7 +23,7 @@ from queue import Queue
 from typing import TYPE_CHECKING, Any
 
 from huntlab.es import indices
-from huntlab.readers.workers import fork_workers
+from huntlab.readers.workers import fork_workers, usable_cores
 from huntlab.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -44,7 +43,7 @@ KEEP_ALIVE = "2m"
 # slices than cores keep the node busy while the workers parse (measured on 2 cores, with other
 # jobs running: 3 slices 4.1-4.4 s, 2 slices 4.5-4.9 s for 104,148 events).
 PROCESS_THRESHOLD = 40_000
-WORKER_SLICES = max(2, min(4, (os.cpu_count() or 2) + 1))
+WORKER_SLICES = max(2, min(4, usable_cores() + 1))
 
 
 def _time(value: Any) -> str:

@@ -45,6 +45,14 @@ def _check_errors(errors: str) -> None:
 _PCAPNG_LINES = (b"\n", b"\r\r\n")
 
 
+def _pcapng_head(head: list[bytes], number: int, line: bytes | OverLong) -> bool:
+    """Track line ``number`` of a member in ``head``; whether its first lines are now those
+    of a pcapng file."""
+    if number <= 2 and line == _PCAPNG_LINES[number - 1]:
+        head.append(line)
+    return head == list(_PCAPNG_LINES)
+
+
 def _classify_first(line: bytes) -> tuple[str, dict[str, Any] | None]:
     """(kind, parsed record): kind is an event format, a table format, 'capture', 'not-json'
     or 'unknown'."""
@@ -125,9 +133,7 @@ def _member_records(
             run.reject(member.name, number, problem, line.prefix, size=line.size)
             continue
         if fmt is None:
-            if number <= 2 and line == _PCAPNG_LINES[number - 1]:
-                head.append(line)
-            if head == list(_PCAPNG_LINES):
+            if _pcapng_head(head, number, line):
                 kind, parsed = "capture", None
             elif not line.strip():
                 continue
@@ -245,9 +251,7 @@ def first_format(member: Member, max_record_bytes: int) -> str | None:
     ``member`` decides it (blank, over-long or not JSON objects, all of them)."""
     head: list[bytes] = []
     for number, line in enumerate(iter_bounded_lines(member, max_record_bytes), 1):
-        if number <= 2 and line == _PCAPNG_LINES[number - 1]:
-            head.append(line)
-        if head == list(_PCAPNG_LINES):
+        if _pcapng_head(head, number, line):
             return "capture"
         if isinstance(line, OverLong) or not line.strip():
             continue
