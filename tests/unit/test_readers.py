@@ -286,3 +286,22 @@ def test_build_frame_keeps_objects_and_arrays_as_json_text() -> None:
     )
     assert list(frame["rule"][:2]) == ['{"attack":["attack.t1047"],"level":"high"}'] * 2
     assert frame["tags"][2] == '["a","b"]' and frame["rule"].isna()[2]
+
+
+def test_build_frame_takes_a_null_as_an_absent_value() -> None:
+    """A JSON null (documents of other indexes, another tool's export) is a missing value, as
+    the normaliser makes it: the table builds, categorical or not, integer fields included."""
+    from huntlab.readers.frame import build_frame
+
+    events = [
+        {"Image": None, "Channel": "x", "EventID": None},
+        {"Image": None, "Channel": "x", "EventID": 4},
+        {"Image": "a.exe", "Channel": "x"},
+        {"Image": None, "Channel": None},
+    ]
+    for categorical in (True, False):
+        frame = build_frame(events, categorical=categorical, progress=False)
+        assert frame["Image"].isna().tolist() == [True, True, False, True]
+        assert frame["Channel"].isna().tolist() == [False, False, False, True]
+        assert frame["EventID"].tolist() == [pd.NA, 4, pd.NA, pd.NA]
+        assert str(frame["EventID"].dtype) == "Int64"

@@ -140,6 +140,8 @@ class ColumnBuilder:
                     value = _json_text(value)
                     code = index.get(value)
                 if code is None:
+                    if value is None:  # a JSON null: absent, as the normaliser makes it
+                        continue
                     code = index[value] = len(index)
                     if code == _NARROW_LIMIT:  # no longer fits 16 bits: 32-bit codes
                         column = columns[key]

@@ -104,3 +104,36 @@ def test_column_builders_joined_equal_one_builder(es_loaded: Any) -> None:
         part.add(rows[lo:hi])
         joined.extend(part)
     pd.testing.assert_frame_equal(joined.frame(), build_frame(rows, progress=False))
+
+
+def test_documents_with_nulls_are_searched_both_ways(es_settings: Any) -> None:
+    """Another tool's index holds JSON nulls: a null is an absent value in the table, in this
+    process and in the workers (it failed with "Categorical categories cannot be null")."""
+    from elasticsearch import helpers
+
+    from huntlab.es import search
+    from huntlab.es.client import client
+
+    index = "scratch-nulls"
+    es = client(es_settings)
+    es.options(ignore_status=404).indices.delete(index=index)
+    docs = [
+        {
+            "@timestamp": f"2020-01-01T00:00:{n % 60:02d}.000Z",
+            "Image": None if n % 3 else "C:\\Windows\\System32\\cmd.exe",
+            "EventID": None if n % 5 == 0 else 1,
+            "Hostname": "ws01",
+        }
+        for n in range(400)
+    ]
+    helpers.bulk(es, ({"_index": index, "_source": doc} for doc in docs), refresh=True)
+    try:
+        for processes in (False, True):
+            got = search(None, index=index, settings=es_settings, processes=processes, slices=2)
+            assert len(got) == 400
+            assert int(got["Image"].notna().sum()) == sum(1 for d in docs if d["Image"])
+            assert int(got["EventID"].isna().sum()) == sum(1 for d in docs if d["EventID"] is None)
+            assert str(got["EventID"].dtype) == "Int64"
+            assert_same_table(got, _reference(es_settings, index))
+    finally:
+        es.options(ignore_status=404).indices.delete(index=index)
