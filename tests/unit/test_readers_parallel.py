@@ -6,6 +6,7 @@ parts. The thresholds are lowered so that a few megabytes take the workers' path
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -79,15 +80,22 @@ def small_parts(monkeypatch: pytest.MonkeyPatch) -> list[list[parallel_module.Pa
     monkeypatch.setattr(parallel_module, "MIN_PART_BYTES", 64 * 1024)
     monkeypatch.setattr(parallel_module, "MAX_PART_BYTES", 1024 * 1024)
     planned: list[list[parallel_module.Part]] = []
+    _after_planning(monkeypatch, planned.append)
+    return planned
+
+
+def _after_planning(
+    monkeypatch: pytest.MonkeyPatch, action: Callable[[list[parallel_module.Part]], object]
+) -> None:
+    """``action(parts)`` each time a read has cut its input into parts."""
     plan = parallel_module.plan
 
-    def recorded(*args: Any, **kwargs: Any) -> list[parallel_module.Part]:
+    def planned(*args: Any, **kwargs: Any) -> list[parallel_module.Part]:
         parts = plan(*args, **kwargs)
-        planned.append(parts)
+        action(parts)
         return parts
 
-    monkeypatch.setattr(parallel_module, "plan", recorded)
-    return planned
+    monkeypatch.setattr(parallel_module, "plan", planned)
 
 
 def _same(one: pd.DataFrame, other: pd.DataFrame) -> None:
@@ -245,16 +253,13 @@ def test_a_file_replaced_during_the_read_is_refused(
     another file at the old offsets; the read refuses instead of mixing the two."""
     path = tmp_path / "events.json"
     shutil.copy(folder["path"] / "a_2019.json", path)
-    plan = parallel_module.plan
 
-    def rotate_after_planning(*args: Any, **kwargs: Any) -> list[parallel_module.Part]:
-        parts = plan(*args, **kwargs)
+    def rotate(parts: list[parallel_module.Part]) -> None:
         fresh = tmp_path / "fresh.json"
         shutil.copy(path, fresh)
         fresh.replace(path)  # the same bytes, another file
-        return parts
 
-    monkeypatch.setattr(parallel_module, "plan", rotate_after_planning)
+    _after_planning(monkeypatch, rotate)
     error, _ = _read(path, 2, errors="skip", rejects=tmp_path / "rejects.jsonl")
     assert isinstance(error, DataFormatError)
     assert "replaced or rewritten while it was read" in str(error)

@@ -71,6 +71,21 @@ def _classify_first(line: bytes) -> tuple[str, dict[str, Any] | None]:
     return m.detect_event_format(parsed) or m.detect_table_format(parsed) or _UNKNOWN, parsed
 
 
+def _decision(
+    head: list[bytes], number: int, line: bytes
+) -> tuple[str, dict[str, Any] | None] | None:
+    """What line ``number`` of a member whose format is not known yet makes of it (over-long
+    lines are the caller's): (kind, parsed record) as ``_classify_first`` says, 'capture'
+    once its first lines are a pcapng file's, None for a blank line (it decides nothing).
+    The read (``_member_records``) and the parallel read's first look (``first_format``)
+    both decide with it."""
+    if _pcapng_head(head, number, line):
+        return "capture", None
+    if not line.strip():
+        return None
+    return _classify_first(line)
+
+
 class Run:
     """State of one read: the report, the rejects file, the error policy."""
 
@@ -133,12 +148,10 @@ def _member_records(
             run.reject(member.name, number, problem, line.prefix, size=line.size)
             continue
         if fmt is None:
-            if _pcapng_head(head, number, line):
-                kind, parsed = "capture", None
-            elif not line.strip():
+            decision = _decision(head, number, line)
+            if decision is None:
                 continue
-            else:
-                kind, parsed = _classify_first(line)
+            kind, parsed = decision
             if kind in ("capture", "zeek-tsv") or kind in m.mapping()["tables"]:
                 report.skipped[member.name] = (
                     "packet capture"
@@ -251,13 +264,11 @@ def first_format(member: Member, max_record_bytes: int) -> str | None:
     ``member`` decides it (blank, over-long or not JSON objects, all of them)."""
     head: list[bytes] = []
     for number, line in enumerate(iter_bounded_lines(member, max_record_bytes), 1):
-        if _pcapng_head(head, number, line):
-            return "capture"
-        if isinstance(line, OverLong) or not line.strip():
+        if isinstance(line, OverLong):
             continue
-        kind, _ = _classify_first(line)
-        if kind != "not-json":
-            return kind
+        decision = _decision(head, number, line)
+        if decision is not None and decision[0] != "not-json":
+            return decision[0]
     return None
 
 

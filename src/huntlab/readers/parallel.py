@@ -41,7 +41,7 @@ from huntlab.readers.events import (
     part_records,
 )
 from huntlab.readers.frame import ColumnBuilder, build_frame
-from huntlab.readers.report import Errors, ReadReport, default_rejects_path
+from huntlab.readers.report import Errors, ReadReport, RejectsWriter, default_rejects_path
 from huntlab.readers.sources import Limits, Member, list_files, resolve_source
 from huntlab.readers.workers import MAX_WORKERS, fork_workers, usable_cores
 
@@ -332,18 +332,22 @@ def _join(
 
     own = ReadReport()
     # The read's rejects file (made at its first reject, as in one process).
-    final = Run(where, errors, rejects, own, limits) if errors == "skip" else None
+    final: RejectsWriter | None = None
+    if errors == "skip":
+        final = RejectsWriter(
+            Path(rejects) if rejects is not None else default_rejects_path(where), own
+        )
     bar = None
     if progress or (progress is None and sys.stderr.isatty()):
         from tqdm import tqdm
 
         bar = tqdm(desc="events", unit=" ev", unit_scale=True, leave=False)
     scratch: Path | None = None
-    if final is not None and final.rejects is not None:
+    if final is not None:
         # The parts' rejects, beside the read's rejects file (private, like it); each is
         # deleted once copied, so they never add up to a second copy of the rejects.
-        private_dirs(final.rejects.path.parent)
-        scratch = Path(tempfile.mkdtemp(prefix=".parts-", dir=final.rejects.path.parent))
+        private_dirs(final.path.parent)
+        scratch = Path(tempfile.mkdtemp(prefix=".parts-", dir=final.path.parent))
     builder = ColumnBuilder()
     lines_before: dict[Path, int] = {}
     stopped: set[Path] = set()  # files a part could not read on: their later parts are dropped
@@ -382,8 +386,8 @@ def _join(
             _add(own, result.report)
             if report is not None:
                 _add(report, result.report)
-            if result.rejects is not None and final is not None and final.rejects is not None:
-                final.rejects.copy(result.rejects, offset)
+            if result.rejects is not None and final is not None:
+                final.copy(result.rejects, offset)
                 result.rejects.unlink(missing_ok=True)
             if result.error is not None:
                 bad = result.error
