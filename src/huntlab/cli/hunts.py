@@ -192,13 +192,14 @@ def get(ids: tuple[str, ...], source: Path | None, dest: Path | None, force: boo
 @click.option(
     "--source",
     "events_source",
-    type=click.Choice(["files", "json", "elasticsearch"]),
+    type=click.Choice(["files", "json", "elasticsearch", "auto"]),
     default="files",
     show_default=True,
     help="Where huntlab's way reads each hunt's dataset: the recording's files (json, as "
-    "the notebooks' source parameter says), or the events indexed in the lab's "
-    "Elasticsearch by huntlab load (the --es-* options). The playbook's way always reads "
-    "the files.",
+    "the notebooks' source parameter says), the events indexed in the lab's "
+    "Elasticsearch by huntlab load (the --es-* options), or auto: Elasticsearch for a "
+    "dataset it holds, the files for the others (each hunt's line says which). The "
+    "playbook's way always reads the files.",
 )
 @es_options
 @format_option("table", default="table")
@@ -224,8 +225,8 @@ def check(
     engines = engines or ENGINES
     if events_source == "json":  # the notebooks' name for the files
         events_source = "files"
-    es = settings if events_source == "elasticsearch" else None
-    if es is not None:
+    es = settings if events_source in ("elasticsearch", "auto") else None
+    if events_source == "elasticsearch":
         # Before Spark starts: a dataset not loaded is a quick error, not a slow one.
         from huntlab.hunts.check import require_loaded
 
@@ -253,6 +254,7 @@ def check(
             "analytic": o.analytic,
             "engine": o.engine,
             "source": o.source,
+            "read_from": o.read_from,
             "playbook_rows": o.playbook_rows,
             "huntlab_rows": o.huntlab_rows,
             "same": o.same,

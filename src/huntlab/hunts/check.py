@@ -47,6 +47,8 @@ if TYPE_CHECKING:
 ENGINES = ("pandas", "spark")
 # Where huntlab's way reads each hunt's dataset from.
 SOURCES = ("files", "elasticsearch")
+# Elasticsearch for a dataset it holds, the files for the others (the notebooks' "auto").
+AUTO = "auto"
 # Above this many rows a result is compared by its count only (it is not brought to Python).
 MAX_ROWS = 200_000
 # ISO-8601 times with a zone, as the playbook's @timestamp text: compared as instants.
@@ -67,6 +69,7 @@ class Outcome:
     huntlab_rows: int | None  # None: huntlab's way failed
     same: bool | None  # None: nothing to compare (the playbook's way failed, or no query)
     why: str  # what failed, how the rows differ, or what run_sql changed; "" when all is well
+    read_from: str = "files"  # where huntlab's way read the events: "files" or "elasticsearch"
 
 
 class _Failed(Exception):
@@ -359,6 +362,7 @@ class _Recording:
         self.stem = stem
         self.spark = spark
         self.es = es
+        self.read_from = "files" if es is None else "elasticsearch"
         # What huntlab's way had to say when it loaded the recording, per engine.
         self.notes: dict[str, list[str]] = {}
         self._cache: dict[str, Any] = {}
@@ -481,11 +485,25 @@ def _outcome(
         huntlab.count if huntlab else None,
         same,
         "; ".join(why),
+        recording.read_from,
     )
 
 
 def _skipped(analytic: Analytic, engine: str, stem: str, why: str) -> Outcome:
     return Outcome(analytic.hunt, analytic.name, engine, stem, None, None, None, why)
+
+
+def _held(stem: str, es: Settings) -> tuple[Settings | None, str]:
+    """For ``source="auto"``: the lab's Elasticsearch when it holds the dataset's events, else
+    None (the files), and which with why."""
+    from huntlab.errors import HuntlabError
+    from huntlab.hunts.load import es_dataset_query
+
+    try:
+        es_dataset_query(stem, es)
+    except HuntlabError as exc:  # not loaded, or the node does not answer
+        return None, f"from its files, as Elasticsearch is not usable for it: {exc}"
+    return es, f"from Elasticsearch at {es.es_url}"
 
 
 def _check_hunt(
@@ -534,18 +552,21 @@ def check(
     ``source="elasticsearch"``: huntlab's way reads each dataset's events from the lab's
     Elasticsearch (``es``, default the lab's settings), as ``huntlab load NAME`` indexed
     them; a dataset with none there is an error, raised before anything runs, naming the
-    ``huntlab load`` to run.
+    ``huntlab load`` to run. ``source="auto"``: Elasticsearch for each dataset it holds, the
+    files for the others (a dataset not loaded, a node that does not answer); ``progress``
+    says which for each hunt, and each outcome's ``read_from``.
     """
     unknown = [e for e in engines if e not in ENGINES]
     if unknown:
         raise ValueError(f"unknown engine(s) {', '.join(unknown)}; choose from {ENGINES}")
-    if source not in SOURCES:
-        raise ValueError(f"unknown source {source!r}; choose from {SOURCES}")
-    if source == "elasticsearch":
+    if source not in (*SOURCES, AUTO):
+        raise ValueError(f"unknown source {source!r}; choose from {(*SOURCES, AUTO)}")
+    if source in ("elasticsearch", AUTO):
         from huntlab.settings import load_settings
 
         es = es or load_settings()
-        require_loaded(hunts, es)
+        if source == "elasticsearch":
+            require_loaded(hunts, es)
     else:
         es = None
     own_session = False
@@ -564,10 +585,14 @@ def check(
             if recording is not None and recording.stem != stem:
                 recording.close()
                 recording = None
+            where = ""
             if recording is None and stem is not None:
-                recording = _Recording(stem, spark, es)
+                reads = es
+                if source == AUTO and es is not None:
+                    reads, where = _held(stem, es)
+                recording = _Recording(stem, spark, reads)
             if progress is not None:
-                progress(f"{hunt.id} ({stem or 'no recording'})")
+                progress(f"{hunt.id} ({stem or 'no recording'}{', ' if where else ''}{where})")
             results[index] = list(_check_hunt(hunt, recording, engines))
     finally:
         if recording is not None:

@@ -133,3 +133,38 @@ def test_a_dataset_not_loaded_is_an_error_naming_the_load(
     assert done.returncode == 0, done.stderr
     rows = [json.loads(line) for line in done.stdout.splitlines()]
     assert rows and all(r["same"] for r in rows if r["playbook_rows"] is not None)
+
+
+def test_auto_reads_elasticsearch_where_it_holds_the_dataset_and_the_files_otherwise(
+    loaded: Settings, recordings: dict[str, str], hunts: dict[str, Hunt]
+) -> None:
+    """source="auto", as the notebooks' parameter: the loaded dataset from Elasticsearch; with
+    a node that does not answer, from the files, saying why; the same rows either way."""
+    from huntlab.settings import load_settings
+
+    hunt = hunts[LOADED["empire_monologue_netntlm_downgrade"]]
+    fields = ("analytic", "engine", "playbook_rows", "huntlab_rows", "same")
+    said: list[str] = []
+    files = check([hunt], engines=["pandas"], source="files")
+    held = check([hunt], engines=["pandas"], source="auto", es=loaded, progress=said.append)
+    assert files and all(o.read_from == "files" for o in files)
+    assert all(o.read_from == "elasticsearch" for o in held)
+    assert f"from Elasticsearch at {loaded.es_url}" in said[-1]
+    down = load_settings(es_url="http://127.0.0.1:9")  # nothing listens there
+    away = check([hunt], engines=["pandas"], source="auto", es=down, progress=said.append)
+    assert all(o.read_from == "files" for o in away)
+    assert "from its files, as Elasticsearch is not usable for it" in said[-1]
+    for outcomes in (held, away):
+        assert [[getattr(o, f) for f in fields] for o in outcomes] == [
+            [getattr(o, f) for f in fields] for o in files
+        ]
+    assert any(o.playbook_rows for o in files) and all(o.same for o in files if o.playbook_rows)
+    # The command line: --source auto, each line saying where huntlab's way read from.
+    env = {**os.environ, **recordings}
+    args = ["hunts", "check", "--from", str(playbook_root() / "hunts"), "--engine", "pandas"]
+    args += ["--source", "auto", "--es-url", loaded.es_url, "--format", "jsonl", hunt.id]
+    done = run_huntlab(*args, env=env)
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    assert rows and {r["read_from"] for r in rows} == {"elasticsearch"}, done.stderr
+    assert f"from Elasticsearch at {loaded.es_url}" in done.stderr
