@@ -50,6 +50,7 @@ def _settle() -> None:
 def tables(dataset_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty cache (its own HUNTLAB_CACHE), on, with no digest remembered by this process."""
     monkeypatch.delenv(table_cache.ENV, raising=False)
+    monkeypatch.delenv(table_cache.MAX_ENV, raising=False)
     monkeypatch.setattr(table_cache, "_MEMO", {})
     return dataset_cache / "tables"
 
@@ -553,7 +554,13 @@ def test_the_command_shows_and_clears_the_cache(
     tables: Path, parses: list[int], datasets_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     shown = _shown(_huntlab("datasets", "cache").stdout)
-    assert shown == {"table cache": str(tables), "tables": "0", "size": "0 B", "reads use it": "on"}
+    assert shown == {
+        "table cache": str(tables),
+        "tables": "0",
+        "size": "0 B",
+        "keeps to": "10.0 GiB (HUNTLAB_TABLE_CACHE_MAX; least recently used go first)",
+        "reads use it": "on",
+    }
     for relative in (LAUNCHER_VBS, FODHELPER):
         huntlab.read_events(datasets_dir / relative)
     held = _size(sum(p.stat().st_size for p in tables.rglob("*") if p.is_file()))
@@ -591,3 +598,62 @@ def test_a_cache_folder_others_may_write_in_is_not_used(
     link = tables.parent / "tables-link"
     link.symlink_to(tables)
     assert not table_cache.trusted(link) and table_cache.trusted(tables)
+
+
+def _entry_bytes(tables: Path) -> dict[str, int]:
+    """Each entry's bytes on disk (table, description, Spark's copy), by key."""
+    sizes: dict[str, int] = {}
+    for path in tables.iterdir():
+        if path.is_file() and not path.name.endswith(".tmp"):
+            key = path.name.partition(".")[0]
+            sizes[key] = sizes.get(key, 0) + path.stat().st_size
+    return sizes
+
+
+def test_the_cache_keeps_to_its_bound_the_least_recently_used_going_first(
+    tables: Path, parses: list[int], datasets_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HUNTLAB_TABLE_CACHE_MAX: writing an entry removes those used least recently until all
+    fit; a read that uses an entry makes it the most recent; an entry larger than the bound is
+    not kept, and its read gives the same table."""
+    sources = [datasets_dir / r for r in (LAUNCHER_VBS, FODHELPER, IWBEM_2020)]
+    keys: list[str] = []
+    for source in sources:  # each entry's size, alone
+        huntlab.read_events(source)
+        keys.append(next(k for k in _entry_bytes(tables) if k not in keys))
+    sizes = _entry_bytes(tables)
+    table_cache.clear()
+    # Room for any two of the three entries, not for all three.
+    monkeypatch.setenv(table_cache.MAX_ENV, str(sum(sizes.values()) - 1))
+    launcher, fodhelper, iwbem = sources
+    huntlab.read_events(launcher)
+    _settle()  # the next writes must be seen as later (modification times)
+    huntlab.read_events(fodhelper)
+    _settle()
+    huntlab.read_events(launcher)  # from the cache: now the most recently used
+    assert len(parses) == 3 + 2
+    _settle()
+    huntlab.read_events(iwbem)
+    held = _entry_bytes(tables)
+    assert set(held) == {keys[0], keys[2]}  # fodhelper's went
+    assert sum(held.values()) <= sum(sizes.values()) - 1
+    got = huntlab.read_events(fodhelper)
+    assert len(parses) == 3 + 4  # parsed again
+    # A bound smaller than one entry: nothing is kept, the read is the parse.
+    table_cache.clear()
+    monkeypatch.setenv(table_cache.MAX_ENV, f"{min(sizes.values()) // 1024 - 1}K")
+    _same_frame(huntlab.read_events(fodhelper, cache=False), huntlab.read_events(fodhelper))
+    assert _entry_bytes(tables) == {}
+    assert len(got) > table_cache.MIN_EVENTS
+
+
+def test_a_bound_that_is_not_a_size_is_an_error_naming_it(
+    tables: Path, datasets_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for text, expected in (("500M", 500 * 2**20), ("2.5 GiB", int(2.5 * 2**30)), ("4096", 4096)):
+        monkeypatch.setenv(table_cache.MAX_ENV, text)
+        assert table_cache.max_bytes() == expected
+    monkeypatch.setenv(table_cache.MAX_ENV, "ten gigs")
+    with pytest.raises(huntlab.HuntlabError, match="HUNTLAB_TABLE_CACHE_MAX='ten gigs' is not a size"):
+        huntlab.read_events(datasets_dir / LAUNCHER_VBS)
+    assert not tables.exists() or _entry_bytes(tables) == {}

@@ -297,7 +297,8 @@ def cache(clear: bool) -> None:
 
     Without options: where the cache is, how many tables it holds and their size. The first
     read of a recording keeps its event table there; later reads of the same files come from
-    it (docs/datasets.md, "Table cache"). HUNTLAB_TABLE_CACHE=0 turns it off.
+    it (docs/datasets.md, "Table cache"). HUNTLAB_TABLE_CACHE=0 turns it off;
+    HUNTLAB_TABLE_CACHE_MAX (default 10G) is the size it keeps to.
     """
     from huntlab.readers import cache as table_cache
 
@@ -310,4 +311,6 @@ def cache(clear: bool) -> None:
     click.echo(f"{'table cache:':15} {usage.path}")
     click.echo(f"{'tables:':15} {usage.tables}")
     click.echo(f"{'size:':15} {_size(usage.bytes)}")
+    limit = _size(table_cache.max_bytes())
+    click.echo(f"{'keeps to:':15} {limit} ({table_cache.MAX_ENV}; least recently used go first)")
     click.echo(f"{'reads use it:':15} {state}")

@@ -230,7 +230,7 @@ def check(
         # Before Spark starts: a dataset not loaded is a quick error, not a slow one.
         from huntlab.hunts.check import require_loaded
 
-        require_loaded(chosen, es)
+        require_loaded(chosen, settings)
     spark = None
     if "spark" in engines:
         from huntlab.spark import session

@@ -37,6 +37,10 @@ mtime) since the manifest recorded it.
 Spark (``huntlab.spark.read_events``) reads an entry too, through a Parquet copy of its table
 written the first time Spark asks (:func:`spark_copy`).
 
+The cache keeps to a size (``HUNTLAB_TABLE_CACHE_MAX``, default 10 GiB): when an entry or
+a Parquet copy is written, the entries used least recently (a read that uses one marks it) are
+removed until the tables fit; an entry larger than the bound on its own is not kept.
+
 Off for one call with ``read_events(..., cache=False)``, for a process with
 ``HUNTLAB_TABLE_CACHE=0``; ``huntlab datasets cache --clear`` empties it.
 """
@@ -69,6 +73,12 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 ENV = "HUNTLAB_TABLE_CACHE"
+# The most the entries may take on disk (tables, descriptions, Spark's copies), in bytes or
+# with a binary unit: 500M, 20G.
+MAX_ENV = "HUNTLAB_TABLE_CACHE_MAX"
+DEFAULT_MAX_BYTES = 10 * 2**30
+_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+_SIZE_TEXT = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?)(?:I?B)?", re.IGNORECASE)
 # Smaller reads are not kept: loading a table costs about as much as parsing a few hundred
 # events (a fixed cost per column), so below this the cache would only take disk space.
 MIN_EVENTS = 1_000
@@ -100,6 +110,21 @@ Signature = tuple[int, int, int, int, int]  # st_dev, st_ino, st_size, st_mtime_
 def enabled() -> bool:
     """Whether reads use the cache: unless ``HUNTLAB_TABLE_CACHE`` is 0 (or false, no, off)."""
     return os.environ.get(ENV, "").strip().lower() not in _OFF
+
+
+def max_bytes() -> int:
+    """The size the cache keeps to (``HUNTLAB_TABLE_CACHE_MAX``; a value that is not a size is
+    an error naming the variable, not a cache without a bound)."""
+    text = os.environ.get(MAX_ENV, "").strip()
+    if not text:
+        return DEFAULT_MAX_BYTES
+    match = _SIZE_TEXT.fullmatch(text)
+    if match is None:
+        raise HuntlabError(
+            f"{MAX_ENV}={text!r} is not a size: write bytes, or a number with a binary unit "
+            "such as 500M or 20G (unset it for the default, 10G)"
+        )
+    return int(float(match[1]) * _UNITS[match[2].upper()])
 
 
 def trusted(root: Path) -> bool:
@@ -346,6 +371,7 @@ def read_events(
     from huntlab.readers.parallel import read_frame
 
     _check_errors(errors)  # what the read would raise first, before anything is resolved
+    max_bytes()  # a bound that is not a size: said before anything is read
     entry = (
         prepare(source, dataset=dataset, categorical=categorical, limits=limits, errors=errors)
         if trusted(tables_dir())
@@ -446,6 +472,7 @@ def load(entry: Entry) -> tuple[pd.DataFrame, Counts] | None:
     except Exception:  # whatever is wrong with it, the entry is not used again
         _remove(root, entry.key)
         return None
+    _used(root, entry.key)
     return frame, counts
 
 
@@ -491,7 +518,7 @@ def store(entry: Entry, frame: pd.DataFrame, report: ReadReport) -> bool:
         return False
     _remember(entry)
     _sweep(entry)
-    return True
+    return _bound(entry.key)
 
 
 def remember(entry: Entry) -> None:
@@ -508,6 +535,46 @@ def _remember(entry: Entry) -> None:
         record = {"path": file.real, "stat": list(file.signature), "sha256": file.sha256}
         with contextlib.suppress(OSError):
             atomic_write(_record_path(file.real), json.dumps(record) + "\n")
+
+
+def _used(root: Path, key: str) -> None:
+    """Mark the entry used now (its description's modification time): the bound removes the
+    entries used least recently first."""
+    with contextlib.suppress(OSError):
+        os.utime(root / f"{key}{_META}")
+
+
+def _bound(keep: str) -> bool:
+    """Remove the entries used least recently until the entries fit ``max_bytes()``, ``keep``
+    (the entry just written or copied) last; whether ``keep`` is still there (not when it is
+    larger than the bound on its own)."""
+    limit = max_bytes()
+    root = tables_dir()
+    sizes: dict[str, int] = {}
+    used: dict[str, float] = {}
+    try:
+        with os.scandir(root) as items:
+            for item in items:
+                key, _, rest = item.name.partition(".")
+                if not _SHA256.fullmatch(key) or item.is_dir(follow_symlinks=False):
+                    continue
+                with contextlib.suppress(OSError):
+                    st = item.stat(follow_symlinks=False)
+                    sizes[key] = sizes.get(key, 0) + st.st_size
+                    if f".{rest}" == _META:
+                        used[key] = st.st_mtime
+    except OSError:
+        return True
+    total = sum(sizes[key] for key in used)
+    order = sorted((k for k in used if k != keep), key=lambda k: used[k])
+    if keep in used:
+        order.append(keep)
+    for key in order:
+        if total <= limit:
+            break
+        _remove(root, key)
+        total -= sizes[key]
+    return total <= limit and keep in used
 
 
 def _remove(root: Path, key: str) -> None:
@@ -620,6 +687,9 @@ def spark_copy(entry: Entry) -> tuple[Path, list[str], Counts] | None:
         _remove(root, entry.key)
         return None
     _remember(entry)
+    _used(root, entry.key)
+    if not _bound(entry.key):  # the copy made the entry larger than the bound
+        return None
     return parquet, columns, counts
 
 
