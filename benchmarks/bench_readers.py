@@ -59,6 +59,8 @@ RECORDINGS = [
 # Goals: (speed-up at least, peak memory at most), tutorial / huntlab.
 GOAL_READER = (10.0, 0.5)  # the 500,000-event mix: the performance issue's 10x (issue 2: 0.5x)
 GOAL_LARGE = (5.0, 0.25)  # the 2020 recordings, about 24,000 events
+# Runs per side of the large case (a few seconds each; the 500,000-event mix runs once).
+LARGE_REPEAT = 3
 GOAL_CACHE = 20.0  # second read_events (table cache) vs the first
 
 TUTORIAL = """
@@ -191,12 +193,30 @@ def run(code: str, folder: Path, env: dict[str, str] | None = None) -> dict[str,
     return measured
 
 
+def _best(code: str, folder: Path, repeat: int, worst_peak: bool) -> dict[str, float]:
+    """``repeat`` runs of ``code``, each in a fresh process: the figures of the fastest, with
+    the highest peak of all runs (``worst_peak``, huntlab's side) or the lowest (the
+    tutorial's), so that picking the fastest never flatters the memory ratio."""
+    runs = [run(code, folder) for _ in range(repeat)]
+    best = dict(min(runs, key=lambda r: r["seconds"]))
+    pick = max if worst_peak else min
+    best["peak"] = pick(r["peak"] for r in runs)
+    if "worker_peak" in best:
+        best["worker_peak"] = max(r["worker_peak"] for r in runs)
+    return best
+
+
 def reader(
-    folder: Path, goal: tuple[float, float] = GOAL_READER, where: str = " at 500,000 events"
+    folder: Path,
+    goal: tuple[float, float] = GOAL_READER,
+    where: str = " at 500,000 events",
+    repeat: int = 1,
 ) -> dict[str, float]:
     """huntlab's parse vs the tutorial: both sides' figures, the ratios and whether the goals
-    (speed-up at least, peak memory at most) are met."""
-    ours = run(HUNTLAB, folder)
+    (speed-up at least, peak memory at most) are met. ``repeat``: runs per side, each in a
+    fresh process; the fastest counts (as the other scripts' best of 3), memory at its least
+    favourable to huntlab (its highest peak, the tutorial's lowest)."""
+    ours = _best(HUNTLAB, folder, repeat, worst_peak=True)
     # Memory: the process's peak plus, when it read in worker processes, as many times the
     # largest worker's peak as there were workers (an upper bound: forked workers share the
     # caller's pages, counted again here).
@@ -211,7 +231,7 @@ def reader(
         f"{int(ours['rows']):,} rows x {int(ours['columns'])} columns  "
         f"(CPU {ours['cpu']:.1f} s)"
     )
-    theirs = run(TUTORIAL, folder)
+    theirs = _best(TUTORIAL, folder, repeat, worst_peak=False)
     print(
         f"tutorial: {theirs['seconds']:8.1f} s  peak {theirs['peak'] / 2**20:8,.0f} MiB  "
         f"{int(theirs['rows']):,} rows x {int(theirs['columns'])} columns"
@@ -306,7 +326,8 @@ def measure(
                 f"large events: {total:,} events of the 2020 recordings ({', '.join(names)}), "
                 f"{size / 2**20:,.0f} MiB of JSON lines, {size / total:,.0f} bytes an event"
             )
-            figures["large"] = {**reader(large, GOAL_LARGE, ""), "events": total, "bytes": size}
+            measured = reader(large, GOAL_LARGE, "", repeat=LARGE_REPEAT)
+            figures["large"] = {**measured, "events": total, "bytes": size}
             shutil.rmtree(large, ignore_errors=True)
         if parts & {"reader", "cache"}:
             data = folder / "input"
