@@ -297,10 +297,11 @@ def test_build_frame_takes_a_null_as_an_absent_value() -> None:
         {"Image": None, "Channel": "x", "EventID": None},
         {"Image": None, "Channel": "x", "EventID": 4},
         {"Image": "a.exe", "Channel": "x"},
-        {"Image": None, "Channel": None},
+        {"Image": None, "Channel": None, "Nothing": None},
     ]
     for categorical in (True, False):
         frame = build_frame(events, categorical=categorical, progress=False)
+        assert "Nothing" not in frame.columns  # null everywhere: no column, as when absent
         assert frame["Image"].isna().tolist() == [True, True, False, True]
         assert frame["Channel"].isna().tolist() == [False, False, False, True]
         assert frame["EventID"].tolist() == [pd.NA, 4, pd.NA, pd.NA]

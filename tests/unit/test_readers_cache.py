@@ -615,7 +615,9 @@ def test_the_cache_keeps_to_its_bound_the_least_recently_used_going_first(
 ) -> None:
     """HUNTLAB_TABLE_CACHE_MAX: writing an entry removes those used least recently until all
     fit; a read that uses an entry makes it the most recent; an entry larger than the bound is
-    not kept, and its read gives the same table."""
+    not kept, and its read gives the same table. (Entries used within the last hour are kept
+    whatever the bound: the next test; here that window is closed.)"""
+    monkeypatch.setattr(table_cache, "_IN_USE_SECONDS", 0)
     sources = [datasets_dir / r for r in (LAUNCHER_VBS, FODHELPER, IWBEM_2020)]
     keys: list[str] = []
     for source in sources:  # each entry's size, alone
@@ -645,6 +647,76 @@ def test_the_cache_keeps_to_its_bound_the_least_recently_used_going_first(
     _same_frame(huntlab.read_events(fodhelper, cache=False), huntlab.read_events(fodhelper))
     assert _entry_bytes(tables) == {}
     assert len(got) > table_cache.MIN_EVENTS
+
+
+def _sizes_alone(tables: Path, sources: list[Path]) -> list[tuple[str, int]]:
+    """Each source's entry key and bytes, each read alone into an empty cache (left empty)."""
+    found: list[tuple[str, int]] = []
+    for source in sources:
+        huntlab.read_events(source)
+        ((key, size),) = _entry_bytes(tables).items()
+        found.append((key, size))
+        table_cache.clear()
+    return found
+
+
+def _age(tables: Path, key: str, seconds: float) -> None:
+    """Make the entry look last used ``seconds`` ago."""
+    meta = tables / f"{key}.json"
+    then = time.time() - seconds
+    os.utime(meta, (then, then))
+
+
+def test_entries_in_use_are_kept_and_an_entry_too_large_removes_nothing_else(
+    tables: Path, parses: list[int], datasets_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An entry used within the last hour is not removed to make room (a Spark DataFrame may
+    read its copy later): an idle one goes; with every entry in use, none goes and the cache
+    stays over its bound. An entry larger than the bound is not kept, and the entries already
+    there stay."""
+    launcher, fodhelper, iwbem = (datasets_dir / r for r in (LAUNCHER_VBS, FODHELPER, IWBEM_2020))
+    (k1, s1), (k2, s2), (k3, s3) = _sizes_alone(tables, [launcher, fodhelper, iwbem])
+    monkeypatch.setenv(table_cache.MAX_ENV, str(s1 + s2 + s3 - 1))
+    huntlab.read_events(launcher)
+    _age(tables, k1, 600)  # used ten minutes ago: in use still
+    huntlab.read_events(fodhelper)
+    _age(tables, k2, 2 * 3600)  # idle
+    huntlab.read_events(iwbem)
+    assert set(_entry_bytes(tables)) == {k1, k3}
+    # All in use: over the bound, nothing removed.
+    huntlab.read_events(fodhelper)
+    assert set(_entry_bytes(tables)) == {k1, k2, k3}
+    # Too large on its own: it goes, the others stay.
+    table_cache.clear()
+    small, large = sorted([(s1, launcher, k1), (s3, iwbem, k3)])
+    monkeypatch.setenv(table_cache.MAX_ENV, str(large[0] - 1))
+    huntlab.read_events(small[1])
+    huntlab.read_events(large[1])
+    assert set(_entry_bytes(tables)) == {small[2]}
+
+
+def test_a_spark_copy_beyond_the_bound_is_not_kept_and_the_table_stays(
+    tables: Path, parses: list[int], datasets_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Spark's Parquet copy makes an entry larger than the bound: no copy is given (Spark
+    parses), the copy's files are gone, and the pandas table stays and is still used."""
+    from huntlab.readers import Limits
+
+    source = datasets_dir / LAUNCHER_VBS
+    huntlab.read_events(source)
+    ((key, table_bytes),) = _entry_bytes(tables).items()
+    monkeypatch.setenv(table_cache.MAX_ENV, str(table_bytes))  # the table fits, no more
+    entry = table_cache.prepare(
+        source, dataset=None, categorical=True, limits=Limits(), errors="raise"
+    )
+    assert entry is not None and entry.key == key
+    assert table_cache.spark_copy(entry) is None
+    assert sorted(p.name for p in tables.glob(f"{key}*")) == [f"{key}.arrow", f"{key}.json"]
+    huntlab.read_events(source)
+    assert len(parses) == 1  # the table still comes from the cache
+    monkeypatch.delenv(table_cache.MAX_ENV)
+    copied = table_cache.spark_copy(entry)
+    assert copied is not None and copied[0].is_file()
 
 
 def test_a_bound_that_is_not_a_size_is_an_error_naming_it(

@@ -69,7 +69,8 @@ class Outcome:
     huntlab_rows: int | None  # None: huntlab's way failed
     same: bool | None  # None: nothing to compare (the playbook's way failed, or no query)
     why: str  # what failed, how the rows differ, or what run_sql changed; "" when all is well
-    read_from: str = "files"  # where huntlab's way read the events: "files" or "elasticsearch"
+    # Where huntlab's way read the events: "files", "elasticsearch", "" when nothing was read.
+    read_from: str = ""
 
 
 class _Failed(Exception):
@@ -363,6 +364,7 @@ class _Recording:
         self.spark = spark
         self.es = es
         self.read_from = "files" if es is None else "elasticsearch"
+        self.where = ""  # for source="auto": where huntlab's way reads it, and why
         # What huntlab's way had to say when it loaded the recording, per engine.
         self.notes: dict[str, list[str]] = {}
         self._cache: dict[str, Any] = {}
@@ -493,16 +495,38 @@ def _skipped(analytic: Analytic, engine: str, stem: str, why: str) -> Outcome:
     return Outcome(analytic.hunt, analytic.name, engine, stem, None, None, None, why)
 
 
-def _held(stem: str, es: Settings) -> tuple[Settings | None, str]:
-    """For ``source="auto"``: the lab's Elasticsearch when it holds the dataset's events, else
-    None (the files), and which with why."""
+def _usable(es: Settings) -> str:
+    """For ``source="auto"``, asked once: why the lab's Elasticsearch cannot be read ("" when
+    it answers). A node that does not answer costs one short wait, not one per dataset."""
+    from elasticsearch import ApiError, TransportError
+
     from huntlab.errors import HuntlabError
-    from huntlab.hunts.load import es_dataset_query
+    from huntlab.es.client import check, client
 
     try:
+        check(client(es).options(request_timeout=15, max_retries=0), es)
+    except (HuntlabError, ApiError, TransportError) as exc:
+        return str(exc)
+    return ""
+
+
+def _held(stem: str, es: Settings, unusable: str) -> tuple[Settings | None, str]:
+    """For ``source="auto"``: the lab's Elasticsearch when it holds the dataset's events, else
+    None (the files); and which, with why."""
+    from elasticsearch import ApiError, TransportError
+
+    from huntlab.errors import HuntlabError
+    from huntlab.hunts.load import NotLoaded, es_dataset_query
+
+    files = "from its files, as Elasticsearch is not usable for it: "
+    if unusable:
+        return None, files + unusable
+    try:
         es_dataset_query(stem, es)
-    except HuntlabError as exc:  # not loaded, or the node does not answer
-        return None, f"from its files, as Elasticsearch is not usable for it: {exc}"
+    except NotLoaded:
+        return None, f"from its files: no events of it in Elasticsearch at {es.es_url}"
+    except (HuntlabError, ApiError, TransportError) as exc:
+        return None, files + str(exc)
     return es, f"from Elasticsearch at {es.es_url}"
 
 
@@ -569,6 +593,7 @@ def check(
             require_loaded(hunts, es)
     else:
         es = None
+    unusable = _usable(es) if source == AUTO and es is not None else ""
     own_session = False
     if "spark" in engines and spark is None:
         from huntlab.spark import session
@@ -585,13 +610,14 @@ def check(
             if recording is not None and recording.stem != stem:
                 recording.close()
                 recording = None
-            where = ""
             if recording is None and stem is not None:
-                reads = es
+                reads, where = es, ""
                 if source == AUTO and es is not None:
-                    reads, where = _held(stem, es)
+                    reads, where = _held(stem, es, unusable)
                 recording = _Recording(stem, spark, reads)
+                recording.where = where
             if progress is not None:
+                where = recording.where if recording is not None and stem is not None else ""
                 progress(f"{hunt.id} ({stem or 'no recording'}{', ' if where else ''}{where})")
             results[index] = list(_check_hunt(hunt, recording, engines))
     finally:

@@ -39,7 +39,9 @@ written the first time Spark asks (:func:`spark_copy`).
 
 The cache keeps to a size (``HUNTLAB_TABLE_CACHE_MAX``, default 10 GiB): when an entry or
 a Parquet copy is written, the entries used least recently (a read that uses one marks it) are
-removed until the tables fit; an entry larger than the bound on its own is not kept.
+removed until the tables fit, but not those used within the last hour (a Spark DataFrame may
+still read its copy); an entry larger than the bound on its own is not kept (for Spark's copy:
+the copy is not kept when the table alone fits), and nothing else is removed for it.
 
 Off for one call with ``read_events(..., cache=False)``, for a process with
 ``HUNTLAB_TABLE_CACHE=0``; ``huntlab datasets cache --clear`` empties it.
@@ -103,6 +105,9 @@ _TIME = "datetime64[ns, UTC]"
 # renames its table and writes its JSON within milliseconds.
 _LEFTOVER_SECONDS = 3600
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+# An entry used this recently is not removed to make room for another: Spark reads an entry's
+# Parquet copy when its DataFrame is used, which may be long after read_events returned.
+_IN_USE_SECONDS = 3600
 
 Signature = tuple[int, int, int, int, int]  # st_dev, st_ino, st_size, st_mtime_ns, st_ctime_ns
 
@@ -544,14 +549,18 @@ def _used(root: Path, key: str) -> None:
         os.utime(root / f"{key}{_META}")
 
 
-def _bound(keep: str) -> bool:
-    """Remove the entries used least recently until the entries fit ``max_bytes()``, ``keep``
-    (the entry just written or copied) last; whether ``keep`` is still there (not when it is
-    larger than the bound on its own)."""
+def _bound(keep: str, copy: bool = False) -> bool:
+    """Keep the entries within ``max_bytes()``: remove those used least recently until all fit,
+    but never one used within ``_IN_USE_SECONDS`` (the cache may stay over its bound until
+    they age). ``keep`` (the entry just written, or just given its Parquet copy: ``copy``) is
+    never removed to make room; larger than the bound on its own, it is removed itself (only
+    its Parquet copy, with ``copy``, when the table alone fits) and nothing else is. Whether
+    ``keep`` (with its copy, with ``copy``) is still there."""
     limit = max_bytes()
     root = tables_dir()
     sizes: dict[str, int] = {}
-    used: dict[str, float] = {}
+    copies: dict[str, int] = {}
+    used: dict[str, int] = {}
     try:
         with os.scandir(root) as items:
             for item in items:
@@ -560,21 +569,33 @@ def _bound(keep: str) -> bool:
                     continue
                 with contextlib.suppress(OSError):
                     st = item.stat(follow_symlinks=False)
+                    suffix = f".{rest}"
                     sizes[key] = sizes.get(key, 0) + st.st_size
-                    if f".{rest}" == _META:
-                        used[key] = st.st_mtime
+                    if suffix in (_PARQUET, _PARQUET_META):
+                        copies[key] = copies.get(key, 0) + st.st_size
+                    elif suffix == _META:
+                        used[key] = st.st_mtime_ns
     except OSError:
         return True
+    if keep not in used:
+        return False
+    if sizes[keep] > limit:
+        if copy and sizes[keep] - copies.get(keep, 0) <= limit:
+            for suffix in (_PARQUET_META, _PARQUET):
+                with contextlib.suppress(OSError):
+                    (root / f"{keep}{suffix}").unlink()
+        else:
+            _remove(root, keep)
+        return False
     total = sum(sizes[key] for key in used)
-    order = sorted((k for k in used if k != keep), key=lambda k: used[k])
-    if keep in used:
-        order.append(keep)
-    for key in order:
+    recent = time.time_ns() - int(_IN_USE_SECONDS * 1e9)
+    idle = sorted((k for k in used if k != keep and used[k] < recent), key=lambda k: (used[k], k))
+    for key in idle:
         if total <= limit:
             break
         _remove(root, key)
         total -= sizes[key]
-    return total <= limit and keep in used
+    return True
 
 
 def _remove(root: Path, key: str) -> None:
@@ -688,7 +709,7 @@ def spark_copy(entry: Entry) -> tuple[Path, list[str], Counts] | None:
         return None
     _remember(entry)
     _used(root, entry.key)
-    if not _bound(entry.key):  # the copy made the entry larger than the bound
+    if not _bound(entry.key, copy=True):  # the copy made the entry larger than the bound
         return None
     return parquet, columns, counts
 

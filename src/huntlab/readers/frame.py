@@ -131,6 +131,8 @@ class ColumnBuilder:
             for key, value in event.items():
                 entry = get(key)
                 if entry is None:
+                    if value is None:  # no column for a null alone, as for an absent key
+                        continue
                     new = columns[key] = _Column()
                     entry = hot[key] = (new.index, new.rows.append, new.codes.append)
                 index, add_row, add_code = entry

@@ -438,7 +438,10 @@ def _from_table_cache(
     from huntlab.readers.events import _check_errors
 
     _check_errors(errors)
-    if not table_cache.enabled() or not table_cache.trusted(table_cache.tables_dir()):
+    if not table_cache.enabled():
+        return None
+    table_cache.max_bytes()  # a bound that is not a size: said before anything is read
+    if not table_cache.trusted(table_cache.tables_dir()):
         return None
     entry = table_cache.prepare(
         source, dataset=dataset, categorical=True, limits=limits, errors=errors
