@@ -11,13 +11,6 @@ if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
 
 
-# What to do about a cluster older than 8.0 (or another product).
-_NEEDS_8X = (
-    "huntlab needs Elasticsearch 8.x: upgrade the cluster, or use the lab's own node "
-    "(`huntlab es start`, then leave out --es-url and HUNTLAB_ES_URL)"
-)
-
-
 def client_options(settings: Settings) -> dict[str, Any]:
     """Keyword arguments for ``elasticsearch.Elasticsearch`` (shared with the benchmarks)."""
     from elasticsearch import OrjsonSerializer
@@ -115,14 +108,17 @@ def check(es: Elasticsearch, settings: Settings) -> None:
         raise ServiceError(
             f"the server at {settings.es_url} is older than 8.0 or not Elasticsearch (it sends "
             "no X-Elastic-Product header: Elasticsearch before 7.14, or another product such "
-            f"as OpenSearch); {_NEEDS_8X}"
+            "as OpenSearch); huntlab needs Elasticsearch 8.x: upgrade the cluster, or use the "
+            "lab's own node (`huntlab es start`, then leave out --es-url and HUNTLAB_ES_URL)"
         ) from exc
     except ApiError as exc:
         if exc.meta.status == 406 or "compatible-with" in str(exc):
             # A 7.x cluster refuses the 8.x client's compatibility media type.
             raise ServiceError(
                 f"Elasticsearch at {settings.es_url} is older than 8.0 (it refuses the 8.x "
-                f"API: {exc.message}); {_NEEDS_8X}"
+                f"API: {exc.message}); huntlab needs Elasticsearch 8.x: upgrade the cluster, "
+                "or use the lab's own node (`huntlab es start`, then leave out --es-url and "
+                "HUNTLAB_ES_URL)"
             ) from exc
         raise ServiceError(
             f"Elasticsearch at {settings.es_url} does not answer ({exc}); start it with "
