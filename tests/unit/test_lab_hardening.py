@@ -4,6 +4,7 @@ and everything in a home is private to its owner."""
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import os
@@ -232,6 +233,13 @@ def test_a_non_empty_folder_is_not_taken_over_as_a_home(tmp_path: Path) -> None:
     assert sorted(p.name for p in folder.iterdir()) == ["letter.txt"]
 
 
+def _wait_for_exit(pid: int, timeout: float = 30) -> None:
+    """Wait for a detached service to end. Its Popen is gone, so another Popen may reap it
+    before psutil looks (a race that failed a full run): a pid already gone has ended."""
+    with contextlib.suppress(psutil.NoSuchProcess):
+        psutil.Process(pid).wait(timeout)
+
+
 def test_everything_the_lab_writes_in_its_home_is_private(tmp_path: Path) -> None:
     from huntlab.files import atomic_write
     from huntlab.lab import tls
@@ -254,7 +262,7 @@ def test_everything_the_lab_writes_in_its_home_is_private(tmp_path: Path) -> Non
             home, "writer", [sys.executable, "-c", "open('made-by-service.txt', 'w').write('x')"],
             cwd=home,
         )  # fmt: skip
-        psutil.Process(started.pid).wait(30)
+        _wait_for_exit(started.pid)
         # Files a few folders down, where none exist yet (`huntlab hunts get` writes
         # workspace/hunts/playbook/<id>.ipynb): the folders above them are private too.
         rejects = RejectsWriter(home / "rejects" / "deep" / "r.jsonl", ReadReport())
