@@ -359,12 +359,14 @@ class _Recording:
     """One recording, read at most once per way and engine; huntlab's way from its files,
     or with ``es`` from the lab's Elasticsearch."""
 
-    def __init__(self, stem: str, spark: SparkSession | None, es: Settings | None = None) -> None:
+    def __init__(
+        self, stem: str, spark: SparkSession | None, es: Settings | None = None, where: str = ""
+    ) -> None:
         self.stem = stem
         self.spark = spark
         self.es = es
         self.read_from = "files" if es is None else "elasticsearch"
-        self.where = ""  # for source="auto": where huntlab's way reads it, and why
+        self.where = where  # for source="auto": where huntlab's way reads it, and why
         # What huntlab's way had to say when it loaded the recording, per engine.
         self.notes: dict[str, list[str]] = {}
         self._cache: dict[str, Any] = {}
@@ -495,17 +497,24 @@ def _skipped(analytic: Analytic, engine: str, stem: str, why: str) -> Outcome:
     return Outcome(analytic.hunt, analytic.name, engine, stem, None, None, None, why)
 
 
-def _usable(es: Settings) -> str:
-    """For ``source="auto"``, asked once: why the lab's Elasticsearch cannot be read ("" when
-    it answers). A node that does not answer costs one short wait, not one per dataset."""
+def _es_errors() -> tuple[type[Exception], ...]:
+    """What reading the lab's Elasticsearch may raise that means "read the files instead"
+    for ``source="auto"``: huntlab's own errors and the client's."""
     from elasticsearch import ApiError, TransportError
 
     from huntlab.errors import HuntlabError
+
+    return (HuntlabError, ApiError, TransportError)
+
+
+def _usable(es: Settings) -> str:
+    """For ``source="auto"``, asked once: why the lab's Elasticsearch cannot be read ("" when
+    it answers). A node that does not answer costs one short wait, not one per dataset."""
     from huntlab.es.client import check, client
 
     try:
         check(client(es).options(request_timeout=15, max_retries=0), es)
-    except (HuntlabError, ApiError, TransportError) as exc:
+    except _es_errors() as exc:
         return str(exc)
     return ""
 
@@ -513,9 +522,6 @@ def _usable(es: Settings) -> str:
 def _held(stem: str, es: Settings, unusable: str) -> tuple[Settings | None, str]:
     """For ``source="auto"``: the lab's Elasticsearch when it holds the dataset's events, else
     None (the files); and which, with why."""
-    from elasticsearch import ApiError, TransportError
-
-    from huntlab.errors import HuntlabError
     from huntlab.hunts.load import NotLoaded, es_dataset_query
 
     files = "from its files, as Elasticsearch is not usable for it: "
@@ -525,7 +531,7 @@ def _held(stem: str, es: Settings, unusable: str) -> tuple[Settings | None, str]
         es_dataset_query(stem, es)
     except NotLoaded:
         return None, f"from its files: no events of it in Elasticsearch at {es.es_url}"
-    except (HuntlabError, ApiError, TransportError) as exc:
+    except _es_errors() as exc:
         return None, files + str(exc)
     return es, f"from Elasticsearch at {es.es_url}"
 
@@ -614,8 +620,7 @@ def check(
                 reads, where = es, ""
                 if source == AUTO and es is not None:
                     reads, where = _held(stem, es, unusable)
-                recording = _Recording(stem, spark, reads)
-                recording.where = where
+                recording = _Recording(stem, spark, reads, where)
             if progress is not None:
                 where = recording.where if recording is not None and stem is not None else ""
                 progress(f"{hunt.id} ({stem or 'no recording'}{', ' if where else ''}{where})")
