@@ -234,8 +234,9 @@ def test_a_non_empty_folder_is_not_taken_over_as_a_home(tmp_path: Path) -> None:
 
 
 def _wait_for_exit(pid: int, timeout: float = 30) -> None:
-    """Wait for a detached service to end. Its Popen is gone, so another Popen may reap it
-    before psutil looks (a race that failed a full run): a pid already gone has ended."""
+    """Wait for a detached service to end. ``processes.start`` drops its Popen, whose
+    finaliser reaps a child that has already exited, so a quick one may be gone before psutil
+    looks (a full run failed so): a pid already gone has ended."""
     with contextlib.suppress(psutil.NoSuchProcess):
         psutil.Process(pid).wait(timeout)
 
