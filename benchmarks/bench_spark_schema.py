@@ -14,10 +14,10 @@ Spark session and are forced to produce every column (``write.format("noop")``);
   came from ``huntlab.spark.event_schema`` beforehand (as a notebook would keep it);
 - for information, huntlab without a schema (one pass to collect the keys, one to read);
 - for information, the floor: huntlab's Spark parse and projection alone, the keep/reject
-  decision and the keys taken beforehand, untimed. No reader of the canonical table on
-  Spark's JSON parser can take less than this, whatever the check costs; its ratio to
-  inference is the most the known schema could reach (private functions of
-  ``huntlab.spark.events``, used here only to measure).
+  decision and the keys taken beforehand, untimed. However cheap a check added to this
+  parse, the read takes at least this long; its ratio to inference is the most the known
+  schema could reach with it (private functions of ``huntlab.spark.events``, used here only
+  to measure; benchmarks/README.md has the other Spark routes measured beside it).
 
 It also shows inference failing on the 2019 file (``ProcessId``/``ProcessID``), which huntlab
 reads. Goal (the performance issue): the known schema at least 1.5x faster than inference.
